@@ -21,7 +21,12 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
 // withExitCode marks err so that Run exits with code.
@@ -32,6 +37,9 @@ func withExitCode(code int, err error) error {
 	return &exitError{code: code, err: err}
 }
 
+// exitSilently exits with code, printing nothing: the failure was logged.
+func exitSilently(code int) error { return &exitError{code: code} }
+
 // Run executes the command line args and returns the process exit code.
 // Errors are printed once, here, as "stigmer: <message>".
 func Run(ctx context.Context, info buildinfo.Info, args []string) int {
@@ -41,9 +49,12 @@ func Run(ctx context.Context, info buildinfo.Info, args []string) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "stigmer: %v\n", err)
 	var ee *exitError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) && ee.err == nil {
+		return ee.code
+	}
+	fmt.Fprintf(os.Stderr, "stigmer: %v\n", err)
+	if ee != nil {
 		return ee.code
 	}
 	return 1

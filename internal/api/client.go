@@ -1,0 +1,112 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// ErrRejected is returned when the server answered but refused a runner
+// call: the instance is unknown (409), the runner name is unknown (404) or
+// the server is stopping (503). Connection errors are not ErrRejected: the
+// server may come back.
+var ErrRejected = errors.New("rejected by the server")
+
+// Client talks to the API at BaseURL ("http://127.0.0.1:7234").
+type Client struct {
+	BaseURL string
+	HTTP    *http.Client
+}
+
+// NewClient returns a client with a short per-request timeout: everything
+// is on loopback, so a slow answer means a stuck server.
+func NewClient(baseURL string) *Client {
+	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
+}
+
+// Status fetches GET /api/v1/status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	_, err := c.do(ctx, http.MethodGet, PathStatus, nil, &st, http.StatusOK)
+	return st, err
+}
+
+// Ready fetches GET /readyz; a 503 is a result, not an error.
+func (c *Client) Ready(ctx context.Context) (Readiness, error) {
+	var rd Readiness
+	_, err := c.do(ctx, http.MethodGet, PathReady, nil, &rd, http.StatusOK, http.StatusServiceUnavailable)
+	return rd, err
+}
+
+// Register, Heartbeat and Deregister are the runner calls.
+func (c *Client) Register(ctx context.Context, req RunnerRequest) error {
+	return c.runnerCall(ctx, PathRegister, req)
+}
+
+// Heartbeat reports that the runner is alive.
+func (c *Client) Heartbeat(ctx context.Context, req RunnerRequest) error {
+	return c.runnerCall(ctx, PathHeartbeat, req)
+}
+
+// Deregister reports that the runner drains and exits.
+func (c *Client) Deregister(ctx context.Context, req RunnerRequest) error {
+	return c.runnerCall(ctx, PathDeregister, req)
+}
+
+func (c *Client) runnerCall(ctx context.Context, path string, req RunnerRequest) error {
+	code, err := c.do(ctx, http.MethodPost, path, req, nil, http.StatusOK)
+	if err != nil && (code == http.StatusConflict || code == http.StatusNotFound || code == http.StatusServiceUnavailable) {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	return err
+}
+
+// do sends one request and decodes the JSON answer into out when the
+// status is one of ok. It returns the status code (0 without an answer).
+func (c *Client) do(ctx context.Context, method, path string, in, out any, ok ...int) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("encoding request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return 0, fmt.Errorf("building request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("reading answer of %s %s: %w", method, path, err)
+	}
+	for _, code := range ok {
+		if resp.StatusCode == code {
+			if out == nil {
+				return code, nil
+			}
+			if err := json.Unmarshal(data, out); err != nil {
+				return code, fmt.Errorf("decoding answer of %s %s: %w", method, path, err)
+			}
+			return code, nil
+		}
+	}
+	var eb errorBody
+	if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, eb.Error)
+	}
+	return resp.StatusCode, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+}

@@ -1,0 +1,76 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/stigmer/stigmer/internal/supervisor"
+)
+
+// Backend is what the handler serves: the server's state and its runners'
+// registry.
+type Backend interface {
+	Status() Status
+	Ready() (bool, string)
+	Register(name, token string) error
+	Heartbeat(name, token string) error
+	Deregister(name, token string) error
+}
+
+// Handler returns the API's routes over b.
+func Handler(b Backend) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
+	mux.HandleFunc("GET "+PathReady, func(w http.ResponseWriter, _ *http.Request) {
+		ok, reason := b.Ready()
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, Readiness{Ready: ok, Reason: reason})
+	})
+	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, b.Status())
+	})
+	mux.HandleFunc("POST "+PathRegister, runnerCall(b.Register))
+	mux.HandleFunc("POST "+PathHeartbeat, runnerCall(b.Heartbeat))
+	mux.HandleFunc("POST "+PathDeregister, runnerCall(b.Deregister))
+	return mux
+}
+
+// runnerCall decodes a RunnerRequest and maps the registry's errors to
+// status codes the client turns back into errors.
+func runnerCall(call func(name, token string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req RunnerRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body is not a runner request: " + err.Error()})
+			return
+		}
+		err := call(req.Name, req.Token)
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		case errors.Is(err, supervisor.ErrUnknownRunner):
+			writeJSON(w, http.StatusNotFound, errorBody{Error: err.Error()})
+		case errors.Is(err, supervisor.ErrUnknownInstance):
+			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
+		case errors.Is(err, supervisor.ErrStopping):
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
+		default:
+			writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	// A write error means the client went away; there is no one to tell.
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,260 @@
+// Package config reads and checks the server's configuration from the
+// environment, the way the systemd unit's env file provides it. It does not
+// read files itself: systemd (EnvironmentFile=) or the shell does that.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ExitCode is the process exit code for a configuration error: EX_CONFIG
+// from sysexits.h. The unit lists it in RestartPreventExitStatus= so that
+// systemd does not restart-loop on a value only an admin can fix.
+const ExitCode = 78
+
+// Defaults.
+const (
+	DefaultListen          = "127.0.0.1:7234"
+	DefaultSystemDataDir   = "/var/lib/stigmer"
+	DefaultSystemLogDir    = "/var/log/stigmer"
+	DefaultContainerCLI    = "docker"
+	DefaultRestartMaxDelay = 30 * time.Second
+)
+
+// Config is the checked configuration of the server and its runners.
+type Config struct {
+	Listen          string
+	DataDir         string
+	LogDir          string
+	LLM             LLM
+	AgentImage      string        // empty: the agent runner runs natively
+	ContainerCLI    string        // docker or a compatible CLI (podman)
+	RestartMaxDelay time.Duration // cap of the runner restart backoff
+}
+
+// LLM is the model provider the runners use.
+type LLM struct {
+	Provider string // "", "openai" or "ollama"
+	Model    string
+	BaseURL  string
+	APIKey   string // OPENAI_API_KEY; never logged, see Mask
+}
+
+// Error is a configuration value that is wrong. Its message names the
+// variable, shows the value (masked when secret) and says how to fix it.
+type Error struct {
+	Var   string
+	Value string
+	Fix   string
+}
+
+func (e *Error) Error() string {
+	value := e.Value
+	if secretVars[e.Var] {
+		value = Mask(value)
+	}
+	return fmt.Sprintf("%s=%q %s (set it in /etc/default/stigmer or /etc/sysconfig/stigmer, or the environment)", e.Var, value, e.Fix)
+}
+
+// secretVars are never shown in full, in errors, logs or status.
+var secretVars = map[string]bool{"OPENAI_API_KEY": true}
+
+// Getenv looks a variable up; tests pass a map, the binary os.Getenv.
+type Getenv func(string) string
+
+// UnderSystemd reports whether the process was started by systemd as a
+// service: systemd sets INVOCATION_ID for every unit it starts (since 232).
+func UnderSystemd(getenv Getenv) bool { return getenv("INVOCATION_ID") != "" }
+
+// Home is $STIGMER_HOME, or ~/.stigmer: where the dev server keeps its PID
+// file, address file and logs, and its data when not under systemd.
+func Home(getenv Getenv) (string, error) {
+	if h := getenv("STIGMER_HOME"); h != "" {
+		return h, nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return "", &Error{Var: "STIGMER_HOME", Value: "", Fix: "is unset and so is HOME; set STIGMER_HOME to a directory stigmer may write"}
+	}
+	return filepath.Join(home, ".stigmer"), nil
+}
+
+// Load reads the configuration and checks every value, returning the first
+// *Error found. It creates the data and log directories when missing and
+// proves they are writable, so that a bad path fails at start, not later.
+func Load(getenv Getenv) (*Config, error) {
+	c := &Config{
+		Listen:       or(getenv("STIGMER_LISTEN"), DefaultListen),
+		AgentImage:   strings.TrimSpace(getenv("STIGMER_AGENT_RUNNER_IMAGE")),
+		ContainerCLI: or(getenv("STIGMER_CONTAINER_CLI"), DefaultContainerCLI),
+		LLM: LLM{
+			Provider: getenv("STIGMER_LLM_PROVIDER"),
+			Model:    getenv("STIGMER_LLM_MODEL"),
+			BaseURL:  getenv("STIGMER_LLM_BASE_URL"),
+			APIKey:   getenv("OPENAI_API_KEY"),
+		},
+	}
+	steps := []func(Getenv) error{
+		c.checkListen, c.loadDirs, c.checkLLM, c.checkAgentImage, c.loadRestartMaxDelay,
+	}
+	for _, step := range steps {
+		if err := step(getenv); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func (c *Config) checkListen(Getenv) error {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return &Error{Var: "STIGMER_LISTEN", Value: c.Listen, Fix: "is not a host:port address; use for example 127.0.0.1:7234"}
+	}
+	if host != "" && host != "localhost" && net.ParseIP(host) == nil {
+		return &Error{Var: "STIGMER_LISTEN", Value: c.Listen, Fix: "does not have an IP address or localhost as its host; use for example 127.0.0.1:7234"}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return &Error{Var: "STIGMER_LISTEN", Value: c.Listen, Fix: "does not end in a port number from 0 to 65535; use for example 127.0.0.1:7234"}
+	}
+	return nil
+}
+
+func (c *Config) loadDirs(getenv Getenv) error {
+	dataDef, logDef := DefaultSystemDataDir, DefaultSystemLogDir
+	if !UnderSystemd(getenv) {
+		home, err := Home(getenv)
+		if err != nil {
+			return err
+		}
+		dataDef, logDef = home, filepath.Join(home, "logs")
+	}
+	c.DataDir = or(getenv("STIGMER_DATA_DIR"), dataDef)
+	c.LogDir = or(getenv("STIGMER_LOG_DIR"), logDef)
+	if err := ensureWritableDir(c.DataDir); err != nil {
+		return &Error{Var: "STIGMER_DATA_DIR", Value: c.DataDir, Fix: "is not a writable directory (" + err.Error() + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
+	}
+	if err := ensureWritableDir(c.LogDir); err != nil {
+		return &Error{Var: "STIGMER_LOG_DIR", Value: c.LogDir, Fix: "is not a writable directory (" + err.Error() + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
+	}
+	return nil
+}
+
+// ensureWritableDir creates dir (0750) when missing and proves it writable
+// by creating and removing a file in it: permission bits alone do not tell
+// about read-only mounts (ProtectSystem=strict) or ACLs.
+func ensureWritableDir(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return errors.New("not an absolute path")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return unwrapPathError(err)
+	}
+	f, err := os.CreateTemp(dir, ".stigmer-write-check-*")
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+func (c *Config) checkLLM(Getenv) error {
+	switch c.LLM.Provider {
+	case "", "ollama":
+	case "openai":
+		if c.LLM.APIKey == "" {
+			return &Error{Var: "OPENAI_API_KEY", Value: "", Fix: "is empty but STIGMER_LLM_PROVIDER=openai needs it; set OPENAI_API_KEY=sk-... or choose another provider"}
+		}
+	default:
+		return &Error{Var: "STIGMER_LLM_PROVIDER", Value: c.LLM.Provider, Fix: "is not a known provider; set it to openai or ollama, or leave it empty for none"}
+	}
+	if c.LLM.BaseURL != "" {
+		u, err := url.Parse(c.LLM.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{Var: "STIGMER_LLM_BASE_URL", Value: c.LLM.BaseURL, Fix: "is not an http:// or https:// URL; use for example http://127.0.0.1:11434 for ollama"}
+		}
+	}
+	return nil
+}
+
+func (c *Config) checkAgentImage(Getenv) error {
+	if c.AgentImage == "" {
+		return nil
+	}
+	if strings.ContainsAny(c.AgentImage, " \t\n") || strings.HasPrefix(c.AgentImage, "-") {
+		return &Error{Var: "STIGMER_AGENT_RUNNER_IMAGE", Value: c.AgentImage, Fix: "is not an image reference; use for example ghcr.io/example/stigmer-agent-runner:1.0, or leave it empty to run the agent runner natively"}
+	}
+	if _, err := exec.LookPath(c.ContainerCLI); err != nil {
+		return &Error{Var: "STIGMER_CONTAINER_CLI", Value: c.ContainerCLI, Fix: "is not an executable on PATH, and STIGMER_AGENT_RUNNER_IMAGE needs it; install docker (or set STIGMER_CONTAINER_CLI=podman), or unset STIGMER_AGENT_RUNNER_IMAGE"}
+	}
+	return nil
+}
+
+func (c *Config) loadRestartMaxDelay(getenv Getenv) error {
+	s := getenv("STIGMER_RUNNER_RESTART_MAX_DELAY")
+	if s == "" {
+		c.RestartMaxDelay = DefaultRestartMaxDelay
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return &Error{Var: "STIGMER_RUNNER_RESTART_MAX_DELAY", Value: s, Fix: "is not a positive duration; use for example 30s or 2m"}
+	}
+	c.RestartMaxDelay = d
+	return nil
+}
+
+// Mask hides a secret for logs and messages, keeping only a short prefix so
+// that an admin can tell which key is meant ("sk-…").
+func Mask(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	if len(secret) <= 8 {
+		return "…"
+	}
+	return secret[:3] + "…"
+}
+
+// Environ returns the variables the runners need, as NAME=value strings:
+// the LLM settings (including the API key: runners use it) and nothing of
+// systemd's protocol.
+func (c *Config) Environ() []string {
+	var env []string
+	add := func(k, v string) {
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	add("STIGMER_LLM_PROVIDER", c.LLM.Provider)
+	add("STIGMER_LLM_MODEL", c.LLM.Model)
+	add("STIGMER_LLM_BASE_URL", c.LLM.BaseURL)
+	add("OPENAI_API_KEY", c.LLM.APIKey)
+	add("STIGMER_DATA_DIR", c.DataDir)
+	add("STIGMER_LOG_DIR", c.LogDir)
+	return env
+}

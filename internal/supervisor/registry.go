@@ -1,0 +1,162 @@
+package supervisor
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Register records that the runner instance holding token is up. Errors:
+// ErrUnknownRunner, ErrUnknownInstance (a token from an earlier run or an
+// earlier server), ErrStopping.
+func (s *Supervisor) Register(name, token string) error {
+	return s.touch(name, token, func(r *runner) {
+		r.registered = true
+		if r.state == StateStarting {
+			r.state = StateUp
+		}
+	})
+}
+
+// Heartbeat records that the runner instance holding token is alive. It
+// returns the errors of Register; a runner that is not registered (the
+// server forgot it) gets ErrUnknownInstance and registers again.
+func (s *Supervisor) Heartbeat(name, token string) error {
+	return s.touch(name, token, func(r *runner) {})
+}
+
+// Deregister records that the runner is draining before it exits.
+func (s *Supervisor) Deregister(name, token string) error {
+	return s.touch(name, token, func(r *runner) { r.registered = false })
+}
+
+func (s *Supervisor) touch(name, token string, change func(*runner)) error {
+	r := s.find(name)
+	if r == nil {
+		return fmt.Errorf("%w %q", ErrUnknownRunner, name)
+	}
+	s.mu.Lock()
+	var err error
+	switch {
+	case token == "" || token != r.token:
+		err = ErrUnknownInstance
+	case s.stopping && !r.registered:
+		err = ErrStopping
+	default:
+		before := r.state
+		r.lastHeartbeat = time.Now()
+		change(r)
+		if before == r.state {
+			s.mu.Unlock()
+			return nil
+		}
+	}
+	s.mu.Unlock()
+	if err == nil {
+		s.opts.OnChange()
+	}
+	return err
+}
+
+func (s *Supervisor) find(name string) *runner {
+	for _, r := range s.runners {
+		if r.spec.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Status is one runner as the status API shows it.
+type Status struct {
+	Name          string     `json:"name"`
+	Mode          string     `json:"mode"`
+	PID           int        `json:"pid"`
+	State         string     `json:"state"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	UptimeSeconds float64    `json:"uptime_seconds"`
+	Restarts      int        `json:"restarts"`
+	LastExit      string     `json:"last_exit"`
+	LastExitAt    *time.Time `json:"last_exit_at,omitempty"`
+	// RestartDelayMS is the backoff applied before the current run.
+	RestartDelayMS int64 `json:"restart_delay_ms"`
+	// HeartbeatAgeSeconds is the time since the last heartbeat, -1 before
+	// the first.
+	HeartbeatAgeSeconds float64 `json:"heartbeat_age_seconds"`
+}
+
+// Snapshot returns the state of every runner, in start order.
+func (s *Supervisor) Snapshot() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	out := make([]Status, 0, len(s.runners))
+	for _, r := range s.runners {
+		st := Status{
+			Name: r.spec.Name, Mode: r.spec.Mode, PID: r.pid, State: r.state,
+			Restarts: r.restarts, LastExit: r.lastExit,
+			RestartDelayMS: r.restartDelay.Milliseconds(), HeartbeatAgeSeconds: -1,
+		}
+		if st.State == stateHungKilled {
+			st.State = StateRestarting
+		}
+		if r.pid != 0 {
+			started := r.startedAt
+			st.StartedAt = &started
+			st.UptimeSeconds = now.Sub(started).Seconds()
+		}
+		if !r.lastExitAt.IsZero() {
+			at := r.lastExitAt
+			st.LastExitAt = &at
+		}
+		if r.registered {
+			st.HeartbeatAgeSeconds = now.Sub(r.lastHeartbeat).Seconds()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Ready reports whether every runner is registered and heartbeating (a
+// heartbeat within three intervals), and if not, why.
+func (s *Supervisor) Ready() (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false, "the server is stopping"
+	}
+	var reasons []string
+	fresh := 3 * s.opts.HeartbeatInterval
+	for _, r := range s.runners {
+		switch {
+		case !r.registered:
+			reasons = append(reasons, fmt.Sprintf("%s is %s", r.spec.Name, displayState(r.state)))
+		case time.Since(r.lastHeartbeat) > fresh:
+			reasons = append(reasons, fmt.Sprintf("%s sent no heartbeat for %s", r.spec.Name, time.Since(r.lastHeartbeat).Round(time.Second)))
+		}
+	}
+	if len(reasons) > 0 {
+		return false, strings.Join(reasons, "; ")
+	}
+	return true, ""
+}
+
+func displayState(state string) string {
+	if state == stateHungKilled {
+		return StateRestarting
+	}
+	return state
+}
+
+// Summary is the one-line state for systemd's STATUS= and logs:
+// "workflow-runner up, agent-runner up; restarts 0/0".
+func (s *Supervisor) Summary() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var states, restarts []string
+	for _, r := range s.runners {
+		states = append(states, r.spec.Name+" "+displayState(r.state))
+		restarts = append(restarts, fmt.Sprint(r.restarts))
+	}
+	return strings.Join(states, ", ") + "; restarts " + strings.Join(restarts, "/")
+}

@@ -1,0 +1,367 @@
+package supervisor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spec says how to start one runner.
+type Spec struct {
+	Name string // "workflow-runner", "agent-runner"
+	Mode string // "native" or "container", for status
+	// Command returns a new, unstarted command for one run. The supervisor
+	// adds the environment (Env plus the instance token), the process
+	// attributes and stdio.
+	Command func() *exec.Cmd
+	// Prepare, when set, runs before every start; its error is logged and
+	// the start goes ahead (removing a stale container is best effort).
+	Prepare func(ctx context.Context) error
+}
+
+// Options tune the supervisor; zero values take the defaults below.
+type Options struct {
+	Log *slog.Logger
+	// Env is the environment of every runner (the supervisor adds
+	// STIGMER_RUNNER_TOKEN and STIGMER_HEARTBEAT_INTERVAL).
+	Env []string
+	// Stdout and Stderr of the runners: the server's own, so that their
+	// lines reach the same journal stream or dev log file.
+	Stdout, Stderr *os.File
+	// RestartMaxDelay caps the backoff (default 30 s).
+	RestartMaxDelay time.Duration
+	// HeartbeatInterval is how often runners report (default 1 s).
+	HeartbeatInterval time.Duration
+	// HungAfter is how long without a heartbeat makes a runner hung, to be
+	// killed and restarted (default 10 s).
+	HungAfter time.Duration
+	// RegisterTimeout is how long a started runner may take to register
+	// (default 60 s: a container image may need pulling).
+	RegisterTimeout time.Duration
+	// StopTimeout is how long runners get to exit after SIGTERM before
+	// SIGKILL (default 10 s, below the unit's TimeoutStopSec).
+	StopTimeout time.Duration
+	// OnChange is called, outside any lock, after a runner's state changed.
+	OnChange func()
+}
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.RestartMaxDelay == 0 {
+		o.RestartMaxDelay = 30 * time.Second
+	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = time.Second
+	}
+	if o.HungAfter == 0 {
+		o.HungAfter = 10 * time.Second
+	}
+	if o.RegisterTimeout == 0 {
+		o.RegisterTimeout = 60 * time.Second
+	}
+	if o.StopTimeout == 0 {
+		o.StopTimeout = 10 * time.Second
+	}
+	if o.OnChange == nil {
+		o.OnChange = func() {}
+	}
+}
+
+// Runner states as status shows them.
+const (
+	StateStarting   = "starting"   // process started, not registered yet
+	StateUp         = "up"         // registered and heartbeating
+	StateRestarting = "restarting" // exited, waiting out the backoff
+	StateStopping   = "stopping"   // SIGTERM sent on shutdown
+	StateStopped    = "stopped"    // exited on shutdown
+)
+
+// Errors of Register, Heartbeat and Deregister.
+var (
+	ErrUnknownRunner   = errors.New("no such runner")
+	ErrUnknownInstance = errors.New("this runner instance is not the one the server started (stale token)")
+	ErrStopping        = errors.New("the server is stopping")
+)
+
+// Supervisor keeps the runners running. Its methods are safe for
+// concurrent use.
+type Supervisor struct {
+	opts     Options
+	runners  []*runner // in Spec order
+	mu       sync.Mutex
+	stopping bool
+}
+
+// runner is one supervised child; fields below mu are guarded by
+// Supervisor.mu.
+type runner struct {
+	spec    Spec
+	backoff Backoff
+	ping    chan chan struct{} // liveness round trips to the manage loop
+
+	pid           int
+	state         string
+	startedAt     time.Time
+	restarts      int
+	lastExit      string
+	lastExitAt    time.Time
+	restartDelay  time.Duration
+	token         string
+	registered    bool
+	lastHeartbeat time.Time
+}
+
+// New returns a supervisor for specs; Run starts them.
+func New(opts Options, specs ...Spec) *Supervisor {
+	opts.defaults()
+	s := &Supervisor{opts: opts}
+	for _, spec := range specs {
+		s.runners = append(s.runners, &runner{
+			spec:    spec,
+			backoff: DefaultBackoff(opts.RestartMaxDelay),
+			ping:    make(chan chan struct{}),
+			state:   StateStarting,
+		})
+	}
+	return s
+}
+
+// Run starts every runner and keeps it running until ctx is done, then
+// stops them (SIGTERM, StopTimeout, SIGKILL). It returns only after every
+// child has been reaped.
+func (s *Supervisor) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, r := range s.runners {
+		wg.Go(func() { s.manage(ctx, r) })
+	}
+	<-ctx.Done()
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	wg.Wait()
+}
+
+// BeginStop makes Ready false and refuses new registrations, ahead of the
+// context being cancelled: the API says "stopping" from the first moment.
+func (s *Supervisor) BeginStop() {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	s.opts.OnChange()
+}
+
+// manage runs r until ctx is done: start, watch, back off, start again.
+func (s *Supervisor) manage(ctx context.Context, r *runner) {
+	log := s.opts.Log.With("runner", r.spec.Name)
+	for {
+		if r.spec.Prepare != nil {
+			if err := r.spec.Prepare(ctx); err != nil {
+				log.Warn("preparing runner start", "err", err)
+			}
+		}
+		started := time.Now()
+		exitErr, how := s.runOnce(ctx, r, log)
+		if ctx.Err() != nil {
+			s.update(r, func() { r.state, r.pid, r.lastExit, r.lastExitAt = StateStopped, 0, how, time.Now() })
+			log.Info("runner stopped", "exit", how)
+			return
+		}
+		delay := r.backoff.Next(time.Since(started))
+		var restarts int
+		s.update(r, func() {
+			r.restarts++
+			restarts = r.restarts
+			r.state, r.pid, r.lastExit, r.lastExitAt, r.restartDelay = StateRestarting, 0, how, time.Now(), delay
+			r.registered = false
+		})
+		log.Warn("runner exited; restarting", "exit", how, "restarts", restarts, "restart_in", delay.String(), "err", errString(exitErr))
+		if !s.wait(ctx, r, delay) {
+			s.update(r, func() { r.state = StateStopped })
+			return
+		}
+	}
+}
+
+func errString(err error) string {
+	var ee *exec.ExitError
+	if err == nil || errors.As(err, &ee) {
+		return ""
+	}
+	return err.Error()
+}
+
+// wait sleeps d while answering liveness pings; false when ctx ended it.
+func (s *Supervisor) wait(ctx context.Context, r *runner, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		case reply := <-r.ping:
+			close(reply)
+		}
+	}
+}
+
+// runOnce starts one run of r and returns when it has exited and been
+// reaped, with how it ended. A failed start counts as an exit.
+func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (error, string) {
+	token, err := newToken()
+	if err != nil {
+		return err, "not started: " + err.Error()
+	}
+	cmd := r.spec.Command()
+	cmd.Env = append(append([]string{}, s.opts.Env...),
+		"STIGMER_RUNNER_TOKEN="+token,
+		"STIGMER_HEARTBEAT_INTERVAL="+s.opts.HeartbeatInterval.String())
+	cmd.Stdout, cmd.Stderr = s.opts.Stdout, s.opts.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Own process group: signals go to the runner and anything it
+		// started (a container CLI), and a terminal's ^C reaches only the
+		// server, which then stops the runners in order.
+		Setpgid: true,
+		// SIGTERM, not SIGKILL, when the server dies: a runner drains and
+		// exits 0, and `docker run` passes SIGTERM on to its container,
+		// which SIGKILL would leave running.
+		Pdeathsig: syscall.SIGTERM,
+	}
+	if err := cmd.Start(); err != nil {
+		return err, "not started: " + err.Error()
+	}
+	s.update(r, func() {
+		r.pid, r.token, r.state, r.startedAt, r.registered = cmd.Process.Pid, token, StateStarting, time.Now(), false
+	})
+	log.Info("runner started", "pid", cmd.Process.Pid, "mode", r.spec.Mode)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	err = s.watch(ctx, r, cmd.Process.Pid, exited, log)
+	return err, s.describe(r, err)
+}
+
+// describe is how the run ended, with the reason when the supervisor
+// killed it for hanging.
+func (s *Supervisor) describe(r *runner, err error) string {
+	how := describeExit(err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.state == stateHungKilled {
+		how += " after no heartbeat for " + s.opts.HungAfter.String()
+	}
+	return how
+}
+
+// stateHungKilled marks, between the kill and the exit, a run killed for
+// hanging; it is never shown.
+const stateHungKilled = "hung"
+
+// watch waits for the child to exit, killing it when it hangs and
+// stopping it when ctx is done. It returns Wait's error.
+func (s *Supervisor) watch(ctx context.Context, r *runner, pid int, exited <-chan error, log *slog.Logger) error {
+	tick := time.NewTicker(s.opts.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return err
+		case <-ctx.Done():
+			return s.stop(r, pid, exited, log)
+		case <-tick.C:
+			if reason := s.hung(r); reason != "" {
+				log.Error("runner hung; killing it", "pid", pid, "reason", reason)
+				s.update(r, func() { r.state = stateHungKilled })
+				killGroup(pid, syscall.SIGKILL)
+			}
+		case reply := <-r.ping:
+			close(reply)
+		}
+	}
+}
+
+// stop sends SIGTERM, waits up to StopTimeout, then SIGKILLs.
+func (s *Supervisor) stop(r *runner, pid int, exited <-chan error, log *slog.Logger) error {
+	s.update(r, func() { r.state = StateStopping })
+	killGroup(pid, syscall.SIGTERM)
+	t := time.NewTimer(s.opts.StopTimeout)
+	defer t.Stop()
+	select {
+	case err := <-exited:
+		return err
+	case <-t.C:
+		log.Warn("runner did not stop in time; killing it", "pid", pid, "timeout", s.opts.StopTimeout.String())
+		killGroup(pid, syscall.SIGKILL)
+		return <-exited
+	}
+}
+
+// killGroup signals the runner's process group (its pid, see Setpgid).
+func killGroup(pid int, sig syscall.Signal) {
+	if err := syscall.Kill(-pid, sig); err != nil {
+		// The group may be gone while the leader is a zombie; the leader
+		// itself is then signalled directly.
+		_ = syscall.Kill(pid, sig) // ESRCH here means it has already exited
+	}
+}
+
+// hung says why r must be killed, or "" when it is healthy.
+func (s *Supervisor) hung(r *runner) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	switch {
+	case r.state == stateHungKilled:
+		return ""
+	case r.registered && now.Sub(r.lastHeartbeat) > s.opts.HungAfter:
+		return fmt.Sprintf("no heartbeat for %s", now.Sub(r.lastHeartbeat).Round(time.Millisecond))
+	case !r.registered && now.Sub(r.startedAt) > s.opts.RegisterTimeout:
+		return fmt.Sprintf("not registered %s after start", s.opts.RegisterTimeout)
+	}
+	return ""
+}
+
+// update changes r under the lock, then reports the change.
+func (s *Supervisor) update(r *runner, change func()) {
+	s.mu.Lock()
+	change()
+	s.mu.Unlock()
+	s.opts.OnChange()
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making a runner token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// Ping checks that every runner's manage loop answers, which proves the
+// supervisor is not stuck. The watchdog is pinged only after it succeeds.
+func (s *Supervisor) Ping(ctx context.Context) error {
+	for _, r := range s.runners {
+		reply := make(chan struct{})
+		select {
+		case r.ping <- reply:
+		case <-ctx.Done():
+			return fmt.Errorf("supervisor loop of %s does not answer: %w", r.spec.Name, ctx.Err())
+		}
+		select {
+		case <-reply:
+		case <-ctx.Done():
+			return fmt.Errorf("supervisor loop of %s does not answer: %w", r.spec.Name, ctx.Err())
+		}
+	}
+	return nil
+}
