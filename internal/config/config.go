@@ -136,16 +136,10 @@ func (c *Config) checkListen(Getenv) error {
 }
 
 func (c *Config) loadDirs(getenv Getenv) error {
-	dataDef, logDef := DefaultSystemDataDir, DefaultSystemLogDir
-	if !UnderSystemd(getenv) {
-		home, err := Home(getenv)
-		if err != nil {
-			return err
-		}
-		dataDef, logDef = home, filepath.Join(home, "logs")
+	var err error
+	if c.DataDir, c.LogDir, err = dirs(getenv); err != nil {
+		return err
 	}
-	c.DataDir = or(getenv("STIGMER_DATA_DIR"), dataDef)
-	c.LogDir = or(getenv("STIGMER_LOG_DIR"), logDef)
 	if err := ensureWritableDir(c.DataDir); err != nil {
 		return &Error{Var: "STIGMER_DATA_DIR", Value: c.DataDir, Fix: "is not a writable directory (" + err.Error() + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
 	}
@@ -153,6 +147,20 @@ func (c *Config) loadDirs(getenv Getenv) error {
 		return &Error{Var: "STIGMER_LOG_DIR", Value: c.LogDir, Fix: "is not a writable directory (" + err.Error() + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
 	}
 	return nil
+}
+
+// dirs resolves the data and log directories: the variables when set, the
+// system paths under systemd, $STIGMER_HOME and its logs/ otherwise.
+func dirs(getenv Getenv) (data, log string, err error) {
+	data, log = DefaultSystemDataDir, DefaultSystemLogDir
+	if !UnderSystemd(getenv) {
+		home, err := Home(getenv)
+		if err != nil {
+			return "", "", err
+		}
+		data, log = home, filepath.Join(home, "logs")
+	}
+	return or(getenv("STIGMER_DATA_DIR"), data), or(getenv("STIGMER_LOG_DIR"), log), nil
 }
 
 // ensureWritableDir creates dir (0750) when missing and proves it writable

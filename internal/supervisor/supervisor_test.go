@@ -1,0 +1,166 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+	"gotest.tools/v3/poll"
+)
+
+func TestBackoff(t *testing.T) {
+	b := Backoff{Initial: 200 * time.Millisecond, Max: 2 * time.Second, ResetAfter: 60 * time.Second}
+	var got []time.Duration
+	for range 7 {
+		got = append(got, b.Next(time.Second))
+	}
+	ms := time.Millisecond
+	assert.DeepEqual(t, got, []time.Duration{200 * ms, 400 * ms, 800 * ms, 1600 * ms, 2000 * ms, 2000 * ms, 2000 * ms})
+	// a healthy run resets it
+	assert.Equal(t, b.Next(61*time.Second), 200*ms)
+	assert.Equal(t, b.Next(time.Second), 400*ms)
+}
+
+func TestDefaultBackoffReachesThirtySeconds(t *testing.T) {
+	b := DefaultBackoff(30 * time.Second)
+	first := b.Next(0)
+	assert.Assert(t, first <= time.Second, "first restart within 1 s, got %s", first)
+	var last time.Duration
+	for range 20 {
+		last = b.Next(0)
+	}
+	assert.Equal(t, last, 30*time.Second)
+}
+
+func TestDescribeExit(t *testing.T) {
+	for _, tc := range []struct {
+		name, script, want string
+	}{
+		{"clean", "exit 0", "exit status 0"},
+		{"status", "exit 3", "exit status 3"},
+		{"killed", "kill -9 $$", "signal 9 (killed)"},
+		{"segv", "kill -SEGV $$", "signal 11 (segmentation fault)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := exec.Command("/bin/sh", "-c", tc.script).Run()
+			assert.Equal(t, describeExit(err), tc.want)
+		})
+	}
+}
+
+// tokenSpec runs a shell that writes its instance token to a file and
+// then waits, like a runner that never registers on its own.
+func tokenSpec(t *testing.T, name string) (Spec, string) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	return Spec{Name: name, Mode: "native", Command: func() *exec.Cmd {
+		return exec.Command("/bin/sh", "-c", `echo "$STIGMER_RUNNER_TOKEN" > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 600`, tokenFile)
+	}}, tokenFile
+}
+
+func readToken(t *testing.T, path string) string {
+	t.Helper()
+	var tok string
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return poll.Continue("no token yet: %v", err)
+		}
+		tok = strings.TrimSpace(string(b))
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second), poll.WithDelay(10*time.Millisecond))
+	return tok
+}
+
+func TestRegistrationAndReadiness(t *testing.T) {
+	spec, tokenFile := tokenSpec(t, "workflow-runner")
+	s := New(Options{}, spec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	tok := readToken(t, tokenFile)
+	ready, reason := s.Ready()
+	assert.Assert(t, !ready)
+	assert.Equal(t, reason, "workflow-runner is starting")
+
+	// failure: wrong name, stale token
+	assert.Assert(t, errors.Is(s.Register("nope", tok), ErrUnknownRunner))
+	assert.Assert(t, errors.Is(s.Register("workflow-runner", "stale"), ErrUnknownInstance))
+	assert.Assert(t, errors.Is(s.Heartbeat("workflow-runner", ""), ErrUnknownInstance))
+
+	// success
+	assert.NilError(t, s.Register("workflow-runner", tok))
+	ready, _ = s.Ready()
+	assert.Assert(t, ready)
+	snap := s.Snapshot()
+	assert.Equal(t, len(snap), 1)
+	assert.Equal(t, snap[0].State, StateUp)
+	assert.Assert(t, snap[0].PID > 0)
+	assert.Equal(t, s.Summary(), "workflow-runner up; restarts 0")
+
+	s.BeginStop()
+	ready, reason = s.Ready()
+	assert.Assert(t, !ready)
+	assert.Equal(t, reason, "the server is stopping")
+}
+
+func TestPingFailsWhileALoopIsBusy(t *testing.T) {
+	release := make(chan struct{})
+	spec, _ := tokenSpec(t, "agent-runner")
+	spec.Prepare = func(ctx context.Context) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	s := New(Options{}, spec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	pctx, pcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer pcancel()
+	assert.ErrorContains(t, s.Ping(pctx), "supervisor loop of agent-runner does not answer")
+
+	close(release)
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		pctx, pcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer pcancel()
+		if err := s.Ping(pctx); err != nil {
+			return poll.Continue("%v", err)
+		}
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second))
+}
+
+func TestHungRunnerIsKilledAndRestarted(t *testing.T) {
+	spec, tokenFile := tokenSpec(t, "workflow-runner")
+	s := New(Options{HeartbeatInterval: 20 * time.Millisecond, HungAfter: 100 * time.Millisecond}, spec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	tok := readToken(t, tokenFile)
+	assert.NilError(t, s.Register("workflow-runner", tok))
+	// no heartbeats follow: the runner counts as hung
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		snap := s.Snapshot()[0]
+		if snap.Restarts == 0 {
+			return poll.Continue("state %s, restarts 0", snap.State)
+		}
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second))
+	snap := s.Snapshot()[0]
+	assert.Assert(t, is.Contains(snap.LastExit, "signal 9 (killed) after no heartbeat for 100ms"))
+}
