@@ -6,13 +6,13 @@ package devserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -70,13 +70,20 @@ func Running(p Paths) (int, bool) {
 }
 
 // isServer tells a live stigmer server from a recycled PID or a zombie
-// (whose cmdline is empty).
+// (whose cmdline is empty): its arguments are `internal-server ...` (the
+// background server) or `server start --foreground`.
 func isServer(pid int) bool {
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		return false
 	}
-	return bytes.Contains(cmdline, []byte("internal-server"))
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	if len(args) < 2 {
+		return false
+	}
+	args = args[1:]
+	return args[0] == "internal-server" ||
+		(len(args) >= 3 && args[0] == "server" && args[1] == "start" && slices.Contains(args[2:], "--foreground"))
 }
 
 // Address returns the address the running dev server listens on.

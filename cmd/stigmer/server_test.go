@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+	"gotest.tools/v3/icmd"
+	"gotest.tools/v3/poll"
+)
+
+func TestRunnerKill9IsRestartedAndReaped(t *testing.T) {
+	s := startServer(t, testEnv(t))
+	s.waitReady(t)
+	for _, name := range []string{"workflow-runner", "agent-runner"} {
+		t.Run(name, func(t *testing.T) {
+			before := component(s.status(t), name)
+			assert.Assert(t, before.PID != 0)
+			assert.NilError(t, syscall.Kill(before.PID, syscall.SIGKILL))
+
+			after := s.waitRunner(t, name, before.PID)
+			assert.Equal(t, after.Restarts, before.Restarts+1)
+			assert.Equal(t, after.LastExit, "signal 9 (killed)")
+			waitGone(t, before.PID, "killed "+name) // reaped, never a zombie
+			s.waitReady(t)
+
+			res := icmd.RunCmd(icmd.Command(stigmerBin, "server", "status", "--address", s.addr))
+			res.Assert(t, icmd.Success)
+			assert.Assert(t, is.Regexp(name+` +\d+ +up +\S+ +1 +signal 9 \(killed\)`, res.Stdout()))
+		})
+	}
+}
+
+func TestTwentyKillsInARowBackOffWithoutZombies(t *testing.T) {
+	const kills = 20
+	s := startServer(t, testEnv(t, "STIGMER_RUNNER_RESTART_MAX_DELAY=2s"))
+	s.waitReady(t)
+	var delays []int64
+	pid := component(s.status(t), "workflow-runner").PID
+	for i := range kills {
+		assert.NilError(t, syscall.Kill(pid, syscall.SIGKILL))
+		c := s.waitRunner(t, "workflow-runner", pid)
+		assert.Equal(t, c.Restarts, i+1)
+		assert.Assert(t, is.Len(zombieChildren(s.pid), 0), "after kill %d", i+1)
+		// the restart waited out its backoff: started no earlier than
+		// the exit plus the delay the server reports
+		gap := c.StartedAt.Sub(*c.LastExitAt)
+		assert.Assert(t, gap >= time.Duration(c.RestartDelayMS)*time.Millisecond,
+			"kill %d: restarted %s after the exit, backoff %dms", i+1, gap, c.RestartDelayMS)
+		t.Logf("kill %2d: backoff %5dms, restarted %s after the exit", i+1, c.RestartDelayMS, gap.Round(time.Millisecond))
+		delays = append(delays, c.RestartDelayMS)
+		waitGone(t, pid, "killed runner")
+		pid = c.PID
+	}
+	want := []int64{200, 400, 800, 1600}
+	for len(want) < kills {
+		want = append(want, 2000)
+	}
+	assert.DeepEqual(t, delays, want)
+	s.waitReady(t)
+}
+
+func TestServerKill9TakesItsRunnersAlong(t *testing.T) {
+	s := startServer(t, testEnv(t))
+	s.waitReady(t)
+	st := s.status(t)
+	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGKILL))
+	<-s.exited
+	for _, c := range st.Components[1:] {
+		// The parent-death signal is SIGTERM: the orphan drains and exits
+		// 0. It is re-parented to this test (a subreaper), which reaps it.
+		done := make(chan unix.WaitStatus, 1)
+		go func() {
+			var ws unix.WaitStatus
+			_, err := unix.Wait4(c.PID, &ws, 0, nil)
+			assert.Check(t, err)
+			done <- ws
+		}()
+		select {
+		case ws := <-done:
+			assert.Check(t, ws.Exited() && ws.ExitStatus() == 0, "%s: %v", c.Name, ws)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s (pid %d) still runs 20 s after its server was killed", c.Name, c.PID)
+		}
+	}
+}
+
+func TestSdNotifyReadyStatusWatchdogStopping(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	assert.NilError(t, err)
+	defer conn.Close()
+	msgs := make(chan string, 1000)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	// WATCHDOG_USEC of 400 ms: a ping every 200 ms.
+	s := startServer(t, testEnv(t, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000"))
+
+	next := func(what string) string {
+		select {
+		case m := <-msgs:
+			return m
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no %s message; server log:\n%s", what, s.log())
+			return ""
+		}
+	}
+	// READY=1 comes with its STATUS=, after STATUS= updates of the start.
+	var m string
+	for m = next("READY=1"); !strings.Contains(m, "READY=1"); m = next("READY=1") {
+		assert.Assert(t, is.Contains(m, "STATUS=starting on "+s.addr), "before READY=1: %q", m)
+		assert.Assert(t, !strings.Contains(m, "WATCHDOG=1"), "watchdog ping before ready: %q", m)
+	}
+	assert.Equal(t, m, "READY=1\nSTATUS=ready on "+s.addr+"; workflow-runner up, agent-runner up; restarts 0/0")
+	rd, err := s.client.Ready(context.Background())
+	assert.NilError(t, err)
+	assert.Assert(t, rd.Ready, "READY=1 sent while /readyz says %q", rd.Reason)
+
+	pings := 0
+	for pings < 3 {
+		if next("WATCHDOG=1") == "WATCHDOG=1" {
+			pings++
+		}
+	}
+
+	// A stopped server sends nothing; once continued it pings again.
+	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGSTOP))
+	drain := time.After(200 * time.Millisecond) // what was in flight
+	for draining := true; draining; {
+		select {
+		case <-msgs:
+		case <-drain:
+			draining = false
+		}
+	}
+	select {
+	case m := <-msgs:
+		t.Fatalf("a stopped server sent %q", m)
+	case <-time.After(1500 * time.Millisecond): // over 7 ping intervals
+	}
+	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGCONT))
+	for m = next("WATCHDOG=1 after SIGCONT"); m != "WATCHDOG=1"; m = next("WATCHDOG=1 after SIGCONT") {
+	}
+
+	runners := s.status(t).Components[1:]
+	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGTERM))
+	for m = next("STOPPING=1"); !strings.Contains(m, "STOPPING=1"); m = next("STOPPING=1") {
+		assert.Assert(t, m == "WATCHDOG=1" || strings.HasPrefix(m, "STATUS="), "unexpected %q", m)
+	}
+	<-s.exited
+	assert.Equal(t, s.state.ExitCode(), 0, "server log:\n%s", s.log())
+	for _, c := range runners {
+		st, _ := procState(c.PID)
+		assert.Equal(t, st, "", "%s (pid %d) left behind", c.Name, c.PID)
+	}
+	assert.Assert(t, is.Contains(s.log(), `msg="runner stopped" component=server runner=workflow-runner exit="exit status 0"`))
+}
+
+func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
+	dir := t.TempDir()
+	standIn := filepath.Join(dir, "docker-standin")
+	gate, argsLog := filepath.Join(dir, "gate"), filepath.Join(dir, "args.log")
+	assert.NilError(t, os.WriteFile(standIn, []byte(dockerStandIn), 0o755))
+	s := startServer(t, testEnv(t,
+		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
+		"STANDIN_GATE="+gate, "STANDIN_LOG="+argsLog, "STIGMER_BIN="+stigmerBin,
+		"STIGMER_LLM_PROVIDER=openai", "OPENAI_API_KEY=sk-test-do-not-leak-0123456789"))
+
+	// The stand-in "pulls the image" until the gate opens: not ready.
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		if c := component(s.status(t), "workflow-runner"); c.State != "up" {
+			return poll.Continue("workflow-runner %s", c.State)
+		}
+		return poll.Success()
+	}, poll.WithTimeout(20*time.Second))
+	rd, err := s.client.Ready(context.Background())
+	assert.NilError(t, err)
+	assert.Assert(t, !rd.Ready)
+	assert.Equal(t, rd.Reason, "agent-runner is starting")
+	resp, err := s.client.HTTP.Get("http://" + s.addr + "/readyz")
+	assert.NilError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, resp.StatusCode, 503)
+
+	assert.NilError(t, os.WriteFile(gate, nil, 0o644))
+	s.waitReady(t)
+	resp, err = s.client.HTTP.Get("http://" + s.addr + "/readyz")
+	assert.NilError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, resp.StatusCode, 200)
+	agent := component(s.status(t), "agent-runner")
+	assert.Equal(t, agent.Mode, "container")
+
+	// Killed, it is started again, after removing the stale container.
+	assert.NilError(t, syscall.Kill(agent.PID, syscall.SIGKILL))
+	s.waitRunner(t, "agent-runner", agent.PID)
+	b, err := os.ReadFile(argsLog)
+	assert.NilError(t, err)
+	run := "run --rm --init --name stigmer-agent-runner --network host -e STIGMER_SERVER_URL -e STIGMER_RUNNER_TOKEN -e STIGMER_HEARTBEAT_INTERVAL -e STIGMER_LLM_PROVIDER -e STIGMER_LLM_MODEL -e STIGMER_LLM_BASE_URL -e OPENAI_API_KEY example/agent:1.0"
+	rm := "rm --force stigmer-agent-runner"
+	assert.Equal(t, string(b), strings.Join([]string{rm, run, rm, run}, "\n")+"\n")
+
+	// The key reaches the runner's environment but no log or status.
+	status, err := json.Marshal(s.status(t))
+	assert.NilError(t, err)
+	for what, text := range map[string]string{"log": s.log(), "status": string(status), "command line": string(b)} {
+		assert.Assert(t, !strings.Contains(text, "do-not-leak"), "the API key is in the %s", what)
+	}
+}
+
+// dockerStandIn stands in for the docker CLI, which cannot run here (no
+// Docker engine). It records its arguments; `rm` answers like docker for a
+// missing container; `run` waits for the gate file (an image pull) and
+// then runs the native agent runner in its place, as the container would.
+const dockerStandIn = `#!/bin/sh
+echo "$*" >> "$STANDIN_LOG"
+case "$1" in
+rm) echo "Error response from daemon: No such container: $3" >&2; exit 1 ;;
+run) while [ ! -e "$STANDIN_GATE" ]; do sleep 0.05; done
+     exec "$STIGMER_BIN" internal-agent-runner ;;
+esac
+exit 125
+`
+
+func TestBadConfigurationExits78(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"unknown provider", []string{"STIGMER_LLM_PROVIDER=gemini"}, `STIGMER_LLM_PROVIDER="gemini" is not a known provider; set it to openai or ollama`},
+		{"malformed address", []string{"STIGMER_LISTEN=localhost"}, `STIGMER_LISTEN="localhost" is not a host:port address`},
+		{"unwritable data dir", []string{"STIGMER_DATA_DIR=/proc/stigmer"}, `STIGMER_DATA_DIR="/proc/stigmer" is not a writable directory`},
+		{"openai without a key", []string{"STIGMER_LLM_PROVIDER=openai"}, `OPENAI_API_KEY="" is empty but STIGMER_LLM_PROVIDER=openai needs it`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-server"), icmd.WithEnv(testEnv(t, tc.env...)...))
+			res.Assert(t, icmd.Expected{ExitCode: 78, Err: tc.want})
+			assert.Equal(t, strings.Count(res.Stderr(), "\n"), 1, "one line: %q", res.Stderr())
+		})
+	}
+}
+
+func TestTakenPortExits1(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NilError(t, err)
+	defer ln.Close()
+	addr := ln.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-server"), icmd.WithEnv(testEnv(t, "STIGMER_LISTEN="+addr)...))
+	res.Assert(t, icmd.Expected{ExitCode: 1, Err: "cannot listen on " + addr + ": address already in use; find its owner with `ss -ltnp 'sport = :" + port + "'`"})
+}
+
+func TestRunnerStartedByHand(t *testing.T) {
+	res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-workflow-runner"), icmd.WithEnv(testEnv(t)...))
+	res.Assert(t, icmd.Expected{ExitCode: 2, Err: "runners are started by the stigmer server, not by hand"})
+}
