@@ -122,11 +122,13 @@ func TestSdNotifyReadyStatusWatchdogStopping(t *testing.T) {
 			return ""
 		}
 	}
-	// READY=1 comes with its STATUS=, after STATUS= updates of the start.
+	// READY=1 comes with its STATUS=, after STATUS= updates of the start
+	// (and watchdog pings, which systemd counts from the start on).
 	var m string
 	for m = next("READY=1"); !strings.Contains(m, "READY=1"); m = next("READY=1") {
-		assert.Assert(t, is.Contains(m, "STATUS=starting on "+s.addr), "before READY=1: %q", m)
-		assert.Assert(t, !strings.Contains(m, "WATCHDOG=1"), "watchdog ping before ready: %q", m)
+		if m != "WATCHDOG=1" {
+			assert.Assert(t, is.Contains(m, "STATUS=starting on "+s.addr), "before READY=1: %q", m)
+		}
 	}
 	assert.Equal(t, m, "READY=1\nSTATUS=ready on "+s.addr+"; workflow-runner up, agent-runner up; restarts 0/0")
 	rd, err := s.client.Ready(context.Background())
