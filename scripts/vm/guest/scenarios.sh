@@ -1,0 +1,580 @@
+#!/bin/bash
+# scenarios.sh: the guest half of the VM lifecycle test (issue 4).
+#
+# In the guest: vmtest-boot.service runs it from the input disk
+# (/run/vmtest-in, with the packages and vmtest.env) once systemd has booted.
+# It reads vmtest.role= (deb or rpm) and vmtest.phase= (1, 2 or shell) from the
+# kernel command line, runs that phase's scenarios and writes one line per
+# scenario to ttyS1, which the host reads:
+#   VMT BOOT <uptime s> systemd <version>   once booted
+#   VMT RESULT <id> PASS|FAIL <figure>      one per scenario
+#   VMT WHY <id> <reason>                   each failed check
+#   VMT LOG <id> <line>                     journal of a failed scenario
+#   VMT END                                 the phase ran to its end
+# then reboots (phase 1 of deb: the reboot scenario is phase 2) or powers off.
+#
+# On the host: `bash scenarios.sh --plan ROLE PHASE` prints the scenario ids
+# and titles of that phase, tab separated: the rows the host expects.
+set -u
+
+vm_plan() {
+	case "$1:$2" in
+	deb:1) cat <<-'EOF' ;;
+		install	apt install ./stigmer_<v>_amd64.deb: enabled, active, 3 procs as stigmer, dirs, /readyz, journal, version
+		kill9	kill -9 main PID: new PID after RestartSec, NRestarts +1, /readyz 200 again
+		startline	journal start line +1 in this systemd's form; the guide's grep count
+		segv	SIGSEGV to main PID: restarted
+		watchdog	SIGSTOP main PID: watchdog kills, systemd restarts
+		oom	kernel OOM kill of main PID (sysrq f): restarted
+		oom-runner	kernel OOM kill of a runner: unit stays, runner back
+		stop	systemctl stop: stays inactive past RestartSec
+		term	kill -TERM main PID: exit 0, stays inactive
+		runners	runner kill -9, 3x each: same main PID, runner back, restarts shown
+		EOF
+	deb:2) cat <<-'EOF' ;;
+		reboot	reboot: service comes up by itself
+		remove	apt remove: stopped, disabled, unit+binary gone; data, env, user kept
+		purge	apt purge: nothing of stigmer on disk, no user or group
+		upgrade	upgrade old->new while running: new version, env edit and data kept
+		upgrade-stopped	upgrade while stopped: still stopped, still enabled
+		upgrade-disabled	upgrade while disabled: still disabled
+		EOF
+	rpm:1) cat <<-'EOF' ;;
+		rpm-install	rpm -i --nodeps (old build): enabled, active, /readyz, user, dirs
+		rpm-kill9	kill -9 main PID: new PID after RestartSec, NRestarts +1
+		rpm-upgrade	rpm -U old->new while running: new version, env edit and data kept
+		rpm-erase	rpm -e: stopped, disabled, unit+binary gone; data and user kept
+		rpm-upgrade-stopped	rpm -U while stopped: still stopped, still enabled
+		rpm-upgrade-disabled	rpm -U while disabled: still disabled, running
+		EOF
+	*) return 1 ;;
+	esac
+}
+
+if [ "${1:-}" = --plan ]; then
+	vm_plan "$2" "$3"
+	exit
+fi
+
+IN=/run/vmtest-in
+# shellcheck source=/dev/null
+. "$IN/vmtest.env"
+ROLE=$(sed -n 's/.*vmtest\.role=\([^ ]*\).*/\1/p' /proc/cmdline)
+PHASE=$(sed -n 's/.*vmtest\.phase=\([^ ]*\).*/\1/p' /proc/cmdline)
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+READYZ=http://127.0.0.1:7234/readyz
+DATA=/var/lib/stigmer/vmtest-data
+if [ "$ROLE" = rpm ]; then ENVFILE=/etc/sysconfig/stigmer; else ENVFILE=/etc/default/stigmer; fi
+
+if [ "$PHASE" = shell ]; then
+	# A kept guest booted by `vmtest.sh shell`: a root shell on the console.
+	exec setsid -c bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
+fi
+
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec 3>/dev/ttyS1
+out() { printf '%s\n' "$*" >&3; }
+log() { echo "vmtest[$SC]: $*"; }
+
+# --- small probes --------------------------------------------------------
+
+now() { awk '{print $1}' /proc/uptime; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
+prop() { systemctl show -p "$1" --value stigmer 2>/dev/null; }
+mainpid() { prop MainPID; }
+active() { [ "$(systemctl is-active stigmer 2>/dev/null)" = active ]; }
+ready() { [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$READYZ")" = 200 ]; }
+version() { /usr/bin/stigmer version 2>/dev/null | awk 'NR == 1 {print $2}'; }
+# unit_pids prints the PIDs in stigmer.service's cgroup (v1 or v2).
+unit_pids() { grep -l 'stigmer\.service' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3; }
+# runner NAME FIELD prints a field of the runner's entry in `server status --json`.
+runner() {
+	/usr/bin/stigmer server status --json 2>/dev/null |
+		jq -r --arg n "$1" ".components[] | select(.name == \$n) | .$2 // empty" 2>/dev/null
+}
+wants_link() { find /etc/systemd/system -name stigmer.service 2>/dev/null | grep -q .; }
+
+# wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds; 1 on timeout.
+wait_for() {
+	local limit=$1 t0
+	shift
+	t0=$(now)
+	until "$@"; do
+		awk -v a="$t0" -v b="$(now)" -v l="$limit" 'BEGIN {exit !(b - a > l)}' && return 1
+		sleep 0.2
+	done
+}
+new_main() { local p; p=$(mainpid); [ "$p" != 0 ] && [ "$p" != "$1" ] && active; }
+runner_back() {
+	local p st
+	p=$(runner "$1" pid)
+	st=$(runner "$1" state)
+	[ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$2" ] && { [ "$st" = running ] || [ "$st" = up ]; }
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
+
+# --- scenario bookkeeping ------------------------------------------------
+
+SC=boot
+begin() {
+	SC=$1 FAILS=() FIG="" ATTACH=""
+	log "start"
+}
+fail() {
+	FAILS+=("$*")
+	log "FAIL: $*"
+}
+figure() { FIG="$*"; }
+# attach FILE: add FILE's tail to the journal lines sent for a failure.
+attach() { ATTACH="$ATTACH $1"; }
+end() {
+	local f
+	if [ ${#FAILS[@]} -eq 0 ]; then
+		out "VMT RESULT $SC PASS $FIG"
+		log "PASS $FIG"
+		return
+	fi
+	out "VMT RESULT $SC FAIL $FIG"
+	for f in "${FAILS[@]}"; do out "VMT WHY $SC $f"; done
+	{
+		echo "--- systemctl status stigmer"
+		systemctl status stigmer --no-pager -l -n 0 2>&1
+		echo "--- journalctl -u stigmer (last 80, monotonic)"
+		journalctl -u stigmer --no-pager -q -o short-monotonic -n 80 2>&1
+		for f in $ATTACH; do
+			echo "--- $f"
+			tail -n 40 "$f"
+		done
+	} | sed "s/^/VMT LOG $SC /" >&3
+}
+
+# --- shared checks -------------------------------------------------------
+
+# pkg CMD...: run a package command, its output kept for a failure report.
+PKG_N=0
+pkg() {
+	local log rc=0
+	PKG_N=$((PKG_N + 1))
+	log=/var/tmp/vmtest-pkg-$PKG_N.log
+	log "$*"
+	"$@" </dev/null >"$log" 2>&1 || rc=$?
+	attach "$log"
+	[ "$rc" = 0 ] || fail "'$*' exited $rc"
+	return "$rc"
+}
+
+# check_running VERSION: the three processes as stigmer, /readyz, version.
+check_running() {
+	local want=$1 p args n=0 bad=""
+	for p in $(unit_pids); do
+		args=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+		n=$((n + 1))
+		case "$args" in
+		"/usr/bin/stigmer internal-server "* | "/usr/bin/stigmer internal-workflow-runner "* | \
+			"/usr/bin/stigmer internal-agent-runner "*) ;;
+		*) bad="$bad [$p: $args]" ;;
+		esac
+		[ "$(ps -o user= -p "$p")" = stigmer ] || bad="$bad [$p runs as $(ps -o user= -p "$p")]"
+	done
+	[ "$n" = 3 ] || fail "$n processes in the unit's cgroup, want 3: $(for p in $(unit_pids); do tr '\0' ' ' <"/proc/$p/cmdline"; echo -n '; '; done)"
+	[ -z "$bad" ] || fail "unexpected processes:$bad"
+	for args in internal-server internal-workflow-runner internal-agent-runner; do
+		systemctl status stigmer --no-pager -l 2>/dev/null | grep -q "/usr/bin/stigmer $args" ||
+			fail "systemctl status shows no $args"
+	done
+	ready || fail "/readyz is not 200"
+	[ "$(version)" = "$want" ] || fail "stigmer version prints '$(/usr/bin/stigmer version 2>&1 | head -n1)', want 'stigmer $want'"
+}
+
+check_dirs() {
+	local got
+	got=$(stat -c '%a %U:%G' /var/lib/stigmer 2>&1)
+	[ "$got" = "750 stigmer:stigmer" ] || fail "/var/lib/stigmer is '$got', want 750 stigmer:stigmer"
+	got=$(stat -c '%a %U:%G' /var/log/stigmer 2>&1)
+	[ "$got" = "755 stigmer:stigmer" ] || fail "/var/log/stigmer is '$got', want 755 stigmer:stigmer"
+	getent passwd stigmer >/dev/null || fail "no user stigmer"
+	getent group stigmer >/dev/null || fail "no group stigmer"
+}
+
+# install_fresh VERSION CMD...: install, then enabled + active + ready within 30 s.
+install_fresh() {
+	local want=$1 t0 ta tr id
+	shift
+	t0=$(now)
+	pkg "$@" || return 1
+	wait_for 30 active || fail "not active 30 s after the install started (is-active: $(systemctl is-active stigmer))"
+	ta=$(since "$t0")
+	wait_for 30 ready || fail "/readyz not 200 within 30 s more"
+	tr=$(since "$t0")
+	figure "active ${ta} s, /readyz 200 ${tr} s after the install started"
+	[ "$(systemctl is-enabled stigmer 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1)"
+	check_running "$want"
+	check_dirs
+	[ "$(stat -c '%a %U:%G' "$ENVFILE" 2>&1)" = "600 root:root" ] ||
+		fail "$ENVFILE is '$(stat -c '%a %U:%G' "$ENVFILE" 2>&1)', want 600 root:root"
+	# Lines of all three components reach the journal under the unit.
+	for id in stigmer-server stigmer-workflow-runner stigmer-agent-runner; do
+		wait_for 10 eval "journalctl -u stigmer -t $id -q --no-pager | grep -q ." ||
+			fail "journalctl -u stigmer -t $id shows nothing"
+	done
+}
+
+count_plain() { journalctl -u stigmer -q --no-pager -o cat | grep -c '^Started Stigmer Server'; }
+count_unit() { journalctl -u stigmer -q --no-pager -o cat | grep -c '^Started stigmer\.service - Stigmer Server'; }
+
+# kill_main SIGNAL TIMEOUT: signal the main PID (OOM: have the kernel's OOM
+# killer kill it), expect a new one after RestartSec, NRestarts +1, /readyz
+# 200 again. Sets KILL_* for the caller.
+kill_main() {
+	local sig=$1 limit=$2 p0 n0 t0 start delay rs
+	p0=$(mainpid) n0=$(prop NRestarts)
+	KILL_PLAIN0=$(count_plain) KILL_UNIT0=$(count_unit)
+	rs=$(prop RestartUSec)
+	[ "$rs" = 10s ] || fail "RestartSec is $rs, the guide promises 10s"
+	[ "$p0" != 0 ] || { fail "no main PID before the kill"; return 1; }
+	t0=$(now)
+	if [ "$sig" = OOM ]; then oom_kill "$p0"; else kill "-$sig" "$p0"; fi
+	if ! wait_for "$limit" new_main "$p0"; then
+		fail "no new active main PID within $limit s of SIG$sig (state $(prop ActiveState)/$(prop SubState), MainPID $(mainpid))"
+		return 1
+	fi
+	start=$(prop ExecMainStartTimestampMonotonic)
+	delay=$(awk -v s="$start" -v t="$t0" 'BEGIN {printf "%.1f", s / 1e6 - t}')
+	wait_for 60 ready || fail "/readyz not 200 within 60 s of the restart"
+	KILL_READY=$(since "$t0") KILL_DELAY=$delay
+	ge "$delay" 10 || fail "restarted ${delay} s after the kill, before RestartSec=10s"
+	[ "$(prop NRestarts)" = $((n0 + 1)) ] || fail "NRestarts went $n0 -> $(prop NRestarts), want +1"
+	[ -e "/proc/$p0" ] && fail "old main PID $p0 still exists"
+	figure "main PID $p0 -> $(mainpid): started ${delay} s after the kill, /readyz 200 after ${KILL_READY} s; NRestarts $n0 -> $(prop NRestarts)"
+	return 0
+}
+
+# scenario_kill9 ID: the kill -9 row, with the start-line row when ID is kill9.
+scenario_kill9() {
+	begin "$1"
+	kill_main KILL 60
+	end
+	[ "$1" = kill9 ] || return 0
+
+	begin startline
+	local sd plain unit guide want
+	sd=$(systemctl --version | awk 'NR == 1 {print $2}')
+	# The journal may trail the restart by a moment.
+	if [ "$sd" -le 247 ]; then want=plain; else want=unit; fi
+	wait_for 10 eval '[ "$(count_'$want')" -gt "$KILL_'"${want^^}"'0" ]' || true
+	plain=$(count_plain) unit=$(count_unit)
+	guide=$(journalctl -u stigmer | grep -c "Started Stigmer Server")
+	figure "systemd $sd: 'Started Stigmer Server' $KILL_PLAIN0 -> $plain, 'Started stigmer.service - Stigmer Server' $KILL_UNIT0 -> $unit; guide's grep -c: $guide; NRestarts $(prop NRestarts)"
+	# systemd 247 logs the description alone; 252 puts the unit name first
+	# (the change came between them), so the guide's grep counts 0 there.
+	if [ "$want" = plain ]; then
+		[ "$plain" = $((KILL_PLAIN0 + 1)) ] || fail "plain start lines $KILL_PLAIN0 -> $plain, want +1"
+		[ "$unit" = "$KILL_UNIT0" ] || fail "unit-name start lines appeared on systemd $sd"
+	else
+		[ "$unit" = $((KILL_UNIT0 + 1)) ] || fail "unit-name start lines $KILL_UNIT0 -> $unit, want +1"
+		[ "$plain" = 0 ] || fail "plain start lines on systemd $sd: $plain"
+	fi
+	end
+}
+
+scenario_segv() {
+	begin segv
+	kill_main SEGV 60 && journalctl -u stigmer -q --no-pager | grep -q 'SIGSEGV' ||
+		log "no SIGSEGV line in the journal"
+	end
+}
+
+scenario_watchdog() {
+	begin watchdog
+	local wd t0
+	wd=$(prop WatchdogUSec)
+	if [ "$wd" = 0 ] || [ -z "$wd" ]; then
+		fail "the unit has no WatchdogSec"
+		end
+		return
+	fi
+	t0=$(journalctl -u stigmer -q --no-pager | grep -c 'Watchdog timeout')
+	kill_main STOP 150
+	[ "$(journalctl -u stigmer -q --no-pager | grep -c 'Watchdog timeout')" -gt "$t0" ] ||
+		fail "no 'Watchdog timeout' line from systemd in the journal"
+	figure "WatchdogSec=$wd: $FIG"
+	end
+}
+
+# oom_kill PID: make PID the OOM killer's choice and trigger it (sysrq f).
+oom_kill() {
+	echo 1000 >"/proc/$1/oom_score_adj"
+	echo f >/proc/sysrq-trigger
+}
+
+scenario_oom() {
+	begin oom
+	local p0
+	p0=$(mainpid)
+	kill_main OOM 60
+	journalctl -k -q --no-pager | grep -q "Killed process $p0 " ||
+		fail "the kernel log shows no OOM kill of $p0"
+	end
+}
+
+scenario_oom_runner() {
+	begin oom-runner
+	local p0 n0 rp t0
+	p0=$(mainpid) n0=$(prop NRestarts) rp=$(runner workflow-runner pid)
+	[ -n "$rp" ] || fail "no workflow-runner PID in server status"
+	t0=$(now)
+	oom_kill "$rp"
+	wait_for 30 runner_back workflow-runner "$rp" || fail "workflow-runner not back within 30 s"
+	figure "workflow-runner $rp OOM-killed, back as $(runner workflow-runner pid) after $(since "$t0") s; main PID $p0 -> $(mainpid)"
+	journalctl -k -q --no-pager | grep -q "Killed process $rp " || fail "the kernel log shows no OOM kill of $rp"
+	# OOMPolicy=stop (the default from 243) would have stopped the whole unit.
+	[ "$(mainpid)" = "$p0" ] || fail "main PID changed $p0 -> $(mainpid): the unit was stopped"
+	[ "$(prop NRestarts)" = "$n0" ] || fail "NRestarts $n0 -> $(prop NRestarts)"
+	active || fail "unit not active"
+	wait_for 30 ready || fail "/readyz not 200 within 30 s"
+	end
+}
+
+# stays_down SECONDS: inactive, and still inactive SECONDS later (past RestartSec).
+stays_down() {
+	local n0=$1
+	wait_for 30 eval '! active' || { fail "still $(systemctl is-active stigmer) 30 s later"; return 1; }
+	wait_for 13 active && fail "active again within 13 s (RestartSec=10)"
+	[ "$(prop NRestarts)" = "$n0" ] || fail "NRestarts $n0 -> $(prop NRestarts)"
+	[ -z "$(pgrep -u stigmer)" ] || fail "processes of stigmer left: $(pgrep -a -u stigmer)"
+}
+
+restart_service() {
+	systemctl start stigmer || fail "systemctl start failed"
+	wait_for 30 ready || fail "/readyz not 200 within 30 s of systemctl start"
+}
+
+scenario_stop() {
+	begin stop
+	local n0
+	n0=$(prop NRestarts)
+	systemctl stop stigmer || fail "systemctl stop exited $?"
+	stays_down "$n0"
+	figure "$(systemctl is-active stigmer) 13 s after the stop, NRestarts $n0 -> $(prop NRestarts)"
+	restart_service
+	end
+}
+
+scenario_term() {
+	begin term
+	local n0 p0
+	n0=$(prop NRestarts) p0=$(mainpid)
+	kill -TERM "$p0"
+	stays_down "$n0"
+	[ "$(prop ExecMainStatus)" = 0 ] || fail "main process exit status $(prop ExecMainStatus), want 0"
+	[ "$(prop Result)" = success ] || fail "Result=$(prop Result), want success"
+	figure "exit status $(prop ExecMainStatus), $(systemctl is-active stigmer) 13 s later, NRestarts $n0 -> $(prop NRestarts)"
+	restart_service
+	end
+}
+
+scenario_runners() {
+	begin runners
+	local r i p0 n0 rp rc0 t0 times fig="" table
+	p0=$(mainpid) n0=$(prop NRestarts)
+	for r in workflow-runner agent-runner; do
+		times=""
+		for i in 1 2 3; do
+			rp=$(runner "$r" pid) rc0=$(runner "$r" restarts)
+			[ -n "$rp" ] && [ "$rp" != 0 ] || { fail "$r has no PID in server status"; break; }
+			t0=$(now)
+			kill -9 "$rp"
+			if ! wait_for 60 runner_back "$r" "$rp"; then
+				fail "$r not back within 60 s of kill -9 $rp (state $(runner "$r" state))"
+				break
+			fi
+			times="$times$(since "$t0")/"
+			[ "$(runner "$r" restarts)" = $((rc0 + 1)) ] ||
+				fail "$r restarts $rc0 -> $(runner "$r" restarts), want +1"
+			[ -e "/proc/$rp" ] && fail "killed $r $rp still in /proc ($(awk '/^State/ {print $2}' "/proc/$rp/status" 2>/dev/null))"
+		done
+		fig="$fig$r back in ${times%/} s (restarts $(runner "$r" restarts)); "
+	done
+	[ "$(mainpid)" = "$p0" ] || fail "main PID changed $p0 -> $(mainpid)"
+	[ "$(prop NRestarts)" = "$n0" ] || fail "NRestarts $n0 -> $(prop NRestarts)"
+	active || fail "unit not active"
+	wait_for 30 ready || fail "/readyz not 200 within 30 s of the last kill"
+	table=$(/usr/bin/stigmer server status 2>&1)
+	for r in workflow-runner agent-runner; do
+		echo "$table" | grep "$r" | grep -qw "$(runner "$r" restarts)" ||
+			fail "stigmer server status shows no restart count $(runner "$r" restarts) for $r: $(echo "$table" | grep "$r")"
+	done
+	figure "${fig}main PID $p0 kept"
+	end
+}
+
+# --- phase 2 of deb and the rpm guest: reboot, upgrade, remove ------------
+
+scenario_reboot() {
+	begin reboot
+	local t0
+	[ -f /var/lib/vmtest-phase1 ] || fail "no mark of phase 1: not the same disk"
+	[ "$(cat /var/lib/vmtest-phase1 2>/dev/null)" != "$(cat /proc/sys/kernel/random/boot_id)" ] ||
+		fail "same boot id as phase 1"
+	wait_for 60 ready || fail "/readyz not 200 within 60 s of boot completion"
+	figure "active at uptime $(awk -v s="$(prop ExecMainStartTimestampMonotonic)" 'BEGIN {printf "%.1f", s / 1e6}') s, /readyz 200 at uptime $(now) s, NRestarts $(prop NRestarts)"
+	[ "$(systemctl is-enabled stigmer)" = enabled ] || fail "is-enabled: $(systemctl is-enabled stigmer)"
+	check_running "$NEW_VERSION"
+	end
+}
+
+# set_data: an env-file edit and a data file, to be found after an upgrade.
+set_data() {
+	EDIT="VMTEST_EDIT=kept-$RANDOM"
+	echo "$EDIT" >>"$ENVFILE"
+	TOKEN=$RANDOM$RANDOM
+	echo "$TOKEN" >"$DATA"
+	chown stigmer:stigmer "$DATA"
+}
+
+check_data_kept() {
+	grep -qx "$EDIT" "$ENVFILE" || fail "the env file lost the edit $EDIT"
+	[ "$(cat "$DATA" 2>/dev/null)" = "$TOKEN" ] || fail "$DATA lost or changed"
+}
+
+# check_gone: remove/erase: stopped, disabled, unit and binary gone.
+check_gone() {
+	active && fail "still active"
+	[ -z "$(pgrep -u stigmer)" ] || fail "processes of stigmer left: $(pgrep -a -u stigmer)"
+	wants_link && fail "enable symlinks left: $(find /etc/systemd/system -name stigmer.service)"
+	local f
+	for f in /lib/systemd/system/stigmer.service /usr/lib/systemd/system/stigmer.service /usr/bin/stigmer; do
+		[ -e "$f" ] && fail "$f still there"
+	done
+	systemctl cat stigmer >/dev/null 2>&1 && fail "systemd still knows stigmer.service"
+	[ "$(cat "$DATA" 2>/dev/null)" = "$TOKEN" ] || fail "$DATA was removed"
+	getent passwd stigmer >/dev/null || fail "user stigmer removed"
+}
+
+scenario_remove() {
+	begin remove
+	set_data
+	pkg apt-get remove -y stigmer
+	check_gone
+	grep -qx "$EDIT" "$ENVFILE" || fail "$ENVFILE (edited) removed"
+	figure "left: $(ls -d /var/lib/stigmer /var/log/stigmer "$ENVFILE" 2>/dev/null | tr '\n' ' ')user $(id -u stigmer)"
+	end
+}
+
+scenario_purge() {
+	begin purge
+	local uid gid left
+	uid=$(id -u stigmer) gid=$(getent group stigmer | cut -d: -f3)
+	pkg apt-get purge -y stigmer
+	getent passwd stigmer && fail "user stigmer still there"
+	getent group stigmer && fail "group stigmer still there"
+	left=$(find / -xdev \( -path /proc -o -path /sys -o -path /run \) -prune -o \
+		\( -iname '*stigmer*' -o -uid "$uid" -o -gid "$gid" \) -print 2>/dev/null)
+	[ -z "$left" ] || fail "left on disk: $(echo "$left" | tr '\n' ' ')"
+	dpkg-query -W -f='${Status}' stigmer 2>/dev/null | grep -q 'installed\|config-files' &&
+		fail "dpkg still lists stigmer: $(dpkg-query -W -f='${Status}' stigmer)"
+	figure "searched / for *stigmer* and uid/gid $uid/$gid: $(echo "$left" | grep -c .) found"
+	end
+}
+
+# upgrade_case ID STATE INSTALL_OLD UPGRADE REMOVE: from a clean slate install
+# the old build, put the service in STATE (running, stopped, disabled), add the
+# edit and the data, upgrade, and check that STATE, the edit and the data held.
+upgrade_case() {
+	local id=$1 state=$2 p0 t0
+	begin "$id"
+	if [ -n "$5" ]; then pkg $5 || { end; return; }; fi
+	pkg $3 || { end; return; }
+	wait_for 30 ready || fail "old build not ready within 30 s of its install"
+	[ "$(version)" = "$OLD_VERSION" ] || fail "old build reports '$(version)', want $OLD_VERSION"
+	set_data
+	case $state in
+	stopped) systemctl stop stigmer ;;
+	disabled) systemctl disable stigmer 2>/dev/null ;;
+	esac
+	p0=$(mainpid)
+	t0=$(now)
+	pkg $4
+	[ "$(version)" = "$NEW_VERSION" ] || fail "after the upgrade stigmer version is '$(version)', want $NEW_VERSION"
+	check_data_kept
+	case $state in
+	running | disabled)
+		wait_for 30 ready || fail "not ready within 30 s after the upgrade"
+		[ "$(mainpid)" != "$p0" ] || fail "main PID $p0 not restarted onto the new binary"
+		tr '\0' '\n' <"/proc/$(mainpid)/environ" | grep -qx "$EDIT" ||
+			fail "the restarted server's environment lacks $EDIT"
+		check_running "$NEW_VERSION"
+		;;
+	stopped)
+		wait_for 5 active && fail "started by the upgrade: $(systemctl is-active stigmer)"
+		;;
+	esac
+	if [ "$state" = disabled ]; then
+		[ "$(systemctl is-enabled stigmer 2>&1)" = disabled ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1), want disabled"
+	else
+		[ "$(systemctl is-enabled stigmer 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1), want enabled"
+	fi
+	figure "$OLD_VERSION -> $(version) in $(since "$t0") s; $(systemctl is-active stigmer), $(systemctl is-enabled stigmer 2>&1); edit and data kept: $(grep -qx "$EDIT" "$ENVFILE" && [ "$(cat "$DATA")" = "$TOKEN" ] && echo yes || echo no)"
+	end
+}
+
+scenario_rpm_erase() {
+	begin rpm-erase
+	pkg rpm -e stigmer
+	check_gone
+	# rpm keeps an edited %config(noreplace) file as .rpmsave.
+	figure "left: $(ls -d /var/lib/stigmer /var/log/stigmer /etc/sysconfig/stigmer* 2>/dev/null | tr '\n' ' ')user $(id -u stigmer)"
+	end
+}
+
+# --- the phases ----------------------------------------------------------
+
+systemctl is-system-running --wait >/dev/null 2>&1
+out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')"
+log "role $ROLE phase $PHASE, $(systemctl is-system-running) at uptime $(now)"
+
+cd "$IN" || exit 1
+case "$ROLE:$PHASE" in
+deb:1)
+	begin install
+	install_fresh "$NEW_VERSION" apt install -y "./$NEW_DEB"
+	end
+	scenario_kill9 kill9
+	scenario_segv
+	scenario_watchdog
+	scenario_oom
+	scenario_oom_runner
+	scenario_stop
+	scenario_term
+	scenario_runners
+	cat /proc/sys/kernel/random/boot_id >/var/lib/vmtest-phase1
+	out "VMT END"
+	systemctl reboot
+	;;
+deb:2)
+	scenario_reboot
+	scenario_remove
+	scenario_purge
+	upgrade_case upgrade running "apt install -y ./$OLD_DEB" "apt install -y ./$NEW_DEB" ""
+	upgrade_case upgrade-stopped stopped "apt install -y ./$OLD_DEB" "apt install -y ./$NEW_DEB" "apt-get purge -y stigmer"
+	upgrade_case upgrade-disabled disabled "apt install -y ./$OLD_DEB" "apt install -y ./$NEW_DEB" "apt-get purge -y stigmer"
+	out "VMT END"
+	systemctl poweroff
+	;;
+rpm:1)
+	begin rpm-install
+	install_fresh "$OLD_VERSION" rpm -i --nodeps "$OLD_RPM"
+	end
+	scenario_kill9 rpm-kill9
+	upgrade_case rpm-upgrade running "true" "rpm -U --nodeps $NEW_RPM" ""
+	scenario_rpm_erase
+	upgrade_case rpm-upgrade-stopped stopped "rpm -i --nodeps $OLD_RPM" "rpm -U --nodeps $NEW_RPM" ""
+	upgrade_case rpm-upgrade-disabled disabled "rpm -i --nodeps $OLD_RPM" "rpm -U --nodeps $NEW_RPM" "rpm -e stigmer"
+	out "VMT END"
+	systemctl poweroff
+	;;
+*)
+	out "VMT RESULT role FAIL unknown role:phase $ROLE:$PHASE"
+	systemctl poweroff
+	;;
+esac

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# vmtest.sh: the host half of the VM lifecycle test (issue 4). Boots Debian 12
+# (systemd 252) and Debian 11 (systemd 247) guests under QEMU (TCG; KVM is not
+# usable here), feeds them the packages on a second disk, lets
+# guest/scenarios.sh run the scenarios inside, reads the results back from the
+# guest's second serial port and prints a table. Exits 1 when a row failed.
+#
+# Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] NEW_DIST OLD_DIST
+#   NEW_DIST  dir with the current stigmer_<v>_amd64.deb and stigmer-<v>*.x86_64.rpm
+#   OLD_DIST  dir with an older build of both, the upgrade's starting point
+#   -k        keep the work dir (disks, serial logs) and print how to get a
+#             shell in a kept guest: scripts/vm/vmtest.sh shell DIR
+#   -g        guests to run, space separated (default: "deb12 deb11 rpm12")
+# Environment: STIGMER_VM_CACHE (default ~/.cache/stigmer/vm) holds the guest
+# kernel, initrd and root images, rebuilt only when their recipe changes.
+#
+# Channels: ttyS0 is the console (kept as console-<phase>.log, shown on a
+# failure), ttyS1 carries the "VMT ..." lines of scenarios.sh.
+set -euo pipefail
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VM_CACHE=${STIGMER_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stigmer/vm}
+# shellcheck source=image.sh
+. "$VM_DIR/image.sh"
+
+# Each guest: role (what scenarios.sh runs), Debian suite, phases (one QEMU
+# boot each, on the same disk: phase 2 is the reboot), and a timeout per boot.
+# The rpm guest is Debian 12 with Debian's rpm tool (vm-notes.md).
+declare -A VM_ROLE=([deb12]=deb [deb11]=deb [rpm12]=rpm)
+declare -A VM_SUITE=([deb12]=bookworm [deb11]=bullseye [rpm12]=bookworm)
+declare -A VM_PHASES=([deb12]="1 2" [deb11]="1 2" [rpm12]="1")
+# Seconds per boot: the longest run measured so far, times about two.
+VM_TIMEOUT=${STIGMER_VM_TIMEOUT:-600}
+
+vm_usage() {
+	sed -n '9,17p' "$0" >&2
+	exit 2
+}
+
+# vm_qemu DISK INDISK DIR PHASE ROLE [extra append] runs one boot of a guest
+# under `timeout` and returns QEMU's status (124: the guest hung).
+vm_qemu() {
+	local disk=$1 in=$2 dir=$3 phase=$4 role=$5 extra=${6:-} kdir=$VM_KERNEL
+	timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-M pc -accel tcg,thread=multi -cpu max -smp 2 -m 1024 \
+		-kernel "$kdir/vmlinux" -initrd "$kdir/initrd.cpio" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.role=$role vmtest.phase=$phase $extra" \
+		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
+		-drive "file=$in,if=virtio,format=raw,readonly=on" \
+		-serial "file:$dir/console-$phase.log" -serial "file:$dir/results-$phase.log" \
+		</dev/null >"$dir/qemu-$phase.log" 2>&1
+}
+
+# vm_guest NAME runs every phase of one guest, one after the other, on a fresh
+# copy of its cached image. Writes DIR/NAME/{status,elapsed}-PHASE.
+vm_guest() {
+	local name=$1 dir=$WORK/$1 phase t0 rc
+	mkdir -p "$dir"
+	cp --sparse=always "${VM_IMAGE[${VM_SUITE[$name]}]}" "$dir/disk.img"
+	for phase in ${VM_PHASES[$name]}; do
+		t0=$(date +%s.%N)
+		rc=0
+		vm_qemu "$dir/disk.img" "$WORK/in.img" "$dir" "$phase" "${VM_ROLE[$name]}" || rc=$?
+		echo "$rc" >"$dir/status-$phase"
+		echo "$(date +%s.%N) $t0" | awk '{printf "%.1f\n", $1 - $2}' >"$dir/elapsed-$phase"
+		# A guest that hung or crashed cannot go on to its next phase.
+		grep -q '^VMT END' <(tr -d '\r' <"$dir/results-$phase.log") || break
+	done
+}
+
+# vm_inputs NEW_DIST OLD_DIST builds $WORK/in.img: the guest script, the four
+# packages and vmtest.env with the versions their binaries print.
+vm_inputs() {
+	local new=$1 old=$2 in=$WORK/in f
+	mkdir -p "$in"
+	cp "$VM_DIR/guest/scenarios.sh" "$in/"
+	for f in "$new" "$old"; do
+		ls "$f"/stigmer_*_amd64.deb "$f"/stigmer-*.x86_64.rpm >/dev/null ||
+			{ echo "vmtest: $f lacks stigmer_*_amd64.deb or stigmer-*.x86_64.rpm; run go tool mage package" >&2; return 1; }
+	done
+	cp "$new"/stigmer_*_amd64.deb "$new"/stigmer-*.x86_64.rpm "$in/"
+	mkdir -p "$in/old"
+	cp "$old"/stigmer_*_amd64.deb "$old"/stigmer-*.x86_64.rpm "$in/old/"
+	{
+		echo "NEW_DEB=$(basename "$new"/stigmer_*_amd64.deb)"
+		echo "NEW_RPM=$(basename "$new"/stigmer-*.x86_64.rpm)"
+		echo "OLD_DEB=old/$(basename "$old"/stigmer_*_amd64.deb)"
+		echo "OLD_RPM=old/$(basename "$old"/stigmer-*.x86_64.rpm)"
+		# What `stigmer version` must print after installing each: read from the
+		# packaged binary itself, so the guest proves which build runs.
+		echo "NEW_VERSION=$(vm_pkg_version "$new"/stigmer_*_amd64.deb)"
+		echo "OLD_VERSION=$(vm_pkg_version "$old"/stigmer_*_amd64.deb)"
+	} >"$in/vmtest.env"
+	. "$in/vmtest.env"
+	if [ "$NEW_VERSION" = "$OLD_VERSION" ]; then
+		echo "vmtest: old and new packages are the same version ($NEW_VERSION)" >&2
+		return 1
+	fi
+	mkfs.ext4 -q -F -L vmtest-in -d "$in" "$WORK/in.img" 256M >/dev/null
+}
+
+# vm_pkg_version DEB prints the version the .deb's /usr/bin/stigmer reports.
+vm_pkg_version() {
+	local x
+	x=$(mktemp -d "$WORK/ver.XXXXXX")
+	dpkg-deb -x "$1" "$x"
+	"$x/usr/bin/stigmer" version | awk 'NR == 1 {print $2}'
+	rm -rf "$x"
+}
+
+# vm_report prints the results table (rows in plan order), the boot times, and
+# for every failed row its reasons, the guest's journal lines and, for a guest
+# that never finished, the tail of its console. Returns 1 on any failure.
+vm_report() {
+	local name phase res id title st fig failed=0 rc el boot rows=() details=()
+	for name in $VM_GUESTS; do
+		for phase in ${VM_PHASES[$name]}; do
+			res=$WORK/$name/results-$phase.log
+			[ -f "$res" ] && tr -d '\r' <"$res" >"$res.txt" || : >"$res.txt"
+			rc=$(cat "$WORK/$name/status-$phase" 2>/dev/null || echo "not run")
+			el=$(cat "$WORK/$name/elapsed-$phase" 2>/dev/null || echo "-")
+			boot=$(awk '$1 == "VMT" && $2 == "BOOT" {print $3 " s (" $4 " " $5 ")"}' "$res.txt")
+			VM_BOOTS+=("$(printf '%-6s boot %s  booted in %s, whole run %s s, qemu exit %s' \
+				"$name" "$phase" "${boot:-never}" "$el" "$rc")")
+			while IFS=$'\t' read -r id title; do
+				st=$(awk -v id="$id" '$1 == "VMT" && $2 == "RESULT" && $3 == id {print $4; exit}' "$res.txt")
+				fig=$(awk -v id="$id" '$1 == "VMT" && $2 == "RESULT" && $3 == id {$1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print; exit}' "$res.txt")
+				if [ -z "$st" ]; then
+					st=FAIL
+					if [ "$rc" = 124 ]; then fig="guest hung: no result within the ${VM_TIMEOUT} s timeout"
+					else fig="no result (qemu exit $rc)"; fi
+				fi
+				rows+=("$(printf '%-6s %-22s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
+				if [ "$st" != PASS ]; then
+					failed=1
+					details+=("==== $name $id: $title" "$(awk -v id="$id" '$1 == "VMT" && ($2 == "WHY" || $2 == "LOG") && $3 == id {$1 = $3 = ""; sub(/^ +/, ""); print}' "$res.txt")")
+					if ! grep -q '^VMT END' "$res.txt"; then
+						details+=("-- console of $name boot $phase (last 60 lines; $WORK/$name/console-$phase.log):"
+							"$(tail -n 60 "$WORK/$name/console-$phase.log" 2>/dev/null | tr -d '\r')")
+					fi
+				fi
+			done < <(bash "$VM_DIR/guest/scenarios.sh" --plan "${VM_ROLE[$name]}" "$phase")
+		done
+	done
+	if [ ${#details[@]} -gt 0 ]; then
+		printf '%s\n' "" "Failures:" "${details[@]}"
+	fi
+	printf '\n%-6s %-22s %-4s %s\n' GUEST SCENARIO RES "WHAT: MEASURED"
+	printf '%s\n' "${rows[@]}"
+	printf '\n'
+	printf '%s\n' "${VM_BOOTS[@]}"
+	return "$failed"
+}
+
+vm_shell() {
+	local dir=${1:?usage: vmtest.sh shell DIR/GUEST} role
+	role=${VM_ROLE[$(basename "$dir")]:-deb}
+	VM_KERNEL=$(cat "$dir/../kernel")
+	echo "vmtest: shell on the guest's console; 'poweroff' leaves" >&2
+	timeout 3600 qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
+		-M pc -accel tcg,thread=multi -cpu max -smp 2 -m 1024 \
+		-kernel "$VM_KERNEL/vmlinux" -initrd "$VM_KERNEL/initrd.cpio" \
+		-append "console=ttyS0 panic=-1 quiet vmtest.role=$role vmtest.phase=shell" \
+		-drive "file=$dir/disk.img,if=virtio,format=raw" \
+		-drive "file=$dir/../in.img,if=virtio,format=raw,readonly=on" \
+		-serial mon:stdio -serial null
+}
+
+main() {
+	if [ "${1:-}" = shell ]; then
+		shift
+		vm_shell "$@"
+		return
+	fi
+	local keep=0 opt
+	VM_GUESTS="deb12 deb11 rpm12"
+	while getopts kg: opt; do
+		case $opt in
+		k) keep=1 ;;
+		g) VM_GUESTS=$OPTARG ;;
+		*) vm_usage ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	[ $# -eq 2 ] || vm_usage
+	local new old t0 name suite
+	new=$(cd "$1" && pwd)
+	old=$(cd "$2" && pwd)
+	t0=$(date +%s)
+	VM_BOOTS=()
+
+	vm_need_tools
+	mkdir -p "$VM_CACHE"
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/stigmer-vmtest.XXXXXX")
+	# shellcheck disable=SC2064
+	trap "vm_cleanup $keep" EXIT
+
+	# One builder at a time per cache: a second vmtest waits here.
+	exec 9>"$VM_CACHE/.lock"
+	flock 9
+	local ti=$(date +%s)
+	VM_KERNEL=$(vm_kernel)
+	echo "$VM_KERNEL" >"$WORK/kernel"
+	declare -gA VM_IMAGE=()
+	for name in $VM_GUESTS; do
+		suite=${VM_SUITE[$name]:?unknown guest $name}
+		[ -n "${VM_IMAGE[$suite]:-}" ] && continue
+		# The rpm tool goes into every bookworm image: one image serves both.
+		VM_IMAGE[$suite]=$(vm_rootfs "$suite" "$([ "$suite" = bookworm ] && echo rpm)")
+	done
+	flock -u 9
+	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
+
+	vm_inputs "$new" "$old"
+	. "$WORK/in/vmtest.env"
+	echo "vmtest: upgrade $OLD_VERSION -> $NEW_VERSION; guests: $VM_GUESTS; work dir $WORK" >&2
+	for name in $VM_GUESTS; do
+		vm_guest "$name" &
+	done
+	wait
+	local status=0
+	vm_report || status=$?
+	echo "total $(($(date +%s) - t0)) s"
+	return "$status"
+}
+
+# vm_cleanup KEEP removes the work dir unless -k was given.
+vm_cleanup() {
+	if [ "$1" = 1 ]; then
+		echo "vmtest: kept $WORK; a shell in a guest: $0 shell $WORK/<guest>" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+
+main "$@"
