@@ -38,8 +38,9 @@ func (Check) Packages(ctx context.Context) error {
 		return err
 	}
 	return sh.RunWithV(map[string]string{
-		"STIGMER_DIST":     b.Dist,
-		"STIGMER_OLD_DIST": old,
+		"STIGMER_DIST":         b.Dist,
+		"STIGMER_OLD_DIST":     old,
+		"STIGMER_TEST_VERSION": b.Version,
 	}, "go", "test", "-count=1", "-tags", "pkgcheck", "-timeout", "30m", "./magefiles/pkgcheck")
 }
 
@@ -79,14 +80,14 @@ func installTools(ctx context.Context, tools []struct{ cmd, pkg string }) error 
 	return nil
 }
 
-// olderPackages builds this commit again as version 0.0.0-git.0.old, which
+// olderPackages builds this commit again as version 0.0.0-git.0.g0000000, which
 // sorts before every real build, into dist/.old for the upgrade tests. It
 // goes through STIGMER_VERSION and STIGMER_DIST, the overrides the VM test
 // uses too.
 func olderPackages(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	dir := filepath.Join(cur.Dist, ".old")
 	err := sh.RunWithV(map[string]string{
-		"STIGMER_VERSION": "0.0.0-git.0.old",
+		"STIGMER_VERSION": "0.0.0-git.0.g0000000",
 		"STIGMER_DIST":    dir,
 	}, os.Args[0], "package")
 	if err != nil {

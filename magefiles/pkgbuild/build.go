@@ -35,6 +35,9 @@ type Build struct {
 	Commit  string    // full commit hash of HEAD
 	Date    time.Time // commit time: SOURCE_DATE_EPOCH, mtimes, main.date
 	Log     io.Writer // step timings
+	// SignKey is an OpenPGP private key file that nfpm signs the .deb and
+	// .rpm with, unlocked by SignPassphrase; "" leaves them unsigned.
+	SignKey, SignPassphrase string
 }
 
 // New reads the repository at root: version from STIGMER_VERSION or git

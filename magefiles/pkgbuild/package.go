@@ -26,6 +26,10 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 		"STIGMER_PKG_ARCH":    goarch,
 		"STIGMER_PKG_BINARY":  b.archBinary(goarch),
 		"STIGMER_PKG_GEN":     b.GenDir(),
+
+		// The release signs; "" leaves the deb and rpm unsigned.
+		"STIGMER_PKG_SIGN_KEY": b.SignKey,
+		"NFPM_PASSPHRASE":      b.SignPassphrase,
 	}
 	var unknown []string
 	f, err := os.Open(filepath.Join(b.Root, Declaration))
@@ -76,7 +80,7 @@ func (b *Build) Packages(ctx context.Context, arches, formats []string) ([]strin
 			return nil, err
 		}
 		for _, format := range formats {
-			out, err := b.pkg(format, arch, strings.Join([]string{decl, docs, bin, b.Version, b.Epoch()}, "\n"))
+			out, err := b.pkg(format, arch, strings.Join([]string{decl, docs, bin, b.Version, b.Epoch(), b.SignKey}, "\n"))
 			if err != nil {
 				return nil, err
 			}
