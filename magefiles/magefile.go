@@ -38,7 +38,7 @@ func Package(ctx context.Context) error {
 // Test runs every test: the Go tests, then the checks on the built packages.
 func Test(ctx context.Context) {
 	// Add further suites (the VM test) here; they run in this order.
-	mg.SerialCtxDeps(ctx, Check.Go, Check.Packages)
+	mg.SerialCtxDeps(ctx, Check.Go, Check.Packages, Check.Release)
 }
 
 // Clean removes dist/ (the chroot cache in the user cache dir stays).

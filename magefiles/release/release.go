@@ -1,0 +1,286 @@
+package release
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stigmer/stigmer/magefiles/pkgbuild"
+)
+
+// GoReleaser is the pinned GoReleaser, run as `go run GoReleaser`. A tool
+// dependency would pull a few hundred modules into go.mod, and because one
+// module graph serves both, raise modules the stigmer binary links too
+// (golang.org/x/sys, x/crypto, klauspost/compress): release tooling would
+// change the product's bytes. `go run mod@version` resolves GoReleaser in a
+// graph of its own, and the Go build cache keeps the built binary.
+// v2.15.1 is the newest release that builds with Go 1.26.
+const GoReleaser = "github.com/goreleaser/goreleaser/v2@v2.15.1"
+
+// Output directories, relative to the repository root. Both are named in
+// .goreleaser.yaml too (dist:, and the extra_files globs); Run checks that
+// checksums.txt lists every package, so a rename cannot go unnoticed.
+const (
+	// Dir is GoReleaser's dist: archives, checksums.txt and its signature,
+	// and hard links to the packages, i.e. every release asset in one place.
+	Dir = "dist/release"
+	// PackageDir is pkgbuild's output directory for the release packages,
+	// apart from the unsigned ones `go tool mage package` leaves in dist/.
+	PackageDir = "dist/release-packages"
+)
+
+// The environment a release engineer sets (README: Releasing).
+const (
+	EnvSignKey        = "STIGMER_SIGN_KEY_FILE"   // armored OpenPGP private key; unset: unsigned
+	EnvSignPassphrase = "STIGMER_SIGN_PASSPHRASE" // its passphrase; unset: none
+	EnvToken          = "GITHUB_TOKEN"            // publishes, with a tag in CI
+)
+
+// Mode says whether a run publishes.
+type Mode int
+
+const (
+	// Snapshot builds every asset into Dir, offline, and publishes nothing.
+	Snapshot Mode = iota
+	// Publish builds from a clean tree at a v* tag and uploads a GitHub release.
+	Publish
+)
+
+func (m Mode) String() string {
+	if m == Publish {
+		return "release"
+	}
+	return "snapshot release"
+}
+
+// Decide returns Publish when all three hold: a v* tag points at HEAD, the
+// run is in CI (CI=true) and a token is set. Otherwise it returns Snapshot
+// and says which were missing.
+func Decide(tag string, ci, token bool) (Mode, string) {
+	var missing []string
+	if tag == "" {
+		missing = append(missing, "no v* tag at HEAD")
+	}
+	if !ci {
+		missing = append(missing, "not in CI (CI=true)")
+	}
+	if !token {
+		missing = append(missing, EnvToken+" unset")
+	}
+	if len(missing) > 0 {
+		return Snapshot, strings.Join(missing, ", ")
+	}
+	return Publish, ""
+}
+
+// Plan is what one `go tool mage release` does; New makes it.
+type Plan struct {
+	Root           string    // repository root
+	Mode           Mode      // publish or snapshot
+	Why            string    // for a snapshot: why nothing is published
+	Tag            string    // v* tag at HEAD, "" if none
+	SignKey        string    // absolute path of the signing key, "" for none
+	SignPassphrase string    // its passphrase
+	Log            io.Writer // progress
+}
+
+// New reads the repository at root and the environment through getenv. It
+// fails when a published release would be built from a dirty tree, naming
+// the changed files, or when the signing key file cannot be read.
+func New(ctx context.Context, root string, getenv func(string) string, log io.Writer) (*Plan, error) {
+	// No tag at HEAD is the usual case: describe fails and Tag stays "".
+	tag, _ := git(ctx, root, "describe", "--exact-match", "--tags", "--match", "v[0-9]*", "HEAD")
+	mode, why := Decide(tag, getenv("CI") == "true", getenv(EnvToken) != "")
+	p := &Plan{Root: root, Mode: mode, Why: why, Tag: tag, SignPassphrase: getenv(EnvSignPassphrase), Log: log}
+	if key := getenv(EnvSignKey); key != "" {
+		abs, err := filepath.Abs(key)
+		if err != nil {
+			return nil, fmt.Errorf("resolving %s=%q: %w", EnvSignKey, key, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("reading %s: %w; point it at an armored OpenPGP private key (gpg --armor --export-secret-keys KEYID > key.asc)", EnvSignKey, err)
+		}
+		p.SignKey = abs
+	}
+	if mode == Publish {
+		status, err := git(ctx, root, "status", "--porcelain")
+		if err != nil {
+			return nil, err
+		}
+		if status != "" {
+			return nil, fmt.Errorf("refusing to publish %s from a dirty tree; these files differ from the tag:\n%s\ncommit or stash them and tag again, or unset %s for a snapshot", tag, status, EnvToken)
+		}
+	}
+	return p, nil
+}
+
+// CheckVersion fails when a published release's version is not its tag
+// without the v: pkgbuild's mapping and GoReleaser's must agree, and both
+// use git describe, so a mismatch means STIGMER_VERSION is set.
+func (p *Plan) CheckVersion(version string) error {
+	if p.Mode == Publish && "v"+version != p.Tag {
+		return fmt.Errorf("version %s does not match tag %s; unset STIGMER_VERSION for a release", version, p.Tag)
+	}
+	return nil
+}
+
+// Announce prints what the run will do.
+func (p *Plan) Announce(version string) {
+	if p.Mode == Publish {
+		fmt.Fprintf(p.Log, "release %s: publishing from tag %s\n", version, p.Tag)
+	} else {
+		fmt.Fprintf(p.Log, "snapshot release %s into %s, offline; nothing is published (%s)\n", version, Dir, p.Why)
+	}
+	if p.SignKey == "" {
+		fmt.Fprintf(p.Log, "unsigned: set %s (and %s) to sign the packages and checksums.txt\n", EnvSignKey, EnvSignPassphrase)
+	}
+}
+
+// Run runs the pinned GoReleaser on .goreleaser.yaml with the version,
+// commit and date b stamped the packages with, then links the packages into
+// Dir beside the archives. packages are the .deb and .rpm paths; GoReleaser
+// finds them through the globs in .goreleaser.yaml, and Run checks that
+// checksums.txt lists each one.
+func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string) error {
+	start := time.Now()
+	args := []string{"run", GoReleaser, "release", "--clean"}
+	if p.Mode == Snapshot {
+		args = append(args, "--snapshot")
+	}
+	env := append(os.Environ(),
+		"STIGMER_VERSION="+b.Version,
+		"STIGMER_COMMIT="+b.Commit,
+		"STIGMER_DATE="+b.Date.Format(time.RFC3339),
+		"SOURCE_DATE_EPOCH="+b.Epoch(),
+		EnvSignPassphrase+"="+p.SignPassphrase,
+	)
+	if p.SignKey == "" {
+		args = append(args, "--skip=sign")
+	} else {
+		home, err := p.gnupgHome(ctx)
+		if err != nil {
+			return err
+		}
+		defer p.dropGnupgHome(home)
+		env = append(env, "GNUPGHOME="+home)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = p.Root
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = p.Log, p.Log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("running goreleaser %s: %w", strings.Join(args[2:], " "), err)
+	}
+	if err := p.linkPackages(packages); err != nil {
+		return err
+	}
+	fmt.Fprintf(p.Log, "%s %s done in %s: %s\n", p.Mode, b.Version, time.Since(start).Round(time.Millisecond), filepath.Join(p.Root, Dir))
+	return nil
+}
+
+// linkPackages checks that checksums.txt covers every package and
+// hard-links (or copies) the packages into Dir.
+func (p *Plan) linkPackages(packages []string) error {
+	dir := filepath.Join(p.Root, Dir)
+	sums, err := os.ReadFile(filepath.Join(dir, "checksums.txt"))
+	if err != nil {
+		return fmt.Errorf("reading checksums: %w", err)
+	}
+	listed := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(sums))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 {
+			listed[f[1]] = true
+		}
+	}
+	for _, pkg := range packages {
+		name := filepath.Base(pkg)
+		if !listed[name] {
+			return fmt.Errorf("checksums.txt does not list %s; make the extra_files globs in .goreleaser.yaml match %s", name, PackageDir)
+		}
+		dst := filepath.Join(dir, name)
+		if err := os.Link(pkg, dst); err != nil {
+			if err := copyFile(pkg, dst); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("copying package: %w", err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		return fmt.Errorf("copying package: %w", err)
+	}
+	return nil
+}
+
+// gnupgHome imports the signing key into a new GNUPGHOME for GoReleaser's
+// gpg call, so that the engineer's keyring is neither needed nor touched and
+// the key is the only, thus default, secret key.
+func (p *Plan) gnupgHome(ctx context.Context) (string, error) {
+	// gpg-agent's socket lives in GNUPGHOME: keep the path short.
+	home, err := os.MkdirTemp("", "stigmer-gnupg-")
+	if err != nil {
+		return "", fmt.Errorf("creating GNUPGHOME: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "gpg", "--batch", "--quiet", "--import", p.SignKey)
+	cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.dropGnupgHome(home)
+		return "", fmt.Errorf("importing %s=%s with gpg: %w: %s", EnvSignKey, p.SignKey, err, bytes.TrimSpace(out))
+	}
+	cmd = exec.CommandContext(ctx, "gpg", "--batch", "--with-colons", "--list-secret-keys")
+	cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
+	out, err := cmd.Output()
+	if err != nil {
+		p.dropGnupgHome(home)
+		return "", fmt.Errorf("listing the imported key: %w", err)
+	}
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "sec:") {
+			n++
+		}
+	}
+	if n != 1 {
+		p.dropGnupgHome(home)
+		return "", fmt.Errorf("%s=%s holds %d secret keys; export exactly one (gpg --armor --export-secret-keys KEYID)", EnvSignKey, p.SignKey, n)
+	}
+	return home, nil
+}
+
+// dropGnupgHome stops the gpg-agent that gpg started for home and removes it.
+func (p *Plan) dropGnupgHome(home string) {
+	cmd := exec.Command("gpgconf", "--kill", "gpg-agent")
+	cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(p.Log, "stopping gpg-agent of %s: %v\n", home, err)
+	}
+	if err := os.RemoveAll(home); err != nil {
+		fmt.Fprintf(p.Log, "removing %s: %v\n", home, err)
+	}
+}
+
+func git(ctx context.Context, root string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("running git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimRight(string(out), "\n"), nil
+}

@@ -1,0 +1,68 @@
+package release
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+)
+
+func TestDecide(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		tag       string
+		ci, token bool
+		want      Mode
+		why       string
+	}{
+		// publish
+		{name: "tag in CI with token", tag: "v1.2.3", ci: true, token: true, want: Publish},
+		// snapshot
+		{name: "nothing", want: Snapshot, why: "no v* tag at HEAD, not in CI (CI=true), GITHUB_TOKEN unset"},
+		{name: "tag on a laptop with token", tag: "v1.2.3", token: true, want: Snapshot, why: "not in CI (CI=true)"},
+		{name: "CI without token", tag: "v1.2.3", ci: true, want: Snapshot, why: "GITHUB_TOKEN unset"},
+		{name: "CI branch build with token", ci: true, token: true, want: Snapshot, why: "no v* tag at HEAD"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, why := Decide(c.tag, c.ci, c.token)
+			assert.Equal(t, got, c.want)
+			assert.Equal(t, why, c.why)
+		})
+	}
+}
+
+// TestNew runs New on a scratch repository: a dirty tree is refused only
+// when the run would publish.
+func TestNew(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"init", "-q"},
+		{"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "--allow-empty", "-m", "x"},
+		{"tag", "v1.2.3"},
+	} {
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+		assert.NilError(t, err, string(out))
+	}
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "new"), nil, 0o644))
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	ctx := context.Background()
+
+	// success
+	p, err := New(ctx, dir, env(map[string]string{"CI": "true"}), os.Stdout)
+	assert.NilError(t, err)
+	assert.Equal(t, p.Mode, Snapshot)
+	assert.Equal(t, p.Tag, "v1.2.3")
+	assert.NilError(t, p.CheckVersion("0.0.0-anything"))
+
+	// failure
+	_, err = New(ctx, dir, env(map[string]string{"CI": "true", EnvToken: "t"}), os.Stdout)
+	assert.Assert(t, is.ErrorContains(err, "refusing to publish v1.2.3 from a dirty tree"))
+	assert.Assert(t, is.ErrorContains(err, "?? new"))
+	_, err = New(ctx, dir, env(map[string]string{EnvSignKey: filepath.Join(dir, "missing.asc")}), os.Stdout)
+	assert.Assert(t, is.ErrorContains(err, "reading "+EnvSignKey))
+	assert.Assert(t, is.ErrorContains((&Plan{Mode: Publish, Tag: "v1.2.3"}).CheckVersion("1.2.4"), "does not match tag v1.2.3"))
+}
