@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,29 +102,26 @@ func TestSdNotifyReadyStatusWatchdogStopping(t *testing.T) {
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	assert.NilError(t, err)
 	defer conn.Close()
-	msgs := make(chan string, 1000)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
 	// WATCHDOG_USEC of 400 ms: a ping every 200 ms.
 	s := startServer(t, testEnv(t, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000"))
 
-	next := func(what string) string {
-		select {
-		case m := <-msgs:
-			return m
-		case <-time.After(20 * time.Second):
-			t.Fatalf("no %s message; server log:\n%s", what, s.log())
+	buf := make([]byte, 4096)
+	// read returns the next datagram, or "" when none came within wait.
+	read := func(wait time.Duration) string {
+		assert.NilError(t, conn.SetReadDeadline(time.Now().Add(wait)))
+		n, _, err := conn.ReadFromUnix(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return ""
 		}
+		assert.NilError(t, err)
+		return string(buf[:n])
 	}
+	next := func(what string) string {
+		m := read(20 * time.Second)
+		assert.Assert(t, m != "", "no %s message; server log:\n%s", what, s.log())
+		return m
+	}
+
 	// READY=1 comes with its STATUS=, after STATUS= updates of the start
 	// (and watchdog pings, which systemd counts from the start on).
 	var m string
@@ -135,28 +135,21 @@ func TestSdNotifyReadyStatusWatchdogStopping(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Assert(t, rd.Ready, "READY=1 sent while /readyz says %q", rd.Reason)
 
-	pings := 0
-	for pings < 3 {
+	for pings := 0; pings < 3; {
 		if next("WATCHDOG=1") == "WATCHDOG=1" {
 			pings++
 		}
 	}
 
-	// A stopped server sends nothing; once continued it pings again.
+	// A stopped server sends nothing; once continued it pings again. Once
+	// every thread is stopped nothing more can be sent, so what is queued
+	// then was sent before the stop and is drained first.
 	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGSTOP))
-	drain := time.After(200 * time.Millisecond) // what was in flight
-	for draining := true; draining; {
-		select {
-		case <-msgs:
-		case <-drain:
-			draining = false
-		}
+	waitAllThreadsStopped(t, s.pid)
+	for read(50*time.Millisecond) != "" {
 	}
-	select {
-	case m := <-msgs:
-		t.Fatalf("a stopped server sent %q", m)
-	case <-time.After(1500 * time.Millisecond): // over 7 ping intervals
-	}
+	m = read(1500 * time.Millisecond) // over 7 ping intervals
+	assert.Equal(t, m, "", "a stopped server sent %q", m)
 	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGCONT))
 	for m = next("WATCHDOG=1 after SIGCONT"); m != "WATCHDOG=1"; m = next("WATCHDOG=1 after SIGCONT") {
 	}
@@ -173,6 +166,27 @@ func TestSdNotifyReadyStatusWatchdogStopping(t *testing.T) {
 		assert.Equal(t, st, "", "%s (pid %d) left behind", c.Name, c.PID)
 	}
 	assert.Assert(t, is.Contains(s.log(), `msg="runner stopped" component=server runner=workflow-runner exit="exit status 0"`))
+}
+
+// waitAllThreadsStopped waits until every thread of pid is in state T.
+func waitAllThreadsStopped(t *testing.T, pid int) {
+	t.Helper()
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return poll.Error(err)
+		}
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			if err != nil {
+				continue // the thread just exited
+			}
+			if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); f[0] != "T" {
+				return poll.Continue("thread %s is in state %s", task.Name(), f[0])
+			}
+		}
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second), poll.WithDelay(5*time.Millisecond))
 }
 
 func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
@@ -229,12 +243,13 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 
 // dockerStandIn stands in for the docker CLI, which cannot run here (no
 // Docker engine). It records its arguments; `rm` answers like docker for a
-// missing container; `run` waits for the gate file (an image pull) and
+// missing container, after the file $STANDIN_RM_BLOCK is gone; `run` waits for the gate file (an image pull) and
 // then runs the native agent runner in its place, as the container would.
 const dockerStandIn = `#!/bin/sh
 echo "$*" >> "$STANDIN_LOG"
 case "$1" in
-rm) echo "Error response from daemon: No such container: $3" >&2; exit 1 ;;
+rm) while [ -e "$STANDIN_RM_BLOCK" ]; do sleep 0.05; done
+    echo "Error response from daemon: No such container: $3" >&2; exit 1 ;;
 run) while [ ! -e "$STANDIN_GATE" ]; do sleep 0.05; done
      exec "$STIGMER_BIN" internal-agent-runner ;;
 esac
@@ -273,4 +288,52 @@ func TestTakenPortExits1(t *testing.T) {
 func TestRunnerStartedByHand(t *testing.T) {
 	res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-workflow-runner"), icmd.WithEnv(testEnv(t)...))
 	res.Assert(t, icmd.Expected{ExitCode: 2, Err: "runners are started by the stigmer server, not by hand"})
+}
+
+func TestWatchdogPingsOnlyWhileTheSupervisorAnswers(t *testing.T) {
+	dir := t.TempDir()
+	standIn, block, gate := filepath.Join(dir, "docker-standin"), filepath.Join(dir, "block"), filepath.Join(dir, "gate")
+	assert.NilError(t, os.WriteFile(standIn, []byte(dockerStandIn), 0o755))
+	assert.NilError(t, os.WriteFile(block, nil, 0o644))
+	assert.NilError(t, os.WriteFile(gate, nil, 0o644))
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	assert.NilError(t, err)
+	defer conn.Close()
+	// The agent runner's supervisor loop hangs in removing the stale
+	// container, a stand-in for a stuck docker daemon: the server process
+	// runs, its API answers, but one of its loops does not.
+	s := startServer(t, testEnv(t, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000",
+		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
+		"STANDIN_RM_BLOCK="+block, "STANDIN_GATE="+gate, "STANDIN_LOG="+filepath.Join(dir, "args.log"), "STIGMER_BIN="+stigmerBin))
+
+	buf := make([]byte, 4096)
+	var got []string
+	deadline := time.Now().Add(1500 * time.Millisecond) // over 7 ping intervals
+	assert.NilError(t, conn.SetReadDeadline(deadline))
+	for {
+		n, _, err := conn.ReadFromUnix(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		assert.NilError(t, err)
+		got = append(got, string(buf[:n]))
+	}
+	assert.Assert(t, !slices.Contains(got, "WATCHDOG=1"), "pinged while a loop was stuck: %q", got)
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		if !strings.Contains(s.log(), "health check failed; not pinging the watchdog") {
+			return poll.Continue("no health check failure logged yet")
+		}
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second))
+
+	assert.NilError(t, os.Remove(block))
+	assert.NilError(t, conn.SetReadDeadline(time.Now().Add(20*time.Second)))
+	for {
+		n, _, err := conn.ReadFromUnix(buf)
+		assert.NilError(t, err, "no WATCHDOG=1 once the loop answered again")
+		if string(buf[:n]) == "WATCHDOG=1" {
+			break
+		}
+	}
 }
