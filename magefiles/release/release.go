@@ -34,7 +34,25 @@ const (
 	// PackageDir is pkgbuild's output directory for the release packages,
 	// apart from the unsigned ones `go tool mage package` leaves in dist/.
 	PackageDir = "dist/release-packages"
+	// AssetDir holds the packages under their asset names (AssetName), for
+	// GoReleaser's extra_files globs.
+	AssetDir = PackageDir + "/assets"
 )
+
+// AssetName is the name a package file is released under: its own name
+// with every character outside [A-Za-z0-9._-] replaced by ".". GitHub does
+// that to release asset names on upload, so the "~" that makes a
+// pre-release sort first (stigmer_1.2.3~rc.1_amd64.deb) would otherwise
+// leave checksums.txt naming a file nobody can download. dpkg and rpm read
+// the version from inside the package, never from its name.
+func AssetName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '.'
+	}, name)
+}
 
 // The environment a release engineer sets (README: Releasing).
 const (
@@ -143,13 +161,25 @@ func (p *Plan) Announce(version string) {
 	}
 }
 
-// Run runs the pinned GoReleaser on .goreleaser.yaml with the version,
-// commit and date b stamped the packages with, then links the packages into
-// Dir beside the archives. packages are the .deb and .rpm paths; GoReleaser
-// finds them through the globs in .goreleaser.yaml, and Run checks that
-// checksums.txt lists each one.
+// Run links the packages (the .deb and .rpm paths) into AssetDir under
+// their asset names, runs the pinned GoReleaser on .goreleaser.yaml with the
+// version, commit and date b stamped the packages with, then checks that
+// checksums.txt lists each package and links them into Dir beside the
+// archives.
 func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string) error {
 	start := time.Now()
+	assets := filepath.Join(p.Root, AssetDir)
+	if err := os.RemoveAll(assets); err != nil {
+		return fmt.Errorf("clearing %s: %w", AssetDir, err)
+	}
+	if err := os.MkdirAll(assets, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", AssetDir, err)
+	}
+	for _, pkg := range packages {
+		if err := linkOrCopy(pkg, filepath.Join(assets, AssetName(filepath.Base(pkg)))); err != nil {
+			return err
+		}
+	}
 	args := []string{"run", GoReleaser, "release", "--clean"}
 	if p.Mode == Snapshot {
 		args = append(args, "--snapshot")
@@ -178,16 +208,16 @@ func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string) er
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("running goreleaser %s: %w", strings.Join(args[2:], " "), err)
 	}
-	if err := p.linkPackages(packages); err != nil {
+	if err := p.linkPackages(assets, packages); err != nil {
 		return err
 	}
 	fmt.Fprintf(p.Log, "%s %s done in %s: %s\n", p.Mode, b.Version, time.Since(start).Round(time.Millisecond), filepath.Join(p.Root, Dir))
 	return nil
 }
 
-// linkPackages checks that checksums.txt covers every package and
-// hard-links (or copies) the packages into Dir.
-func (p *Plan) linkPackages(packages []string) error {
+// linkPackages checks that checksums.txt covers every package and links
+// them from assets into Dir.
+func (p *Plan) linkPackages(assets string, packages []string) error {
 	dir := filepath.Join(p.Root, Dir)
 	sums, err := os.ReadFile(filepath.Join(dir, "checksums.txt"))
 	if err != nil {
@@ -201,21 +231,22 @@ func (p *Plan) linkPackages(packages []string) error {
 		}
 	}
 	for _, pkg := range packages {
-		name := filepath.Base(pkg)
+		name := AssetName(filepath.Base(pkg))
 		if !listed[name] {
-			return fmt.Errorf("checksums.txt does not list %s; make the extra_files globs in .goreleaser.yaml match %s", name, PackageDir)
+			return fmt.Errorf("checksums.txt does not list %s; make the extra_files globs in .goreleaser.yaml match %s", name, AssetDir)
 		}
-		dst := filepath.Join(dir, name)
-		if err := os.Link(pkg, dst); err != nil {
-			if err := copyFile(pkg, dst); err != nil {
-				return err
-			}
+		if err := linkOrCopy(filepath.Join(assets, name), filepath.Join(dir, name)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func copyFile(src, dst string) error {
+// linkOrCopy hard-links src to dst, or copies it across file systems.
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return fmt.Errorf("copying package: %w", err)

@@ -66,3 +66,16 @@ func TestNew(t *testing.T) {
 	assert.Assert(t, is.ErrorContains(err, "reading "+EnvSignKey))
 	assert.Assert(t, is.ErrorContains((&Plan{Mode: Publish, Tag: "v1.2.3"}).CheckVersion("1.2.4"), "does not match tag v1.2.3"))
 }
+
+func TestAssetName(t *testing.T) {
+	for in, want := range map[string]string{
+		"stigmer_1.2.3_amd64.deb":                "stigmer_1.2.3_amd64.deb",
+		"stigmer-1.2.3-1.x86_64.rpm":             "stigmer-1.2.3-1.x86_64.rpm",
+		"stigmer_1.2.3~rc.1_arm64.deb":           "stigmer_1.2.3.rc.1_arm64.deb",
+		"stigmer-1.2.3~rc.1-1.aarch64.rpm":       "stigmer-1.2.3.rc.1-1.aarch64.rpm",
+		"stigmer_1.2.3+git.4.gabc1234_amd64.deb": "stigmer_1.2.3.git.4.gabc1234_amd64.deb",
+		"stigmer_0.0.0~git.9.gabc1234_amd64.deb": "stigmer_0.0.0.git.9.gabc1234_amd64.deb",
+	} {
+		assert.Equal(t, AssetName(in), want)
+	}
+}

@@ -16,11 +16,17 @@ import (
 	"github.com/stigmer/stigmer/magefiles/release"
 )
 
-// scratch holds the clones; TestMain removes it.
-var scratch string
+// scratch holds the clones; TestMain removes it. head is the commit they
+// check out, fixed once: the tree may get new commits while the tests run.
+var scratch, head string
 
 func TestMain(m *testing.M) {
-	var err error
+	out, err := exec.Command("git", "-C", repoRoot(), "rev-parse", "HEAD").Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "finding HEAD:", err)
+		os.Exit(1)
+	}
+	head = strings.TrimSpace(string(out))
 	if scratch, err = os.MkdirTemp("", "stigmer-releasecheck-"); err != nil {
 		fmt.Fprintln(os.Stderr, "creating scratch dir:", err)
 		os.Exit(1)
@@ -117,11 +123,14 @@ var (
 	}}
 )
 
-// newClone clones HEAD of the repository into scratch/name and tags it.
+// newClone clones the repository at head into scratch/name and tags it.
 func newClone(name, tag string) (*clone, error) {
 	dir := filepath.Join(scratch, name)
-	if out, err := exec.Command("git", "clone", "--quiet", repoRoot(), dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("git", "clone", "--quiet", "--no-checkout", repoRoot(), dir).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("cloning into %s: %w: %s", dir, err, out)
+	}
+	if out, err := exec.Command("git", "-C", dir, "checkout", "--quiet", "--detach", head).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("checking out %s: %w: %s", head, err, out)
 	}
 	if tag != "" {
 		if out, err := exec.Command("git", "-C", dir, "tag", tag).CombinedOutput(); err != nil {

@@ -30,35 +30,38 @@ type asset struct {
 
 func (a asset) String() string { return a.kind + "/" + a.arch }
 
+// kinds are the release assets of each arch, as glob patterns.
+var kinds = []struct{ kind, arch, pattern string }{
+	{"tar.gz", "amd64", "stigmer_*_linux_amd64.tar.gz"},
+	{"tar.gz", "arm64", "stigmer_*_linux_arm64.tar.gz"},
+	{"deb", "amd64", "stigmer_*_amd64.deb"},
+	{"deb", "arm64", "stigmer_*_arm64.deb"},
+	{"rpm", "amd64", "stigmer-*.x86_64.rpm"},
+	{"rpm", "arm64", "stigmer-*.aarch64.rpm"},
+}
+
 // assets finds the archive, .deb and .rpm of each arch in dir, one each.
 func assets(t *testing.T, dir string) []asset {
 	t.Helper()
 	var out []asset
-	for _, c := range []struct{ kind, arch, pattern string }{
-		{"tar.gz", "amd64", "stigmer_*_linux_amd64.tar.gz"},
-		{"tar.gz", "arm64", "stigmer_*_linux_arm64.tar.gz"},
-		{"deb", "amd64", "stigmer_*_amd64.deb"},
-		{"deb", "arm64", "stigmer_*_arm64.deb"},
-		{"rpm", "amd64", "stigmer-*.x86_64.rpm"},
-		{"rpm", "arm64", "stigmer-*.aarch64.rpm"},
-	} {
-		m, err := filepath.Glob(filepath.Join(dir, c.pattern))
-		assert.NilError(t, err)
-		assert.Assert(t, len(m) == 1, "want one %s in %s, found %v", c.pattern, dir, m)
-		out = append(out, asset{c.kind, c.arch, m[0]})
+	for _, k := range kinds {
+		out = append(out, asset{k.kind, k.arch, pick(t, dir, k.kind, k.arch)})
 	}
 	return out
 }
 
-// pick returns the asset of kind and arch.
+// pick returns the one asset of kind and arch in dir.
 func pick(t *testing.T, dir, kind, arch string) string {
 	t.Helper()
-	for _, a := range assets(t, dir) {
-		if a.kind == kind && a.arch == arch {
-			return a.path
+	for _, k := range kinds {
+		if k.kind == kind && k.arch == arch {
+			m, err := filepath.Glob(filepath.Join(dir, k.pattern))
+			assert.NilError(t, err)
+			assert.Assert(t, len(m) == 1, "want one %s in %s, found %v", k.pattern, dir, m)
+			return m[0]
 		}
 	}
-	t.Fatalf("no %s for %s in %s", kind, arch, dir)
+	t.Fatalf("no asset kind %s/%s", kind, arch)
 	return ""
 }
 
@@ -134,7 +137,7 @@ func debBinary(t *testing.T, path string) []byte {
 // rpmBinary is /usr/bin/stigmer from an .rpm.
 func rpmBinary(t *testing.T, path string) []byte {
 	t.Helper()
-	return []byte(run(t, "sh", "-c", `rpm2cpio "$1" | cpio --quiet -i --to-stdout ./usr/bin/stigmer`, "sh", path))
+	return []byte(run(t, "sh", "-c", `rpm2cpio "$1" | cpio --quiet -i --to-stdout '*usr/bin/stigmer'`, "sh", path))
 }
 
 // debReadBack is everything dpkg-deb tells about a .deb: control fields,

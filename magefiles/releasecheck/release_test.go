@@ -56,15 +56,15 @@ func TestSnapshotSaysSo(t *testing.T) {
 }
 
 // TestReproducible compares two snapshot releases of the same commit made in
-// two clones at different paths: archives, packages and checksums.txt must
-// be byte-identical. It prints each artifact's size.
+// two clones at different paths: archives, SBOMs, packages and checksums.txt
+// must be byte-identical. It prints each artifact's size.
 func TestReproducible(t *testing.T) {
 	a, b := snapA.get(t), snapB.get(t)
 	names := releaseFiles(t, a.release)
 	assert.DeepEqual(t, names, releaseFiles(t, b.release))
 	compared := 0
 	for _, n := range names {
-		if !regexp.MustCompile(`\.(tar\.gz|deb|rpm)$|^checksums\.txt$`).MatchString(n) {
+		if !regexp.MustCompile(`\.(tar\.gz|deb|rpm|sbom\.cdx\.json)$|^checksums\.txt$`).MatchString(n) {
 			continue
 		}
 		info, err := os.Stat(filepath.Join(a.release, n))
@@ -73,7 +73,7 @@ func TestReproducible(t *testing.T) {
 		assert.Check(t, is.Equal(fileSHA(t, filepath.Join(a.release, n)), fileSHA(t, filepath.Join(b.release, n))), "%s differs between two clones", n)
 		compared++
 	}
-	assert.Equal(t, compared, 7) // 2 archives, 2 debs, 2 rpms, checksums.txt
+	assert.Equal(t, compared, 9) // 2 archives, 2 SBOMs, 2 debs, 2 rpms, checksums.txt
 }
 
 // TestPackagesMatchPackageTarget reads back the release's .deb and .rpm and
@@ -85,7 +85,7 @@ func TestPackagesMatchPackageTarget(t *testing.T) {
 		for _, arch := range pkgbuild.Arches {
 			t.Run(kind+"/"+arch, func(t *testing.T) {
 				rel, pkg := pick(t, c.release, kind, arch), pick(t, c.pkgDist, kind, arch)
-				assert.Equal(t, filepath.Base(rel), filepath.Base(pkg))
+				assert.Equal(t, filepath.Base(rel), release.AssetName(filepath.Base(pkg)))
 				readBack := debReadBack
 				if kind == "rpm" {
 					readBack = rpmReadBack
@@ -170,15 +170,21 @@ func TestArchiveContents(t *testing.T) {
 	}
 }
 
-// TestChecksums checks that checksums.txt lists every release asset with
-// its SHA-256, and sha256sum -c agrees; a tampered package fails it.
+// TestChecksums checks that checksums.txt lists every release asset
+// (archives, SBOMs, packages) with its SHA-256, and sha256sum -c agrees; a
+// tampered package fails it.
 func TestChecksums(t *testing.T) {
 	c := snapA.get(t)
 	sums := readSums(t, filepath.Join(c.release, "checksums.txt"))
 	var want []string
+	paths, err := filepath.Glob(filepath.Join(c.release, "*.sbom.cdx.json"))
+	assert.NilError(t, err)
 	for _, a := range assets(t, c.release) {
-		want = append(want, filepath.Base(a.path))
-		assert.Check(t, is.Equal(sums[filepath.Base(a.path)], fileSHA(t, a.path)), "%s", a)
+		paths = append(paths, a.path)
+	}
+	for _, p := range paths {
+		want = append(want, filepath.Base(p))
+		assert.Check(t, is.Equal(sums[filepath.Base(p)], fileSHA(t, p)), "%s", p)
 	}
 	var got []string
 	for n := range sums {
@@ -250,9 +256,9 @@ func TestSignatures(t *testing.T) {
 			res = icmd.RunCmd(icmd.Command("rpm", "--dbpath", db, "-K", copyTampered(t, rpm, -100)))
 			assert.Assert(t, res.ExitCode != 0, "rpm -K passed a tampered rpm:\n%s", res.Combined())
 		}
-		// Without the key imported, rpm says NOKEY and fails.
+		// Without the key imported, rpm fails the check.
 		res := icmd.RunCmd(icmd.Command("rpm", "--dbpath", t.TempDir(), "-K", pick(t, c.release, "rpm", "amd64")))
-		assert.Assert(t, res.ExitCode != 0 && strings.Contains(res.Combined(), "NOKEY"), "%s", res.Combined())
+		assert.Assert(t, res.ExitCode != 0 && strings.Contains(res.Combined(), "SIGNATURES NOT OK"), "%s", res.Combined())
 	})
 
 	t.Run("deb", func(t *testing.T) {
@@ -313,7 +319,7 @@ func TestVersionMapping(t *testing.T) {
 	read := func(t *testing.T, c *clone, semver string) versions {
 		t.Helper()
 		for _, a := range assets(t, c.release) {
-			want := pkgbuild.PackageVersion(semver) // 1.2.3~rc.1
+			want := release.AssetName(pkgbuild.PackageVersion(semver)) // 1.2.3.rc.1
 			if a.kind == "tar.gz" {
 				want = "_" + semver + "_" // stigmer_1.2.3-rc.1_linux_amd64
 			}
@@ -336,8 +342,8 @@ func TestVersionMapping(t *testing.T) {
 	}
 	rc := read(t, signedRC.get(t), "1.2.3-rc.1")
 	rel := read(t, final.get(t), "1.2.3")
-	assert.DeepEqual(t, rc, versions{binary: "1.2.3-rc.1", deb: "1.2.3~rc.1", rpm: "1.2.3~rc.1-1"})
-	assert.DeepEqual(t, rel, versions{binary: "1.2.3", deb: "1.2.3", rpm: "1.2.3-1"})
+	assert.Equal(t, rc, versions{binary: "1.2.3-rc.1", deb: "1.2.3~rc.1", rpm: "1.2.3~rc.1-1"})
+	assert.Equal(t, rel, versions{binary: "1.2.3", deb: "1.2.3", rpm: "1.2.3-1"})
 
 	icmd.RunCmd(icmd.Command("dpkg", "--compare-versions", rc.deb, "lt", rel.deb)).Assert(t, icmd.Success)
 	cmp := strings.TrimSpace(run(t, "rpm", "--eval", fmt.Sprintf(`%%{lua: print(rpm.vercmp(%q, %q))}`, rc.rpm, rel.rpm)))
@@ -362,4 +368,41 @@ func TestDirtyTreeRefused(t *testing.T) {
 	assert.Assert(t, is.Contains(out, " M README.md"))
 	_, err = os.Stat(filepath.Join(c.dir, "dist"))
 	assert.Assert(t, os.IsNotExist(err), "dist/ was created")
+}
+
+// TestSBOM reads the CycloneDX SBOM of each archive: it describes the
+// stigmer module at the release version for the archive's arch, and lists
+// the modules of go.mod that the binary links, at their go.mod versions.
+func TestSBOM(t *testing.T) {
+	c := snapA.get(t)
+	b, err := pkgbuild.New(t.Context(), c.dir, os.Stdout)
+	assert.NilError(t, err)
+	for _, arch := range pkgbuild.Arches {
+		t.Run(arch, func(t *testing.T) {
+			archive := filepath.Base(pick(t, c.release, "tar.gz", arch))
+			path := filepath.Join(c.release, strings.TrimSuffix(archive, ".tar.gz")+".sbom.cdx.json")
+			data, err := os.ReadFile(path)
+			assert.NilError(t, err)
+			var bom struct {
+				BOMFormat string `json:"bomFormat"`
+				Metadata  struct {
+					Component struct{ Name, Version, Purl string }
+				}
+				Components []struct{ Name, Version, Purl string }
+			}
+			assert.NilError(t, json.Unmarshal(data, &bom))
+			assert.Equal(t, bom.BOMFormat, "CycloneDX")
+			assert.Equal(t, bom.Metadata.Component.Name, "github.com/stigmer/stigmer")
+			assert.Equal(t, bom.Metadata.Component.Version, "v"+b.Version)
+			assert.Assert(t, is.Contains(bom.Metadata.Component.Purl, "goarch="+arch))
+			got := map[string]string{}
+			for _, comp := range bom.Components {
+				got[comp.Name] = comp.Version
+			}
+			cobra := icmd.RunCmd(icmd.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/spf13/cobra"), icmd.Dir(c.dir))
+			cobra.Assert(t, icmd.Success)
+			assert.Equal(t, got["github.com/spf13/cobra"], strings.TrimSpace(cobra.Stdout()))
+			assert.Equal(t, got["std"], runtime.Version())
+		})
+	}
 }
