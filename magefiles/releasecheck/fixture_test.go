@@ -124,9 +124,11 @@ var (
 )
 
 // newClone clones the repository at head into scratch/name and tags it.
+// The clone gets no tags from the repository: in the release workflow head
+// carries the release tag, which would change every version here.
 func newClone(name, tag string) (*clone, error) {
 	dir := filepath.Join(scratch, name)
-	if out, err := exec.Command("git", "clone", "--quiet", "--no-checkout", repoRoot(), dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("git", "clone", "--quiet", "--no-checkout", "--no-tags", repoRoot(), dir).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("cloning into %s: %w: %s", dir, err, out)
 	}
 	if out, err := exec.Command("git", "-C", dir, "checkout", "--quiet", "--detach", head).CombinedOutput(); err != nil {
