@@ -24,6 +24,14 @@ import (
 // v2.15.1 is the newest release that builds with Go 1.26.
 const GoReleaser = "github.com/goreleaser/goreleaser/v2@v2.15.1"
 
+// SBOMTool is the pinned SBOM generator that .goreleaser.yaml runs as
+// cyclonedx-gomod: Run installs it (go install, -trimpath, from the module
+// proxy like GoReleaser) into ToolDir and puts that first on GoReleaser's
+// PATH. It is installed rather than run with `go run` because it reads the
+// target's GOOS and GOARCH from `go env`, which the environment sets, and
+// under `go run` those would also retarget the build of the tool itself.
+const SBOMTool = "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0"
+
 // Output directories, relative to the repository root. Both are named in
 // .goreleaser.yaml too (dist:, and the extra_files globs); Run checks that
 // checksums.txt lists every package, so a rename cannot go unnoticed.
@@ -37,6 +45,8 @@ const (
 	// AssetDir holds the packages under their asset names (AssetName), for
 	// GoReleaser's extra_files globs.
 	AssetDir = PackageDir + "/assets"
+	// ToolDir holds SBOMTool.
+	ToolDir = PackageDir + "/tools"
 )
 
 // AssetName is the name a package file is released under: its own name
@@ -201,6 +211,14 @@ func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string) er
 		defer p.dropGnupgHome(home)
 		env = append(env, "GNUPGHOME="+home)
 	}
+	tools := filepath.Join(p.Root, ToolDir)
+	install := exec.CommandContext(ctx, "go", "install", "-trimpath", SBOMTool)
+	install.Env = append(os.Environ(), "GOBIN="+tools)
+	install.Stdout, install.Stderr = p.Log, p.Log
+	if err := install.Run(); err != nil {
+		return fmt.Errorf("installing %s: %w", SBOMTool, err)
+	}
+	env = append(env, "PATH="+tools+string(os.PathListSeparator)+os.Getenv("PATH"))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = p.Root
 	cmd.Env = env

@@ -398,6 +398,7 @@ func TestSBOM(t *testing.T) {
 			got := map[string]string{}
 			for _, comp := range bom.Components {
 				got[comp.Name] = comp.Version
+				assert.Check(t, is.Contains(comp.Purl, "goarch="+arch), "%s", comp.Name)
 			}
 			cobra := icmd.RunCmd(icmd.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/spf13/cobra"), icmd.Dir(c.dir))
 			cobra.Assert(t, icmd.Success)
