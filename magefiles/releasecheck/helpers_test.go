@@ -125,6 +125,16 @@ func readTarGz(t *testing.T, path string) map[string]entry {
 	return readTar(t, zr)
 }
 
+// archiveBinary is the stigmer binary at the top of an archive's directory
+// (default/stigmer beside it is the env file).
+func archiveBinary(t *testing.T, path string) []byte {
+	t.Helper()
+	top := strings.TrimSuffix(filepath.Base(path), ".tar.gz")
+	e, ok := readTarGz(t, path)[top+"/stigmer"]
+	assert.Assert(t, ok, "no %s/stigmer in %s", top, path)
+	return e.data
+}
+
 // debBinary is /usr/bin/stigmer from a .deb.
 func debBinary(t *testing.T, path string) []byte {
 	t.Helper()

@@ -105,15 +105,7 @@ func TestBinariesIdentical(t *testing.T) {
 	c := snapA.get(t)
 	for _, arch := range pkgbuild.Arches {
 		t.Run(arch, func(t *testing.T) {
-			archive := readTarGz(t, pick(t, c.release, "tar.gz", arch))
-			var bin []byte
-			for name, e := range archive {
-				if filepath.Base(name) == "stigmer" && e.hdr.Typeflag == '0' {
-					bin = e.data
-				}
-			}
-			assert.Assert(t, len(bin) > 0, "no stigmer binary in the %s archive", arch)
-			want := sha(t, bin)
+			want := sha(t, archiveBinary(t, pick(t, c.release, "tar.gz", arch)))
 			assert.Equal(t, sha(t, debBinary(t, pick(t, c.release, "deb", arch))), want, "release .deb")
 			assert.Equal(t, sha(t, rpmBinary(t, pick(t, c.release, "rpm", arch))), want, "release .rpm")
 			assert.Equal(t, sha(t, debBinary(t, pick(t, c.pkgDist, "deb", arch))), want, "package target .deb")
@@ -325,13 +317,8 @@ func TestVersionMapping(t *testing.T) {
 			}
 			assert.Check(t, is.Contains(filepath.Base(a.path), want))
 		}
-		archive := readTarGz(t, pick(t, c.release, "tar.gz", runtime.GOARCH))
 		bin := filepath.Join(t.TempDir(), "stigmer")
-		for name, e := range archive {
-			if filepath.Base(name) == "stigmer" && e.hdr.Typeflag == '0' {
-				assert.NilError(t, os.WriteFile(bin, e.data, 0o755))
-			}
-		}
+		assert.NilError(t, os.WriteFile(bin, archiveBinary(t, pick(t, c.release, "tar.gz", runtime.GOARCH)), 0o755))
 		var info buildinfo.Info
 		assert.NilError(t, json.Unmarshal([]byte(run(t, bin, "version", "--json")), &info))
 		return versions{
