@@ -38,6 +38,9 @@ func Release(ctx context.Context) error {
 	plan.Announce(b.Version)
 	b.Dist = filepath.Join(root, release.PackageDir)
 	b.SignKey, b.SignPassphrase = plan.SignKey, plan.SignPassphrase
+	if err := plan.ClearSigned(b.Dist); err != nil {
+		return err
+	}
 	pkgs, err := b.Packages(ctx, pkgbuild.Arches, pkgbuild.Formats)
 	if err != nil {
 		return err

@@ -171,6 +171,28 @@ func (p *Plan) Announce(version string) {
 	}
 }
 
+// ClearSigned removes, when the run signs, the packages that an earlier run
+// left in dir, so that pkgbuild signs them anew: its stamps know the key
+// file's path, not its contents, and a key replaced at the same path would
+// otherwise leave packages signed by the old one.
+func (p *Plan) ClearSigned(dir string) error {
+	if p.SignKey == "" {
+		return nil
+	}
+	for _, pattern := range []string{"*.deb", "*.rpm"} {
+		old, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return fmt.Errorf("listing packages: %w", err)
+		}
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("removing a package to re-sign: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // Run links the packages (the .deb and .rpm paths) into AssetDir under
 // their asset names, runs the pinned GoReleaser on .goreleaser.yaml with the
 // version, commit and date b stamped the packages with, then checks that

@@ -79,3 +79,23 @@ func TestAssetName(t *testing.T) {
 		assert.Equal(t, AssetName(in), want)
 	}
 }
+
+func TestClearSigned(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.deb", "a.rpm", "keep.txt"} {
+		assert.NilError(t, os.WriteFile(filepath.Join(dir, f), nil, 0o644))
+	}
+	// no-op: unsigned runs keep the packages and their stamps
+	assert.NilError(t, (&Plan{}).ClearSigned(dir))
+	assert.Equal(t, len(mustGlob(t, filepath.Join(dir, "*"))), 3)
+	// signed runs remove the packages only
+	assert.NilError(t, (&Plan{SignKey: "/k.asc"}).ClearSigned(dir))
+	assert.DeepEqual(t, mustGlob(t, filepath.Join(dir, "*")), []string{filepath.Join(dir, "keep.txt")})
+}
+
+func mustGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	assert.NilError(t, err)
+	return m
+}
