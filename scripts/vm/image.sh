@@ -144,7 +144,7 @@ vm_customize() {
 		e2scrub_all.timer e2scrub_reap.service fstrim.timer man-db.timer \
 		systemd-tmpfiles-clean.timer systemd-update-utmp.service \
 		systemd-update-utmp-runlevel.service systemd-pstore.service \
-		systemd-logind.service systemd-timesyncd.service; do
+		systemd-logind.service systemd-timesyncd.service getty-static.service; do
 		ln -sf /dev/null "$root/etc/systemd/system/$u"
 	done
 	install -m 0644 "$VM_DIR/guest/vmtest-boot.service" "$root/etc/systemd/system/vmtest-boot.service"

@@ -26,24 +26,35 @@ VM_CACHE=${STIGMER_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stigmer/vm}
 # Each guest: role (what scenarios.sh runs), Debian suite, phases (one QEMU
 # boot each, on the same disk: phase 2 is the reboot), and a timeout per boot.
 # The rpm guest is Debian 12 with Debian's rpm tool (vm-notes.md).
+# Three guests at a time at most: on two cores, emulated guests beyond that
+# only starve each other (measured: five at once took six times as long).
 declare -A VM_ROLE=([deb12]=deb [deb11]=deb [rpm12]=rpm)
 declare -A VM_SUITE=([deb12]=bookworm [deb11]=bullseye [rpm12]=bookworm)
-declare -A VM_PHASES=([deb12]="1 2" [deb11]="1 2" [rpm12]="1")
-# Seconds per boot: the longest run measured so far, times about two.
+declare -A VM_PHASES=([deb12]="1 2" [deb11]="1 2" [rpm12]=1)
+# Seconds: at most VM_TIMEOUT per boot, and every boot ends by VM_BUDGET after
+# the first one started, so that a hung guest fails its rows but the whole
+# matrix still ends within the issue's 15 minutes.
 VM_TIMEOUT=${STIGMER_VM_TIMEOUT:-600}
+VM_BUDGET=${STIGMER_VM_BUDGET:-780}
+# vCPUs per guest.
+VM_SMP=${STIGMER_VM_SMP:-2}
 
 vm_usage() {
-	sed -n '9,17p' "$0" >&2
+	sed -n '8,19p' "$0" >&2
 	exit 2
 }
 
 # vm_qemu DISK INDISK DIR PHASE ROLE [extra append] runs one boot of a guest
 # under `timeout` and returns QEMU's status (124: the guest hung).
 vm_qemu() {
-	local disk=$1 in=$2 dir=$3 phase=$4 role=$5 extra=${6:-} kdir=$VM_KERNEL
-	timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 \
+	local disk=$1 in=$2 dir=$3 phase=$4 role=$5 extra=${6:-} kdir=$VM_KERNEL limit
+	limit=$((VM_DEADLINE - $(date +%s)))
+	[ "$limit" -le "$VM_TIMEOUT" ] || limit=$VM_TIMEOUT
+	[ "$limit" -ge 30 ] || limit=30
+	echo "$limit" >"$dir/limit-$phase"
+	timeout --kill-after=10 "$limit" qemu-system-x86_64 \
 		-nodefaults -no-user-config -display none -no-reboot \
-		-M pc -accel tcg,thread=multi -cpu max -smp 2 -m 1024 \
+		-M pc -accel tcg,thread=multi -cpu max -smp "$VM_SMP" -m 1024 \
 		-kernel "$kdir/vmlinux" -initrd "$kdir/initrd.cpio" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.role=$role vmtest.phase=$phase $extra" \
 		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
@@ -61,9 +72,12 @@ vm_guest() {
 	for phase in ${VM_PHASES[$name]}; do
 		t0=$(date +%s.%N)
 		rc=0
-		vm_qemu "$dir/disk.img" "$WORK/in.img" "$dir" "$phase" "${VM_ROLE[$name]}" || rc=$?
+		# QEMU's CPU time (user+sys) says how much of the two cores a boot took.
+		TIMEFORMAT='%U %S'
+		{ time vm_qemu "$dir/disk.img" "$WORK/in.img" "$dir" "$phase" "${VM_ROLE[$name]}" || rc=$?; } 2>"$dir/time-$phase"
 		echo "$rc" >"$dir/status-$phase"
 		echo "$(date +%s.%N) $t0" | awk '{printf "%.1f\n", $1 - $2}' >"$dir/elapsed-$phase"
+		awk '{printf "%.0f\n", $1 + $2}' "$dir/time-$phase" >"$dir/cpu-$phase"
 		# A guest that hung or crashed cannot go on to its next phase.
 		grep -q '^VMT END' <(tr -d '\r' <"$dir/results-$phase.log") || break
 	done
@@ -75,9 +89,12 @@ vm_inputs() {
 	local new=$1 old=$2 in=$WORK/in f
 	mkdir -p "$in"
 	cp "$VM_DIR/guest/scenarios.sh" "$in/"
+	for f in "$new"/stigmer_*_amd64.deb "$new"/stigmer-*.x86_64.rpm "$old"/stigmer_*_amd64.deb "$old"/stigmer-*.x86_64.rpm; do
+		[ -f "$f" ] || { echo "vmtest: no $(basename "$f") in $(dirname "$f"); run go tool mage package" >&2; return 1; }
+	done
 	for f in "$new" "$old"; do
-		ls "$f"/stigmer_*_amd64.deb "$f"/stigmer-*.x86_64.rpm >/dev/null ||
-			{ echo "vmtest: $f lacks stigmer_*_amd64.deb or stigmer-*.x86_64.rpm; run go tool mage package" >&2; return 1; }
+		[ "$(ls "$f"/stigmer_*_amd64.deb "$f"/stigmer-*.x86_64.rpm | wc -l)" = 2 ] ||
+			{ echo "vmtest: more than one version of the packages in $f; run go tool mage clean package" >&2; return 1; }
 	done
 	cp "$new"/stigmer_*_amd64.deb "$new"/stigmer-*.x86_64.rpm "$in/"
 	mkdir -p "$in/old"
@@ -113,25 +130,26 @@ vm_pkg_version() {
 # for every failed row its reasons, the guest's journal lines and, for a guest
 # that never finished, the tail of its console. Returns 1 on any failure.
 vm_report() {
-	local name phase res id title st fig failed=0 rc el boot rows=() details=()
+	local name phase res id title st fig failed=0 rc el cpu boot rows=() details=()
 	for name in $VM_GUESTS; do
 		for phase in ${VM_PHASES[$name]}; do
 			res=$WORK/$name/results-$phase.log
 			[ -f "$res" ] && tr -d '\r' <"$res" >"$res.txt" || : >"$res.txt"
 			rc=$(cat "$WORK/$name/status-$phase" 2>/dev/null || echo "not run")
 			el=$(cat "$WORK/$name/elapsed-$phase" 2>/dev/null || echo "-")
+			cpu=$(cat "$WORK/$name/cpu-$phase" 2>/dev/null || echo "-")
 			boot=$(awk '$1 == "VMT" && $2 == "BOOT" {print $3 " s (" $4 " " $5 ")"}' "$res.txt")
-			VM_BOOTS+=("$(printf '%-6s boot %s  booted in %s, whole run %s s, qemu exit %s' \
-				"$name" "$phase" "${boot:-never}" "$el" "$rc")")
+			VM_BOOTS+=("$(printf '%-8s boot %s  booted in %s; whole run %s s wall, %s s CPU; qemu exit %s' \
+				"$name" "$phase" "${boot:-never}" "$el" "$cpu" "$rc")")
 			while IFS=$'\t' read -r id title; do
 				st=$(awk -v id="$id" '$1 == "VMT" && $2 == "RESULT" && $3 == id {print $4; exit}' "$res.txt")
 				fig=$(awk -v id="$id" '$1 == "VMT" && $2 == "RESULT" && $3 == id {$1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print; exit}' "$res.txt")
 				if [ -z "$st" ]; then
 					st=FAIL
-					if [ "$rc" = 124 ]; then fig="guest hung: no result within the ${VM_TIMEOUT} s timeout"
+					if [ "$rc" = 124 ]; then fig="guest hung: no result within its $(cat "$WORK/$name/limit-$phase") s timeout"
 					else fig="no result (qemu exit $rc)"; fi
 				fi
-				rows+=("$(printf '%-6s %-22s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
+				rows+=("$(printf '%-8s %-20s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
 				if [ "$st" != PASS ]; then
 					failed=1
 					details+=("==== $name $id: $title" "$(awk -v id="$id" '$1 == "VMT" && ($2 == "WHY" || $2 == "LOG") && $3 == id {$1 = $3 = ""; sub(/^ +/, ""); print}' "$res.txt")")
@@ -146,7 +164,7 @@ vm_report() {
 	if [ ${#details[@]} -gt 0 ]; then
 		printf '%s\n' "" "Failures:" "${details[@]}"
 	fi
-	printf '\n%-6s %-22s %-4s %s\n' GUEST SCENARIO RES "WHAT: MEASURED"
+	printf '\n%-8s %-20s %-4s %s\n' GUEST SCENARIO RES "WHAT: MEASURED"
 	printf '%s\n' "${rows[@]}"
 	printf '\n'
 	printf '%s\n' "${VM_BOOTS[@]}"
@@ -159,7 +177,7 @@ vm_shell() {
 	VM_KERNEL=$(cat "$dir/../kernel")
 	echo "vmtest: shell on the guest's console; 'poweroff' leaves" >&2
 	timeout 3600 qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
-		-M pc -accel tcg,thread=multi -cpu max -smp 2 -m 1024 \
+		-M pc -accel tcg,thread=multi -cpu max -smp "$VM_SMP" -m 1024 \
 		-kernel "$VM_KERNEL/vmlinux" -initrd "$VM_KERNEL/initrd.cpio" \
 		-append "console=ttyS0 panic=-1 quiet vmtest.role=$role vmtest.phase=shell" \
 		-drive "file=$dir/disk.img,if=virtio,format=raw" \
@@ -215,6 +233,7 @@ main() {
 	vm_inputs "$new" "$old"
 	. "$WORK/in/vmtest.env"
 	echo "vmtest: upgrade $OLD_VERSION -> $NEW_VERSION; guests: $VM_GUESTS; work dir $WORK" >&2
+	VM_DEADLINE=$(($(date +%s) + VM_BUDGET))
 	for name in $VM_GUESTS; do
 		vm_guest "$name" &
 	done
