@@ -62,7 +62,7 @@ func (b *Build) Packages(ctx context.Context, arches, formats []string) ([]strin
 	if err := b.Docs(ctx); err != nil {
 		return nil, err
 	}
-	decl, err := hashTree(b.Root, "packaging", "go.sum")
+	decl, err := hashTree(b.Root, "packaging", "LICENSE", "go.sum")
 	if err != nil {
 		return nil, err
 	}

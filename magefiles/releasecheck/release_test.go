@@ -150,7 +150,7 @@ func TestArchiveContents(t *testing.T) {
 				"tmpfiles.d/stigmer.conf " + declared["packaging/stigmer.tmpfiles"],
 			})
 			for dst, src := range map[string]string{
-				"LICENSE": "packaging/rpm/LICENSE", "README.md": "README.md",
+				"LICENSE": "LICENSE", "README.md": "README.md",
 				"default/stigmer": "packaging/stigmer.env", "systemd/stigmer.service": "packaging/stigmer.service",
 				"sysusers.d/stigmer.conf": "packaging/stigmer.sysusers", "tmpfiles.d/stigmer.conf": "packaging/stigmer.tmpfiles",
 			} {
