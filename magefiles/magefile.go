@@ -35,10 +35,10 @@ func Package(ctx context.Context) error {
 	return err
 }
 
-// Test runs every test: the Go tests, then the checks on the built packages.
+// Test runs every test: the Go tests, the checks on the built packages, the release checks and the VM lifecycle test.
 func Test(ctx context.Context) {
-	// Add further suites (the VM test) here; they run in this order.
-	mg.SerialCtxDeps(ctx, Check.Go, Check.Packages, Check.Release)
+	// They run in this order; a failure stops the rest.
+	mg.SerialCtxDeps(ctx, Check.Go, Check.Packages, Check.Release, Vmtest)
 }
 
 // Clean removes dist/ (the chroot cache in the user cache dir stays).
