@@ -24,7 +24,7 @@ func Identifier(component string) string { return "stigmer-" + component }
 // (JOURNAL_STREAM matches stderr, as under systemd) and to stderr as text
 // otherwise; a journal that refuses an entry makes that entry go to stderr.
 func New(component string, stderr io.Writer) *slog.Logger {
-	if ok, _ := journal.StderrIsJournalStream(); ok && journal.Enabled() {
+	if UnderJournal() {
 		return slog.New(NewJournalHandler(component, journal.Send, stderr))
 	}
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("component", component)

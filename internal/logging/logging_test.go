@@ -3,7 +3,12 @@ package logging
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/coreos/go-systemd/v22/journal"
@@ -52,4 +57,39 @@ func TestTextOutsideTheJournal(t *testing.T) {
 	var stderr bytes.Buffer
 	New("agent-runner", &stderr).Info("runner draining")
 	assert.Assert(t, is.Contains(stderr.String(), `level=INFO msg="runner draining" component=agent-runner`))
+}
+
+func TestJournalStreamHeaderAndLines(t *testing.T) {
+	// A stand-in for journald's stream socket: no journald runs here.
+	sock := filepath.Join(t.TempDir(), "stdout")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	assert.NilError(t, err)
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if !assert.Check(t, err) {
+			got <- ""
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		got <- string(b)
+	}()
+
+	f, streamEnv, err := journalStreamAt(sock, "stigmer-workflow-runner")
+	assert.NilError(t, err)
+	_, err = f.WriteString("panic: something broke\n")
+	assert.NilError(t, err)
+	var st syscall.Stat_t
+	assert.NilError(t, syscall.Fstat(int(f.Fd()), &st))
+	assert.Equal(t, streamEnv, fmt.Sprintf("%d:%d", st.Dev, st.Ino))
+	assert.NilError(t, f.Close())
+
+	assert.Equal(t, <-got, "stigmer-workflow-runner\n\n6\n0\n0\n0\n0\npanic: something broke\n")
+}
+
+func TestJournalStreamWithoutJournald(t *testing.T) {
+	_, _, err := journalStreamAt(filepath.Join(t.TempDir(), "missing"), "stigmer-agent-runner")
+	assert.ErrorContains(t, err, "connecting to the journal")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stigmer/stigmer/internal/buildinfo"
 	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/container"
+	"github.com/stigmer/stigmer/internal/logging"
 	"github.com/stigmer/stigmer/internal/notify"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
@@ -253,6 +254,19 @@ func (s *server) runnerEnv() []string {
 		env = append(env, kv)
 	}
 	return append(env, "STIGMER_SERVER_URL=http://"+s.addr)
+}
+
+// runnerOutput gives each runner its own journal stream under systemd, so
+// that a runner's panic trace or a container's output is tagged
+// stigmer-<runner> in the journal, like the runner's own log entries. Outside
+// the journal runners share the server's stderr (the dev log file).
+func runnerOutput() func(string) (*os.File, string, error) {
+	if !logging.UnderJournal() {
+		return nil
+	}
+	return func(runner string) (*os.File, string, error) {
+		return logging.JournalStream(logging.Identifier(runner))
+	}
 }
 
 // Runner names; the process titles are internal-<name>.

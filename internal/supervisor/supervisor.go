@@ -36,6 +36,11 @@ type Options struct {
 	// Stdout and Stderr of the runners: the server's own, so that their
 	// lines reach the same journal stream or dev log file.
 	Stdout, Stderr *os.File
+	// Output, when set, opens a runner's own stdout and stderr for each
+	// start (a journal stream tagged with its name) and returns the
+	// JOURNAL_STREAM value describing it. The supervisor closes it once the
+	// runner has started; on error it logs and uses Stdout and Stderr.
+	Output func(runner string) (*os.File, string, error)
 	// RestartMaxDelay caps the backoff (default 30 s).
 	RestartMaxDelay time.Duration
 	// HeartbeatInterval is how often runners report (default 1 s).
@@ -228,6 +233,16 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (
 		"STIGMER_RUNNER_TOKEN="+token,
 		"STIGMER_HEARTBEAT_INTERVAL="+s.opts.HeartbeatInterval.String())
 	cmd.Stdout, cmd.Stderr = s.opts.Stdout, s.opts.Stderr
+	if s.opts.Output != nil {
+		out, streamEnv, err := s.opts.Output(r.spec.Name)
+		if err != nil {
+			log.Warn("runner output goes to the server's stderr", "err", err)
+		} else {
+			defer out.Close() // the child holds its own copy
+			cmd.Stdout, cmd.Stderr = out, out
+			cmd.Env = append(cmd.Env, "JOURNAL_STREAM="+streamEnv) // the last value wins
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Own process group: signals go to the runner and anything it
 		// started (a container CLI), and a terminal's ^C reaches only the

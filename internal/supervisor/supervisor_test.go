@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,4 +164,34 @@ func TestHungRunnerIsKilledAndRestarted(t *testing.T) {
 	}, poll.WithTimeout(10*time.Second))
 	snap := s.Snapshot()[0]
 	assert.Assert(t, is.Contains(snap.LastExit, "signal 9 (killed) after no heartbeat for 100ms"))
+}
+
+func TestOutputGivesEachRunnerItsOwnStream(t *testing.T) {
+	dir := t.TempDir()
+	var opened []string
+	var mu sync.Mutex
+	s := New(Options{Output: func(runner string) (*os.File, string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		opened = append(opened, runner)
+		f, err := os.Create(filepath.Join(dir, runner+".out"))
+		return f, "7:42", err
+	}}, Spec{Name: "agent-runner", Command: func() *exec.Cmd {
+		return exec.Command("/bin/sh", "-c", `echo "stream $JOURNAL_STREAM"; echo "trace" >&2; exec sleep 600`)
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		b, _ := os.ReadFile(filepath.Join(dir, "agent-runner.out"))
+		if string(b) != "stream 7:42\ntrace\n" {
+			return poll.Continue("output so far: %q", b)
+		}
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.DeepEqual(t, opened, []string{"agent-runner"})
 }
