@@ -339,8 +339,10 @@ scenario_kill9() {
 
 scenario_segv() {
 	begin segv
-	kill_main SEGV 60 && journalctl -u stigmer -q --no-pager | grep -q 'SIGSEGV' ||
-		log "no SIGSEGV line in the journal"
+	# The Go runtime's crash trace goes to stderr, which the unit tags
+	# stigmer-server (SyslogIdentifier=), like the server's own entries.
+	kill_main SEGV 60 && journalctl -u stigmer -t stigmer-server -q --no-pager | grep -q 'SIGSEGV' ||
+		fail "no SIGSEGV line under stigmer-server in the journal"
 	end
 }
 
