@@ -201,14 +201,23 @@ func (s *serverProc) waitRunner(t testing.TB, name string, old int) api.Componen
 // procState is the state letter of pid from /proc/PID/stat ("Z" for a
 // zombie), or "" when the process does not exist.
 func procState(pid int) (state string, ppid int) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	fields := statFields(fmt.Sprintf("/proc/%d/stat", pid))
+	if fields == nil {
 		return "", 0
 	}
-	// the command name is in parentheses and may hold spaces
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	ppid, _ = strconv.Atoi(fields[1])
 	return fields[0], ppid
+}
+
+// statFields returns the fields of a /proc stat file after the command
+// name (state first), or nil when it cannot be read.
+func statFields(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	// the command name is in parentheses and may hold spaces
+	return strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 }
 
 // zombieChildren lists the zombie children of parent.

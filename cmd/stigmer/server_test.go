@@ -177,11 +177,11 @@ func waitAllThreadsStopped(t *testing.T, pid int) {
 			return poll.Error(err)
 		}
 		for _, task := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-			if err != nil {
+			f := statFields(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			if f == nil {
 				continue // the thread just exited
 			}
-			if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); f[0] != "T" {
+			if f[0] != "T" {
 				return poll.Continue("thread %s is in state %s", task.Name(), f[0])
 			}
 		}
