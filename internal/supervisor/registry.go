@@ -97,9 +97,6 @@ func (s *Supervisor) Snapshot() []Status {
 			Restarts: r.restarts, LastExit: r.lastExit,
 			RestartDelayMS: r.restartDelay.Milliseconds(), HeartbeatAgeSeconds: -1,
 		}
-		if st.State == stateHungKilled {
-			st.State = StateRestarting
-		}
 		if r.pid != 0 {
 			started := r.startedAt
 			st.StartedAt = &started
@@ -130,7 +127,7 @@ func (s *Supervisor) Ready() (bool, string) {
 	for _, r := range s.runners {
 		switch {
 		case !r.registered:
-			reasons = append(reasons, fmt.Sprintf("%s is %s", r.spec.Name, displayState(r.state)))
+			reasons = append(reasons, fmt.Sprintf("%s is %s", r.spec.Name, r.state))
 		case time.Since(r.lastHeartbeat) > fresh:
 			reasons = append(reasons, fmt.Sprintf("%s sent no heartbeat for %s", r.spec.Name, time.Since(r.lastHeartbeat).Round(time.Second)))
 		}
@@ -141,13 +138,6 @@ func (s *Supervisor) Ready() (bool, string) {
 	return true, ""
 }
 
-func displayState(state string) string {
-	if state == stateHungKilled {
-		return StateRestarting
-	}
-	return state
-}
-
 // Summary is the one-line state for systemd's STATUS= and logs:
 // "workflow-runner up, agent-runner up; restarts 0/0".
 func (s *Supervisor) Summary() string {
@@ -155,7 +145,7 @@ func (s *Supervisor) Summary() string {
 	defer s.mu.Unlock()
 	var states, restarts []string
 	for _, r := range s.runners {
-		states = append(states, r.spec.Name+" "+displayState(r.state))
+		states = append(states, r.spec.Name+" "+r.state)
 		restarts = append(restarts, fmt.Sprint(r.restarts))
 	}
 	return strings.Join(states, ", ") + "; restarts " + strings.Join(restarts, "/")

@@ -124,6 +124,9 @@ type runner struct {
 	token         string
 	registered    bool
 	lastHeartbeat time.Time
+	// killedHung marks, between the kill and the exit, a run the
+	// supervisor killed for hanging.
+	killedHung bool
 }
 
 // New returns a supervisor for specs; Run starts them.
@@ -257,7 +260,7 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (
 		return err, "not started: " + err.Error()
 	}
 	s.update(r, func() {
-		r.pid, r.token, r.state, r.startedAt, r.registered = cmd.Process.Pid, token, StateStarting, time.Now(), false
+		r.pid, r.token, r.state, r.startedAt, r.registered, r.killedHung = cmd.Process.Pid, token, StateStarting, time.Now(), false, false
 	})
 	log.Info("runner started", "pid", cmd.Process.Pid, "mode", r.spec.Mode)
 	exited := make(chan error, 1)
@@ -272,15 +275,11 @@ func (s *Supervisor) describe(r *runner, err error) string {
 	how := describeExit(err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.state == stateHungKilled {
+	if r.killedHung {
 		how += " after no heartbeat for " + s.opts.HungAfter.String()
 	}
 	return how
 }
-
-// stateHungKilled marks, between the kill and the exit, a run killed for
-// hanging; it is never shown.
-const stateHungKilled = "hung"
 
 // watch waits for the child to exit, killing it when it hangs and
 // stopping it when ctx is done. It returns Wait's error.
@@ -296,7 +295,7 @@ func (s *Supervisor) watch(ctx context.Context, r *runner, pid int, exited <-cha
 		case <-tick.C:
 			if reason := s.hung(r); reason != "" {
 				log.Error("runner hung; killing it", "pid", pid, "reason", reason)
-				s.update(r, func() { r.state = stateHungKilled })
+				s.update(r, func() { r.state, r.killedHung = StateRestarting, true })
 				killGroup(pid, syscall.SIGKILL)
 			}
 		case reply := <-r.ping:
@@ -336,7 +335,7 @@ func (s *Supervisor) hung(r *runner) string {
 	defer s.mu.Unlock()
 	now := time.Now()
 	switch {
-	case r.state == stateHungKilled:
+	case r.killedHung:
 		return ""
 	case r.registered && now.Sub(r.lastHeartbeat) > s.opts.HungAfter:
 		return fmt.Sprintf("no heartbeat for %s", now.Sub(r.lastHeartbeat).Round(time.Millisecond))
