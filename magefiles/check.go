@@ -80,18 +80,23 @@ func installTools(ctx context.Context, tools []struct{ cmd, pkg string }) error 
 	return nil
 }
 
-// olderPackages builds this commit again as version 0.0.0-git.0.g0000000, which
-// sorts before every real build, into dist/.old for the upgrade tests. It
-// goes through STIGMER_VERSION and STIGMER_DIST, the overrides the VM test
-// uses too.
+// olderVersion stamps the older build that the upgrade tests (chroot and
+// VM) start from: the current source under a version that dpkg, rpm and
+// semver all order before any snapshot (0.0.0-git.N.gHASH with N >= 1) and
+// any release.
+const olderVersion = "0.0.0-git.0.g0000000"
+
+// olderPackages builds this commit again as olderVersion into dist/.old,
+// through the STIGMER_VERSION and STIGMER_DIST overrides, and returns the
+// directory. The chroot and VM tests share it, so it is built once.
 func olderPackages(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	dir := filepath.Join(cur.Dist, ".old")
 	err := sh.RunWithV(map[string]string{
-		"STIGMER_VERSION": "0.0.0-git.0.g0000000",
+		"STIGMER_VERSION": olderVersion,
 		"STIGMER_DIST":    dir,
 	}, os.Args[0], "package")
 	if err != nil {
-		return "", fmt.Errorf("building the older packages: %w", err)
+		return "", fmt.Errorf("building the %s packages for the upgrade tests into %s: %w", olderVersion, dir, err)
 	}
 	return dir, nil
 }
