@@ -8,9 +8,10 @@ import (
 
 // Register records that the runner instance holding token is up. Errors:
 // ErrUnknownRunner, ErrUnknownInstance (a token from an earlier run or an
-// earlier server), ErrStopping.
+// earlier server; a token is valid only while its process runs, not
+// through the restart backoff), ErrStopping.
 func (s *Supervisor) Register(name, token string) error {
-	return s.touch(name, token, func(r *runner) {
+	return s.touch(name, token, false, func(r *runner) {
 		r.registered = true
 		if r.state == StateStarting {
 			r.state = StateUp
@@ -19,18 +20,27 @@ func (s *Supervisor) Register(name, token string) error {
 }
 
 // Heartbeat records that the runner instance holding token is alive. It
-// returns the errors of Register; a runner that is not registered (the
-// server forgot it) gets ErrUnknownInstance and registers again.
+// returns the errors of Register; a runner that is not registered (it
+// deregistered, or never registered) gets ErrUnknownInstance.
 func (s *Supervisor) Heartbeat(name, token string) error {
-	return s.touch(name, token, func(r *runner) {})
+	return s.touch(name, token, true, func(r *runner) {})
 }
 
-// Deregister records that the runner is draining before it exits.
+// Deregister records that the runner is draining before it exits: it is no
+// longer ready, its state is stopping, and its token is retired (a later
+// Register, Heartbeat or Deregister with it gets ErrUnknownInstance).
 func (s *Supervisor) Deregister(name, token string) error {
-	return s.touch(name, token, func(r *runner) { r.registered = false })
+	return s.touch(name, token, false, func(r *runner) {
+		r.registered, r.token = false, ""
+		if r.state == StateStarting || r.state == StateUp {
+			r.state = StateStopping
+		}
+	})
 }
 
-func (s *Supervisor) touch(name, token string, change func(*runner)) error {
+// touch checks name and token, and for a heartbeat that the instance is
+// registered, then applies change and records the contact.
+func (s *Supervisor) touch(name, token string, mustBeRegistered bool, change func(*runner)) error {
 	r := s.find(name)
 	if r == nil {
 		return fmt.Errorf("%w %q", ErrUnknownRunner, name)
@@ -42,6 +52,8 @@ func (s *Supervisor) touch(name, token string, change func(*runner)) error {
 		err = ErrUnknownInstance
 	case s.stopping && !r.registered:
 		err = ErrStopping
+	case mustBeRegistered && !r.registered:
+		err = ErrUnknownInstance
 	default:
 		before := r.state
 		r.lastHeartbeat = time.Now()

@@ -169,19 +169,25 @@ func (s *Supervisor) BeginStop() {
 }
 
 // manage runs r until ctx is done: start, watch, back off, start again.
+// It starts nothing once the server is stopping.
 func (s *Supervisor) manage(ctx context.Context, r *runner) {
 	log := s.opts.Log.With("runner", r.spec.Name)
 	for {
-		if r.spec.Prepare != nil {
-			if err := r.spec.Prepare(ctx); err != nil {
-				log.Warn("preparing runner start", "err", err)
-			}
-		}
+		s.prepare(ctx, r, log)
 		started := time.Now()
 		exitErr, how := s.runOnce(ctx, r, log)
-		if ctx.Err() != nil {
-			s.update(r, func() { r.state, r.pid, r.lastExit, r.lastExitAt = StateStopped, 0, how, time.Now() })
-			log.Info("runner stopped", "exit", how)
+		if errors.Is(exitErr, errNotStarting) || ctx.Err() != nil {
+			s.update(r, func() {
+				r.state, r.pid, r.token, r.registered = StateStopped, 0, "", false
+				if !errors.Is(exitErr, errNotStarting) {
+					r.lastExit, r.lastExitAt = how, time.Now()
+				}
+			})
+			if errors.Is(exitErr, errNotStarting) {
+				log.Info("runner not started: the server is stopping")
+			} else {
+				log.Info("runner stopped", "exit", how)
+			}
 			return
 		}
 		delay := r.backoff.Next(time.Since(started))
@@ -190,12 +196,39 @@ func (s *Supervisor) manage(ctx context.Context, r *runner) {
 			r.restarts++
 			restarts = r.restarts
 			r.state, r.pid, r.lastExit, r.lastExitAt, r.restartDelay = StateRestarting, 0, how, time.Now(), delay
-			r.registered = false
+			// The exited instance's token dies with it: through the
+			// backoff nothing may register or heartbeat in its name.
+			r.token, r.registered = "", false
 		})
 		log.Warn("runner exited; restarting", "exit", how, "restarts", restarts, "restart_in", delay.String(), "err", errString(exitErr))
 		if !s.wait(ctx, r, delay) {
 			s.update(r, func() { r.state = StateStopped })
+			log.Info("runner not restarted: the server is stopping")
 			return
+		}
+	}
+}
+
+// prepare runs the spec's Prepare step (removing a stale container, which
+// a slow container engine can take many seconds over) while the loop goes
+// on answering liveness pings: a slow step is not a stuck server, and the
+// watchdog must not kill it for one. The step itself is bounded (see
+// container.Runtime.RemoveStale) and stops when ctx ends.
+func (s *Supervisor) prepare(ctx context.Context, r *runner, log *slog.Logger) {
+	if r.spec.Prepare == nil {
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.spec.Prepare(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil && ctx.Err() == nil {
+				log.Warn("preparing runner start; starting it anyway", "err", err)
+			}
+			return
+		case reply := <-r.ping:
+			close(reply)
 		}
 	}
 }
@@ -224,8 +257,13 @@ func (s *Supervisor) wait(ctx context.Context, r *runner, d time.Duration) bool 
 	}
 }
 
+// errNotStarting is runOnce's answer when the server is stopping: the
+// runner was not started, and must not be.
+var errNotStarting = errors.New("not started: the server is stopping")
+
 // runOnce starts one run of r and returns when it has exited and been
-// reaped, with how it ended. A failed start counts as an exit.
+// reaped, with how it ended. A failed start counts as an exit; a start
+// refused because the server is stopping returns errNotStarting.
 func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (error, string) {
 	token, err := newToken()
 	if err != nil {
@@ -246,27 +284,39 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (
 			cmd.Env = append(cmd.Env, "JOURNAL_STREAM="+streamEnv) // the last value wins
 		}
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Own process group: signals go to the runner and anything it
-		// started (a container CLI), and a terminal's ^C reaches only the
-		// server, which then stops the runners in order.
-		Setpgid: true,
-		// SIGTERM, not SIGKILL, when the server dies: a runner drains and
-		// exits 0, and `docker run` passes SIGTERM on to its container,
-		// which SIGKILL would leave running.
-		Pdeathsig: syscall.SIGTERM,
+	cmd.SysProcAttr = procAttr()
+	c, err := startChild(cmd, func() error { return s.start(ctx, r, cmd, token) })
+	if errors.Is(err, errNotStarting) {
+		return err, err.Error()
 	}
-	if err := cmd.Start(); err != nil {
+	s.opts.OnChange()
+	if err != nil {
 		return err, "not started: " + err.Error()
 	}
-	s.update(r, func() {
-		r.pid, r.token, r.state, r.startedAt, r.registered, r.killedHung = cmd.Process.Pid, token, StateStarting, time.Now(), false, false
-	})
-	log.Info("runner started", "pid", cmd.Process.Pid, "mode", r.spec.Mode)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	err = s.watch(ctx, r, cmd.Process.Pid, exited, log)
+	log.Info("runner started", "pid", c.pid, "mode", r.spec.Mode)
+	err = s.watch(ctx, r, c, log)
 	return err, s.describe(r, err)
+}
+
+// start starts cmd unless the server is stopping. It holds the lock from
+// the check to the end of cmd.Start, so that shutdown (BeginStop, or Run
+// seeing ctx end) either comes first and nothing starts, or comes after
+// and finds the runner to stop. The token is in place before the process
+// exists: a fast runner's registration waits for the lock and then
+// matches, instead of getting a conflict for a token not yet recorded.
+func (s *Supervisor) start(ctx context.Context, r *runner, cmd *exec.Cmd, token string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping || ctx.Err() != nil {
+		return errNotStarting
+	}
+	r.token, r.state, r.registered, r.killedHung = token, StateStarting, false, false
+	if err := cmd.Start(); err != nil {
+		r.token = ""
+		return err
+	}
+	r.pid, r.startedAt = cmd.Process.Pid, time.Now()
+	return nil
 }
 
 // describe is how the run ended, with the reason when the supervisor
@@ -283,20 +333,20 @@ func (s *Supervisor) describe(r *runner, err error) string {
 
 // watch waits for the child to exit, killing it when it hangs and
 // stopping it when ctx is done. It returns Wait's error.
-func (s *Supervisor) watch(ctx context.Context, r *runner, pid int, exited <-chan error, log *slog.Logger) error {
+func (s *Supervisor) watch(ctx context.Context, r *runner, c *child, log *slog.Logger) error {
 	tick := time.NewTicker(s.opts.HeartbeatInterval)
 	defer tick.Stop()
 	for {
 		select {
-		case err := <-exited:
+		case err := <-c.exited:
 			return err
 		case <-ctx.Done():
-			return s.stop(r, pid, exited, log)
+			return s.stop(r, c, log)
 		case <-tick.C:
 			if reason := s.hung(r); reason != "" {
-				log.Error("runner hung; killing it", "pid", pid, "reason", reason)
+				log.Error("runner hung; killing it", "pid", c.pid, "reason", reason)
 				s.update(r, func() { r.state, r.killedHung = StateRestarting, true })
-				killGroup(pid, syscall.SIGKILL)
+				c.signalGroup(syscall.SIGKILL)
 			}
 		case reply := <-r.ping:
 			close(reply)
@@ -305,27 +355,18 @@ func (s *Supervisor) watch(ctx context.Context, r *runner, pid int, exited <-cha
 }
 
 // stop sends SIGTERM, waits up to StopTimeout, then SIGKILLs.
-func (s *Supervisor) stop(r *runner, pid int, exited <-chan error, log *slog.Logger) error {
+func (s *Supervisor) stop(r *runner, c *child, log *slog.Logger) error {
 	s.update(r, func() { r.state = StateStopping })
-	killGroup(pid, syscall.SIGTERM)
+	c.signalGroup(syscall.SIGTERM)
 	t := time.NewTimer(s.opts.StopTimeout)
 	defer t.Stop()
 	select {
-	case err := <-exited:
+	case err := <-c.exited:
 		return err
 	case <-t.C:
-		log.Warn("runner did not stop in time; killing it", "pid", pid, "timeout", s.opts.StopTimeout.String())
-		killGroup(pid, syscall.SIGKILL)
-		return <-exited
-	}
-}
-
-// killGroup signals the runner's process group (its pid, see Setpgid).
-func killGroup(pid int, sig syscall.Signal) {
-	if err := syscall.Kill(-pid, sig); err != nil {
-		// The group may be gone while the leader is a zombie; the leader
-		// itself is then signalled directly.
-		_ = syscall.Kill(pid, sig) // ESRCH here means it has already exited
+		log.Warn("runner did not stop in time; killing it", "pid", c.pid, "timeout", s.opts.StopTimeout.String())
+		c.signalGroup(syscall.SIGKILL)
+		return <-c.exited
 	}
 }
 

@@ -113,35 +113,74 @@ func TestRegistrationAndReadiness(t *testing.T) {
 	assert.Equal(t, reason, "the server is stopping")
 }
 
-func TestPingFailsWhileALoopIsBusy(t *testing.T) {
-	release := make(chan struct{})
-	spec, _ := tokenSpec(t, "agent-runner")
-	spec.Prepare = func(ctx context.Context) error {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return nil
-	}
-	s := New(Options{}, spec)
+// runSupervisor runs s until the test ends.
+func runSupervisor(t *testing.T, s *Supervisor) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+}
 
-	pctx, pcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer pcancel()
-	assert.ErrorContains(t, s.Ping(pctx), "supervisor loop of agent-runner does not answer")
+// pingWithin pings s with a timeout.
+func pingWithin(s *Supervisor, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return s.Ping(ctx)
+}
 
-	close(release)
+func TestPingFailsWhileALoopIsStuck(t *testing.T) {
+	// The loop is stuck in a state-change callback that never returns, a
+	// stand-in for a deadlock in the server: the watchdog must stop.
+	release := make(chan struct{})
+	var once sync.Once
+	spec, tokenFile := tokenSpec(t, "agent-runner")
+	s := New(Options{OnChange: func() { <-release }}, spec)
+	runSupervisor(t, s)
+	defer once.Do(func() { close(release) })
+
 	poll.WaitOn(t, func(poll.LogT) poll.Result {
-		pctx, pcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer pcancel()
-		if err := s.Ping(pctx); err != nil {
+		if _, err := os.Stat(tokenFile); err != nil {
+			return poll.Continue("runner not started yet")
+		}
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second))
+	assert.ErrorContains(t, pingWithin(s, 200*time.Millisecond), "supervisor loop of agent-runner does not answer")
+
+	once.Do(func() { close(release) })
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		if err := pingWithin(s, 200*time.Millisecond); err != nil {
 			return poll.Continue("%v", err)
 		}
 		return poll.Success()
 	}, poll.WithTimeout(10*time.Second))
+}
+
+func TestPingAnswersWhileASlowPrepareRuns(t *testing.T) {
+	// A slow pre-start step (a container engine taking its time to remove
+	// a stale container) is not a stuck loop: pings are answered all
+	// along, and the runner starts once the step is done.
+	release := make(chan struct{})
+	prepared := make(chan struct{})
+	spec, tokenFile := tokenSpec(t, "agent-runner")
+	spec.Prepare = func(ctx context.Context) error {
+		close(prepared)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return errors.New("slow engine")
+	}
+	s := New(Options{}, spec)
+	runSupervisor(t, s)
+
+	<-prepared
+	for range 3 {
+		assert.NilError(t, pingWithin(s, 5*time.Second), "a loop running a slow step did not answer")
+	}
+	_, err := os.Stat(tokenFile)
+	assert.Assert(t, errors.Is(err, os.ErrNotExist), "runner started before its pre-start step ended")
+	close(release)
+	readToken(t, tokenFile)
 }
 
 func TestHungRunnerIsKilledAndRestarted(t *testing.T) {
