@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -290,50 +289,70 @@ func TestRunnerStartedByHand(t *testing.T) {
 	res.Assert(t, icmd.Expected{ExitCode: 2, Err: "runners are started by the stigmer server, not by hand"})
 }
 
-func TestWatchdogPingsOnlyWhileTheSupervisorAnswers(t *testing.T) {
+// startWithHangingRm starts a server whose agent runner is a container
+// (the docker stand-in) and waits until the stand-in's `rm` of the stale
+// container hangs, as with a slow or stuck container engine.
+func startWithHangingRm(t *testing.T, extra ...string) (s *serverProc, block, argsLog string) {
 	dir := t.TempDir()
-	standIn, block, gate := filepath.Join(dir, "docker-standin"), filepath.Join(dir, "block"), filepath.Join(dir, "gate")
+	standIn, gate := filepath.Join(dir, "docker-standin"), filepath.Join(dir, "gate")
+	block, argsLog = filepath.Join(dir, "block"), filepath.Join(dir, "args.log")
 	assert.NilError(t, os.WriteFile(standIn, []byte(dockerStandIn), 0o755))
 	assert.NilError(t, os.WriteFile(block, nil, 0o644))
 	assert.NilError(t, os.WriteFile(gate, nil, 0o644))
-	sock := filepath.Join(dir, "notify.sock")
+	s = startServer(t, testEnv(t, append(extra,
+		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
+		"STANDIN_RM_BLOCK="+block, "STANDIN_GATE="+gate, "STANDIN_LOG="+argsLog, "STIGMER_BIN="+stigmerBin)...))
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		b, _ := os.ReadFile(argsLog)
+		if !strings.HasPrefix(string(b), "rm ") {
+			return poll.Continue("the stand-in has not been asked to rm yet: %q", b)
+		}
+		return poll.Success()
+	}, poll.WithTimeout(20*time.Second))
+	return s, block, argsLog
+}
+
+func TestWatchdogPingsWhileDockerRmHangs(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	assert.NilError(t, err)
 	defer conn.Close()
-	// The agent runner's supervisor loop hangs in removing the stale
-	// container, a stand-in for a stuck docker daemon: the server process
-	// runs, its API answers, but one of its loops does not.
-	s := startServer(t, testEnv(t, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000",
-		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
-		"STANDIN_RM_BLOCK="+block, "STANDIN_GATE="+gate, "STANDIN_LOG="+filepath.Join(dir, "args.log"), "STIGMER_BIN="+stigmerBin))
+	// WATCHDOG_USEC of 400 ms: a ping every 200 ms.
+	s, block, _ := startWithHangingRm(t, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
 
+	// A slow `docker rm` is not a stuck server: the pings go on.
 	buf := make([]byte, 4096)
-	var got []string
-	deadline := time.Now().Add(1500 * time.Millisecond) // over 7 ping intervals
-	assert.NilError(t, conn.SetReadDeadline(deadline))
-	for {
+	for pings := 0; pings < 5; {
+		assert.NilError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
 		n, _, err := conn.ReadFromUnix(buf)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
-		}
-		assert.NilError(t, err)
-		got = append(got, string(buf[:n]))
-	}
-	assert.Assert(t, !slices.Contains(got, "WATCHDOG=1"), "pinged while a loop was stuck: %q", got)
-	poll.WaitOn(t, func(poll.LogT) poll.Result {
-		if !strings.Contains(s.log(), "health check failed; not pinging the watchdog") {
-			return poll.Continue("no health check failure logged yet")
-		}
-		return poll.Success()
-	}, poll.WithTimeout(10*time.Second))
-
-	assert.NilError(t, os.Remove(block))
-	assert.NilError(t, conn.SetReadDeadline(time.Now().Add(20*time.Second)))
-	for {
-		n, _, err := conn.ReadFromUnix(buf)
-		assert.NilError(t, err, "no WATCHDOG=1 once the loop answered again")
+		assert.NilError(t, err, "no WATCHDOG=1 while docker rm hangs; server log:\n%s", s.log())
 		if string(buf[:n]) == "WATCHDOG=1" {
-			break
+			pings++
 		}
 	}
+	_, err = os.Stat(block)
+	assert.NilError(t, err, "the rm must still hang")
+	assert.Equal(t, component(s.status(t), "agent-runner").State, "starting")
+	assert.Assert(t, !strings.Contains(s.log(), "health check failed"), "server log:\n%s", s.log())
+
+	// Once the engine answers, the runner starts.
+	assert.NilError(t, os.Remove(block))
+	s.waitReady(t)
+}
+
+func TestNoRunnerStartedWhenStoppedDuringDockerRm(t *testing.T) {
+	s, _, argsLog := startWithHangingRm(t)
+	s.waitRunner(t, "workflow-runner", 0)
+	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGTERM))
+	<-s.exited
+	assert.Equal(t, s.state.ExitCode(), 0, "server log:\n%s", s.log())
+
+	log := s.log()
+	_, after, found := strings.Cut(log, `msg="server stopping"`)
+	assert.Assert(t, found, "server log:\n%s", log)
+	assert.Assert(t, !strings.Contains(after, `msg="runner started"`), "a runner was started during shutdown; server log:\n%s", log)
+	assert.Assert(t, is.Contains(after, `msg="runner not started: the server is stopping" component=server runner=agent-runner`))
+	b, err := os.ReadFile(argsLog)
+	assert.NilError(t, err)
+	assert.Equal(t, string(b), "rm --force stigmer-agent-runner\n", "no docker run may follow")
 }

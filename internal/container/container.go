@@ -8,9 +8,11 @@ package container
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +26,8 @@ type Runtime struct {
 	// EnvNames are passed as `-e NAME` (no value): the CLI copies them
 	// from its own environment, so secrets never show on a command line.
 	EnvNames []string
+	// RemoveTimeout bounds RemoveStale (default 20 s).
+	RemoveTimeout time.Duration
 }
 
 // Args are the arguments after the CLI name:
@@ -41,18 +45,33 @@ func (r Runtime) Command() *exec.Cmd { return exec.Command(r.CLI, r.Args()...) }
 
 // RemoveStale force-removes a container named Name, left running when the
 // `docker run` client was killed (SIGKILL does not reach the container).
-// "No such container" is success. It gives up after 20 s.
+// "No such container" is success. It gives up after RemoveTimeout (20 s by
+// default) and says so: a stuck container engine must not hold the runner
+// back for ever, and the supervisor keeps answering its watchdog meanwhile.
 func (r Runtime) RemoveStale(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	timeout := r.RemoveTimeout
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, r.CLI, "rm", "--force", Name)
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		if strings.Contains(strings.ToLower(out.String()), "no such container") {
-			return nil
-		}
-		return fmt.Errorf("removing stale container %s with %s: %w: %s", Name, r.CLI, err, strings.TrimSpace(out.String()))
+	// On timeout kill the CLI's whole process group, so that nothing it
+	// started lives on; should something still hold the output pipe open,
+	// stop waiting for it a second later.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	switch {
+	case err == nil:
+		return nil
+	case strings.Contains(strings.ToLower(out.String()), "no such container"):
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("removing stale container %s with %s: no answer within %s; the container engine may be stuck (try `%s ps -a`)", Name, r.CLI, timeout, r.CLI)
 	}
-	return nil
+	return fmt.Errorf("removing stale container %s with %s: %w: %s", Name, r.CLI, err, strings.TrimSpace(out.String()))
 }

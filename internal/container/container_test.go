@@ -1,6 +1,10 @@
 package container
 
 import (
+	"context"
+	"path/filepath"
+	"time"
+
 	"testing"
 
 	"gotest.tools/v3/assert"
@@ -14,4 +18,12 @@ func TestArgs(t *testing.T) {
 	})
 	cmd := rt.Command()
 	assert.Equal(t, cmd.Args[0], "docker")
+}
+
+func TestRemoveStaleGivesUpOnAHangingCLI(t *testing.T) {
+	cli, err := filepath.Abs("testdata/docker-standin-rm-hangs")
+	assert.NilError(t, err)
+	rt := Runtime{CLI: cli, Image: "example/agent:1.0", RemoveTimeout: 200 * time.Millisecond}
+	err = rt.RemoveStale(context.Background())
+	assert.ErrorContains(t, err, "removing stale container stigmer-agent-runner with "+cli+": no answer within 200ms; the container engine may be stuck")
 }
