@@ -1,3 +1,5 @@
+//go:build mage
+
 package main
 
 import (
@@ -16,9 +18,32 @@ import (
 // Check groups the test suites that Test runs.
 type Check mg.Namespace
 
-// Go runs the Go tests of the whole module (go test ./...).
+// Go runs the Go tests of the whole module (go test ./...) and cross-compiles and vets for macOS.
 func (Check) Go(ctx context.Context) error {
+	if err := checkDarwin(ctx); err != nil {
+		return err
+	}
 	return sh.RunV("go", "test", "./...")
+}
+
+// darwinArches are the macOS platforms the module must build for:
+// developers run the dev server on their Macs, and the release ships
+// darwin archives.
+var darwinArches = []string{"amd64", "arm64"}
+
+// checkDarwin builds and vets the whole module for each darwin arch, so
+// that Linux-only code outside _linux.go files fails the Go checks here
+// rather than on a developer's Mac.
+func checkDarwin(ctx context.Context) error {
+	for _, arch := range darwinArches {
+		env := map[string]string{"GOOS": "darwin", "GOARCH": arch, "CGO_ENABLED": "0"}
+		for _, step := range [][]string{{"build", "./..."}, {"vet", "./..."}} {
+			if err := sh.RunWithV(env, "go", step...); err != nil {
+				return fmt.Errorf("checking darwin/%s with go %s: %w", arch, step[0], err)
+			}
+		}
+	}
+	return nil
 }
 
 // Tools installs with apt-get the tools the package checks need, if missing.

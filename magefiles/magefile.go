@@ -1,3 +1,5 @@
+//go:build mage
+
 // Stigmer's build, packaging and test targets: `go tool mage package` builds
 // the .deb and .rpm packages into dist/, `go tool mage test` runs every test.
 // STIGMER_VERSION overrides the version from git describe and STIGMER_DIST

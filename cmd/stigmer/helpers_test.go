@@ -32,7 +32,7 @@ const (
 func TestMain(m *testing.M) {
 	// Orphaned runners are re-parented to this process instead of PID 1,
 	// so that a test can wait for them and see how they ended.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+	if err := becomeSubreaper(); err != nil {
 		fmt.Fprintln(os.Stderr, "setting PR_SET_CHILD_SUBREAPER:", err)
 		os.Exit(1)
 	}

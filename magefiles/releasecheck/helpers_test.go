@@ -24,7 +24,7 @@ import (
 // asset is one release asset file.
 type asset struct {
 	kind string // tar.gz, deb or rpm
-	arch string // GOARCH
+	arch string // GOARCH (linux), or darwin/GOARCH
 	path string
 }
 
@@ -38,9 +38,13 @@ var kinds = []struct{ kind, arch, pattern string }{
 	{"deb", "arm64", "stigmer_*_arm64.deb"},
 	{"rpm", "amd64", "stigmer-*.x86_64.rpm"},
 	{"rpm", "arm64", "stigmer-*.aarch64.rpm"},
+	// macOS gets archives only (the dev server on developers' Macs).
+	{"tar.gz", "darwin/amd64", "stigmer_*_darwin_amd64.tar.gz"},
+	{"tar.gz", "darwin/arm64", "stigmer_*_darwin_arm64.tar.gz"},
 }
 
-// assets finds the archive, .deb and .rpm of each arch in dir, one each.
+// assets finds the archive, .deb and .rpm of each arch in dir, one each,
+// and the darwin archives.
 func assets(t *testing.T, dir string) []asset {
 	t.Helper()
 	var out []asset

@@ -4,6 +4,8 @@ package releasecheck
 
 import (
 	"bufio"
+	"bytes"
+	"debug/macho"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -73,7 +75,7 @@ func TestReproducible(t *testing.T) {
 		assert.Check(t, is.Equal(fileSHA(t, filepath.Join(a.release, n)), fileSHA(t, filepath.Join(b.release, n))), "%s differs between two clones", n)
 		compared++
 	}
-	assert.Equal(t, compared, 9) // 2 archives, 2 SBOMs, 2 debs, 2 rpms, checksums.txt
+	assert.Equal(t, compared, 13) // 4 archives (2 linux, 2 darwin), 4 SBOMs, 2 debs, 2 rpms, checksums.txt
 }
 
 // TestPackagesMatchPackageTarget reads back the release's .deb and .rpm and
@@ -158,6 +160,46 @@ func TestArchiveContents(t *testing.T) {
 				assert.NilError(t, err)
 				assert.Check(t, is.Equal(string(files[top+dst].data), string(want)), "%s differs from %s", dst, src)
 			}
+		})
+	}
+}
+
+// TestDarwinArchives lists each macOS archive: the binary, README and
+// LICENSE only (no systemd files), owned by root with the commit time, and
+// a binary that is a Mach-O executable for the archive's arch, with its
+// SBOM beside the archive.
+func TestDarwinArchives(t *testing.T) {
+	c := snapA.get(t)
+	b, err := pkgbuild.New(t.Context(), c.dir, os.Stdout)
+	assert.NilError(t, err)
+	for arch, cpu := range map[string]macho.Cpu{"amd64": macho.CpuAmd64, "arm64": macho.CpuArm64} {
+		t.Run(arch, func(t *testing.T) {
+			path := pick(t, c.release, "tar.gz", "darwin/"+arch)
+			assert.Equal(t, filepath.Base(path), "stigmer_"+b.Version+"_darwin_"+arch+".tar.gz")
+			top := strings.TrimSuffix(filepath.Base(path), ".tar.gz") + "/"
+			files := readTarGz(t, path)
+			var got []string
+			for name, e := range files {
+				assert.Check(t, is.Equal(e.hdr.ModTime.UTC(), b.Date), "%s mtime", name)
+				assert.Check(t, e.hdr.Uid == 0 && e.hdr.Gid == 0 && e.hdr.Uname == "root" && e.hdr.Gname == "root", "%s owner %d:%d %s:%s", name, e.hdr.Uid, e.hdr.Gid, e.hdr.Uname, e.hdr.Gname)
+				got = append(got, fmt.Sprintf("%s %04o", strings.TrimPrefix(name, top), e.hdr.Mode&0o7777))
+			}
+			sort.Strings(got)
+			assert.DeepEqual(t, got, []string{"LICENSE 0644", "README.md 0644", "stigmer 0755"})
+			for _, name := range []string{"LICENSE", "README.md"} {
+				want, err := os.ReadFile(filepath.Join(c.dir, name))
+				assert.NilError(t, err)
+				assert.Check(t, is.Equal(string(files[top+name].data), string(want)), "%s differs", name)
+			}
+
+			bin, err := macho.NewFile(bytes.NewReader(archiveBinary(t, path)))
+			assert.NilError(t, err, "the darwin/%s binary is not a Mach-O file", arch)
+			assert.Equal(t, bin.Cpu, cpu)
+			assert.Equal(t, bin.Type, macho.TypeExec)
+
+			sbom, err := os.ReadFile(strings.TrimSuffix(path, ".tar.gz") + ".sbom.cdx.json")
+			assert.NilError(t, err)
+			assert.Assert(t, is.Contains(string(sbom), "goarch="+arch))
 		})
 	}
 }
