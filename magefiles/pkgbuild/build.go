@@ -40,8 +40,9 @@ type Build struct {
 	SignKey, SignPassphrase string
 }
 
-// New reads the repository at root: version from STIGMER_VERSION or git
-// describe, output directory from STIGMER_DIST or root/dist.
+// New reads the repository at root: version from STIGMER_VERSION (taken as
+// given) or git describe (with +dirty for uncommitted changes, see
+// MarkDirty), output directory from STIGMER_DIST or root/dist.
 func New(ctx context.Context, root string, log io.Writer) (*Build, error) {
 	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist")}
 	if d := os.Getenv("STIGMER_DIST"); d != "" {
@@ -86,7 +87,20 @@ func (b *Build) describe(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("parsing commit count %q: %w", count, err)
 	}
-	return VersionFromDescribe(desc, n, b.Commit[:7])
+	v, err := VersionFromDescribe(desc, n, b.Commit[:7])
+	if err != nil {
+		return "", err
+	}
+	// Changes to tracked files, staged or not, make the build dirty; new
+	// untracked files do not, as with `git describe --dirty`.
+	status, err := b.git(ctx, "status", "--porcelain", "--untracked-files=no")
+	if err != nil {
+		return "", err
+	}
+	if status != "" {
+		v = MarkDirty(v)
+	}
+	return v, nil
 }
 
 func (b *Build) git(ctx context.Context, args ...string) (string, error) {
