@@ -106,6 +106,9 @@ func TestRpmLifecycle(t *testing.T) {
 	c.ok("echo " + editLine + " >> /etc/sysconfig/stigmer && echo data > /var/lib/stigmer/data")
 	c.ok("rpm -U " + cur)
 	assert.Check(t, is.Equal(c.ok("rpm -q --qf '%{VERSION}' stigmer"), newVersion))
+	// The binary says the version the package has (semver, with +dirty for
+	// a build of uncommitted changes).
+	assert.Check(t, is.Equal(strings.SplitN(c.ok("stigmer version"), "\n", 2)[0], "stigmer "+os.Getenv("STIGMER_TEST_VERSION")))
 	assert.Check(t, is.Contains(c.ok("cat /etc/sysconfig/stigmer"), editLine))
 	assert.Check(t, is.Equal(c.sh("cat /etc/sysconfig/stigmer.rpmnew").Stdout(), readFile(t, filepath.Join(repoRoot(t), "packaging/stigmer.env"))),
 		"the new default env file is not beside the edited one as .rpmnew")
