@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 
 	"github.com/magefile/mage/mg"
+
+	"github.com/stigmer/stigmer/magefiles/pkgbuild"
 )
 
 // Vmtest boots Debian 12 and 11 guests under QEMU, installs the current packages and runs the lifecycle scenarios of issue 4.
 //
 // Scenarios: install, kill -9 and the other restart triggers, what must not
 // restart, runner kills, reboot, upgrade, remove, purge, and the rpm path.
-// It builds the packages (the package target) and the older build the chroot
-// test uses too (dist/.old), then runs scripts/vm/vmtest.sh. Environment:
+// It builds the packages (the package target), the older build the chroot
+// test uses too (dist/.old) and the rpm guest's stand-in for a RHEL base
+// (dist/.standin), then runs scripts/vm/vmtest.sh. Environment:
 // STIGMER_VM_KEEP=1 keeps the guests' disks and logs (the script prints how
 // to get a shell in one), STIGMER_VM_GUESTS picks guests ("deb12 deb11
 // rpm12"), STIGMER_VM_CACHE moves the image cache.
@@ -35,7 +38,13 @@ func Vmtest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"scripts/vm/vmtest.sh"}
+	// The rpm guest's rpm database is empty (Debian's rpm tool): the
+	// stand-in provides what the stigmer rpm requires, instead of --nodeps.
+	standIn, err := b.StandIn(filepath.Join(b.Dist, ".standin"))
+	if err != nil {
+		return fmt.Errorf("building the rpm stand-in %s: %w", pkgbuild.StandInName, err)
+	}
+	args := []string{"scripts/vm/vmtest.sh", "-s", standIn}
 	if os.Getenv("STIGMER_VM_KEEP") == "1" {
 		args = append(args, "-k")
 	}

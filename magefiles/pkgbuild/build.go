@@ -38,12 +38,17 @@ type Build struct {
 	// SignKey is an OpenPGP private key file that nfpm signs the .deb and
 	// .rpm with, unlocked by SignPassphrase; "" leaves them unsigned.
 	SignKey, SignPassphrase string
+	// OlderEnvFile ships OlderEnv's variant of the env file instead of
+	// EnvFile: the upgrade tests' older build sets it (STIGMER_OLDER_ENV=1),
+	// so that an upgrade changes the shipped default.
+	OlderEnvFile bool
 }
 
-// New reads the repository at root: version from STIGMER_VERSION or git
-// describe, output directory from STIGMER_DIST or root/dist.
+// New reads the repository at root: version from STIGMER_VERSION (taken as
+// given) or git describe (with +dirty for uncommitted changes, see
+// MarkDirty), output directory from STIGMER_DIST or root/dist.
 func New(ctx context.Context, root string, log io.Writer) (*Build, error) {
-	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist")}
+	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist"), OlderEnvFile: os.Getenv("STIGMER_OLDER_ENV") == "1"}
 	if d := os.Getenv("STIGMER_DIST"); d != "" {
 		if !filepath.IsAbs(d) {
 			d = filepath.Join(root, d)
@@ -86,7 +91,20 @@ func (b *Build) describe(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("parsing commit count %q: %w", count, err)
 	}
-	return VersionFromDescribe(desc, n, b.Commit[:7])
+	v, err := VersionFromDescribe(desc, n, b.Commit[:7])
+	if err != nil {
+		return "", err
+	}
+	// Changes to tracked files, staged or not, make the build dirty; new
+	// untracked files do not, as with `git describe --dirty`.
+	status, err := b.git(ctx, "status", "--porcelain", "--untracked-files=no")
+	if err != nil {
+		return "", err
+	}
+	if status != "" {
+		v = MarkDirty(v)
+	}
+	return v, nil
 }
 
 func (b *Build) git(ctx context.Context, args ...string) (string, error) {

@@ -40,6 +40,28 @@ func VersionFromDescribe(describe string, commits int, hash string) (string, err
 	return v, nil
 }
 
+// MarkDirty marks the semver of a build from a tree with uncommitted
+// changes, as `git describe --dirty` does: "dirty" becomes the last build
+// metadata identifier (semver allows one "+" only):
+//
+//	1.2.3                  1.2.3+dirty
+//	1.2.3+git.4.gabc       1.2.3+git.4.gabc.dirty
+//	0.0.0-git.7.gabc       0.0.0-git.7.gabc+dirty   deb/rpm 0.0.0~git.7.gabc+dirty
+//
+// The form is valid semver, a valid dpkg upstream version and a valid rpm
+// version ("+" and "." are allowed in all three). Semver precedence ignores
+// build metadata; dpkg and rpm both sort a dirty build after the clean build
+// of its commit and before the next commit's: the extra ".dirty" or "+dirty"
+// is a trailing part that only the dirty one has, and "dirty" sorts before
+// "git" where a tag's dirty build meets the next commit's +git. So an upgrade
+// from a dirty build to the commit that follows still works.
+func MarkDirty(semver string) string {
+	if strings.Contains(semver, "+") {
+		return semver + ".dirty"
+	}
+	return semver + "+dirty"
+}
+
 // CheckVersion validates a STIGMER_VERSION override and drops a leading v.
 func CheckVersion(v string) (string, error) {
 	if !versionRE.MatchString(v) {

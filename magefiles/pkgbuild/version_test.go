@@ -1,6 +1,11 @@
 package pkgbuild
 
 import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"gotest.tools/v3/assert"
@@ -48,4 +53,66 @@ func TestCheckVersion(t *testing.T) {
 			assert.Equal(t, got, c.want)
 		})
 	}
+}
+
+func TestMarkDirty(t *testing.T) {
+	for _, c := range []struct{ clean, dirty, pkg string }{
+		{"1.2.3", "1.2.3+dirty", "1.2.3+dirty"},
+		{"1.2.3-rc.1", "1.2.3-rc.1+dirty", "1.2.3~rc.1+dirty"},
+		{"1.2.3+git.4.gabc1234", "1.2.3+git.4.gabc1234.dirty", "1.2.3+git.4.gabc1234.dirty"},
+		{"0.0.0-git.7.gabc1234", "0.0.0-git.7.gabc1234+dirty", "0.0.0~git.7.gabc1234+dirty"},
+	} {
+		t.Run(c.clean, func(t *testing.T) {
+			got := MarkDirty(c.clean)
+			assert.Equal(t, got, c.dirty)
+			assert.Equal(t, PackageVersion(got), c.pkg)
+			// Still a version the build accepts, as STIGMER_VERSION too.
+			v, err := CheckVersion(got)
+			assert.NilError(t, err)
+			assert.Equal(t, v, got)
+		})
+	}
+}
+
+// TestNewDirty builds the version of a scratch repository: a change to a
+// tracked file, staged or not, marks it dirty; an untracked file does not.
+func TestNewDirty(t *testing.T) {
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...).CombinedOutput()
+		assert.NilError(t, err, string(out))
+	}
+	git("init", "-q")
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("a\n"), 0o644))
+	git("add", "f")
+	git("commit", "-q", "-m", "x")
+	git("tag", "v1.2.3")
+	t.Setenv("STIGMER_VERSION", "")
+	version := func() string {
+		t.Helper()
+		b, err := New(t.Context(), dir, io.Discard)
+		assert.NilError(t, err)
+		return b.Version
+	}
+
+	// clean
+	assert.Equal(t, version(), "1.2.3")
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "untracked"), nil, 0o644))
+	assert.Equal(t, version(), "1.2.3")
+	// dirty
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("b\n"), 0o644))
+	assert.Equal(t, version(), "1.2.3+dirty")
+	git("add", "f")
+	assert.Equal(t, version(), "1.2.3+dirty")
+	git("commit", "-q", "-m", "y")
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("c\n"), 0o644))
+	assert.Equal(t, version(), "1.2.3+git.1.g"+strings.TrimSpace(func() string {
+		out, err := exec.Command("git", "-C", dir, "rev-parse", "--short=7", "HEAD").Output()
+		assert.NilError(t, err)
+		return string(out)
+	}())+".dirty")
+	// An explicit STIGMER_VERSION is taken as given.
+	t.Setenv("STIGMER_VERSION", "2.0.0")
+	assert.Equal(t, version(), "2.0.0")
 }

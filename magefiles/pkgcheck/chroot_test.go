@@ -256,47 +256,6 @@ func TestDebLifecycle(t *testing.T) {
 	}
 }
 
-// TestRpmLifecycle installs, upgrades and erases the .rpm with rpm --nodeps
-// (rpm's database in the chroot knows no Debian package) in a chroot that
-// has systemd's tools but no running systemd.
-func TestRpmLifecycle(t *testing.T) {
-	oldRpm, newRpm := oldAndNew(t, "rpm")
-	newVersion := pkgbuild.PackageVersion(os.Getenv("STIGMER_TEST_VERSION"))
-	c := newChroot(t, systemdImage, oldRpm, newRpm)
-	old, cur := "/pkgs/"+filepath.Base(oldRpm), "/pkgs/"+filepath.Base(newRpm)
-
-	// install (%pre 1, %post 1)
-	c.ok("rpm -i --nodeps " + old)
-	c.assertUser(true)
-	c.assertModes(installed)
-	c.assertModes(map[string]string{
-		"/etc/sysconfig/stigmer":                  "600 root:root",
-		"/usr/lib/systemd/system/stigmer.service": "644 root:root",
-	})
-
-	// upgrade (%pre 2, %post 2, old %preun 1, old %postun 1)
-	c.ok("echo " + editLine + " >> /etc/sysconfig/stigmer && echo data > /var/lib/stigmer/data")
-	c.ok("rpm -U --nodeps " + cur)
-	assert.Check(t, is.Equal(c.ok("rpm -q --qf '%{VERSION}' stigmer"), newVersion))
-	assert.Check(t, is.Contains(c.ok("cat /etc/sysconfig/stigmer"), editLine))
-	c.assertModes(installed)
-	c.assertModes(map[string]string{"/var/lib/stigmer/data": "644 root:root", "/etc/sysconfig/stigmer": "600 root:root"})
-
-	// erase (%preun 0, %postun 0): rpm has no purge, data and user stay; rpm
-	// keeps the edited env file as .rpmsave
-	c.ok("rpm -e --nodeps stigmer")
-	c.assertUser(true)
-	c.assertModes(map[string]string{
-		"/usr/bin/stigmer":                        "absent",
-		"/usr/lib/systemd/system/stigmer.service": "absent",
-		"/etc/sysconfig/stigmer":                  "absent",
-		"/var/lib/stigmer":                        "750 stigmer:stigmer",
-		"/var/lib/stigmer/data":                   "644 root:root",
-		"/var/log/stigmer":                        "755 stigmer:stigmer",
-	})
-	assert.Check(t, is.Contains(c.ok("cat /etc/sysconfig/stigmer.rpmsave"), editLine))
-}
-
 // TestScriptArguments runs every maintainer script under dash (the chroot's
 // /bin/sh) with each argument dpkg or rpm documents that needs no installed
 // package, and with an unknown one: all exit 0, the unknown one with a note.

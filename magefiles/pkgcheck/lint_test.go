@@ -34,23 +34,67 @@ func TestLintian(t *testing.T) {
 func TestRpmlint(t *testing.T) {
 	needTool(t, "rpmlint")
 	conf := filepath.Join(repoRoot(t), "packaging/rpm/rpmlint.toml")
-	// rpmlint unpacks with `cpio -id -D tmp`; nfpm writes absolute names in
-	// the payload, which GNU cpio would then write outside tmp (into / as
-	// root). This cpio refuses absolute names.
-	shim := t.TempDir()
-	assert.NilError(t, os.WriteFile(filepath.Join(shim, "cpio"),
-		[]byte("#!/bin/sh\nexec /usr/bin/cpio --no-absolute-filenames \"$@\"\n"), 0o755))
-	env := append(os.Environ(), "PATH="+shim+":"+os.Getenv("PATH"))
+	guard := newRpmlintGuard(t)
 	for _, p := range packages(t, distDir(t, "STIGMER_DIST")) {
 		if p.format != "rpm" {
 			continue
 		}
 		t.Run(p.String(), func(t *testing.T) {
-			res := icmd.RunCmd(icmd.Command("rpmlint", "-c", conf, p.path), icmd.WithEnv(env...), icmd.WithTimeout(5*time.Minute))
+			res := guard.run(t, "rpmlint", "-c", conf, p.path)
 			res.Assert(t, icmd.Success)
 			assert.Assert(t, strings.Contains(res.Stdout(), "0 errors, 0 warnings"), res.Stdout())
 		})
 	}
+}
+
+// rpmlintGuard runs rpmlint so that it cannot unpack into /. rpmlint 2.4
+// unpacks with `rpm2cpio x.rpm | cpio -id` in a temp dir; nfpm writes
+// absolute member names (/usr/bin/stigmer), which GNU cpio writes outside
+// that dir, into / as root. Two guards: the cpio first on PATH adds
+// --no-absolute-filenames (and leaves a mark, so a test fails if rpmlint
+// stops using it), and rpmlint runs as nobody, who cannot write into /.
+type rpmlintGuard struct {
+	env  []string // PATH with the cpio shim first; TMPDIR owned by nobody
+	pre  []string // setpriv to nobody, when run as root
+	mark string   // the shim appends to it
+}
+
+func newRpmlintGuard(t *testing.T) rpmlintGuard {
+	t.Helper()
+	needTool(t, "setpriv")
+	// Not t.TempDir: its parent is 0700, closed to nobody.
+	dir, err := os.MkdirTemp("", "stigmer-rpmlint-")
+	assert.NilError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	tmp := filepath.Join(dir, "tmp")
+	g := rpmlintGuard{mark: filepath.Join(tmp, "cpio-shim-used")}
+	shim := filepath.Join(dir, "bin")
+	assert.NilError(t, os.Mkdir(shim, 0o755))
+	assert.NilError(t, os.WriteFile(filepath.Join(shim, "cpio"),
+		[]byte("#!/bin/sh\necho used >>"+g.mark+"\nexec /usr/bin/cpio --no-absolute-filenames \"$@\"\n"), 0o755))
+	assert.NilError(t, os.Mkdir(tmp, 0o700))
+	assert.NilError(t, os.Chmod(dir, 0o755))
+	if os.Geteuid() == 0 {
+		const nobody = 65534
+		assert.NilError(t, os.Chown(tmp, nobody, nobody))
+		g.pre = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}
+	}
+	g.env = append(os.Environ(), "PATH="+shim+":"+os.Getenv("PATH"), "TMPDIR="+tmp, "HOME="+tmp)
+	return g
+}
+
+// run runs rpmlint under the guard and checks that it unpacked with the
+// cpio shim.
+func (g rpmlintGuard) run(t *testing.T, name string, args ...string) *icmd.Result {
+	t.Helper()
+	if err := os.Remove(g.mark); err != nil && !os.IsNotExist(err) {
+		assert.NilError(t, err)
+	}
+	cmd := append(append(g.pre, name), args...)
+	res := icmd.RunCmd(icmd.Command(cmd[0], cmd[1:]...), icmd.WithEnv(g.env...), icmd.WithTimeout(5*time.Minute))
+	_, err := os.Stat(g.mark)
+	assert.Assert(t, err == nil, "rpmlint did not unpack with the cpio shim (%v); it may have written the rpm's absolute paths into /: check how it unpacks", err)
+	return res
 }
 
 // scriptPaths lists every maintainer script in packaging/scripts.

@@ -15,25 +15,37 @@ import (
 
 // TestVersionOrder checks that dpkg and rpm both order the package versions
 // of a history of describes as the history goes: snapshots before any tag,
-// pre-releases before their release, snapshots between tags.
+// pre-releases before their release, snapshots between tags, and a dirty
+// build (uncommitted changes) after its commit's clean build and before the
+// next commit's.
 func TestVersionOrder(t *testing.T) {
-	history := []string{
-		"", // no tag, 2 commits
-		"", // no tag, 10 commits
-		"v0.1.0-rc.1-0-gabc1234",
-		"v0.1.0-rc.1-3-gabc1234",
-		"v0.1.0-rc.2-0-gabc1234",
-		"v0.1.0-0-gabc1234",
-		"v0.1.0-1-gabc1234",
-		"v0.1.0-12-gabc1234",
-		"v0.1.1-rc.1-0-gabc1234",
-		"v0.1.1-0-gabc1234",
-		"v1.0.0-0-gabc1234",
+	history := []struct {
+		describe string
+		dirty    bool
+	}{
+		{"", false}, // no tag, 2 commits
+		{"", true},
+		{"", false}, // no tag, 10 commits
+		{"v0.1.0-rc.1-0-gabc1234", false},
+		{"v0.1.0-rc.1-0-gabc1234", true},
+		{"v0.1.0-rc.1-3-gabc1234", false},
+		{"v0.1.0-rc.2-0-gabc1234", false},
+		{"v0.1.0-0-gabc1234", false},
+		{"v0.1.0-0-gabc1234", true},
+		{"v0.1.0-1-gabc1234", false},
+		{"v0.1.0-1-gabc1234", true},
+		{"v0.1.0-12-gabc1234", false},
+		{"v0.1.1-rc.1-0-gabc1234", false},
+		{"v0.1.1-0-gabc1234", false},
+		{"v1.0.0-0-gabc1234", false},
 	}
 	var versions []string
-	for i, d := range history {
-		v, err := pkgbuild.VersionFromDescribe(d, []int{2, 10}[min(i, 1)], "abc1234")
+	for i, h := range history {
+		v, err := pkgbuild.VersionFromDescribe(h.describe, []int{2, 2, 10}[min(i, 2)], "abc1234")
 		assert.NilError(t, err)
+		if h.dirty {
+			v = pkgbuild.MarkDirty(v)
+		}
 		versions = append(versions, pkgbuild.PackageVersion(v))
 	}
 	for i := 1; i < len(versions); i++ {

@@ -153,6 +153,11 @@ func New(ctx context.Context, root string, getenv func(string) string, log io.Wr
 // without the v: pkgbuild's mapping and GoReleaser's must agree, and both
 // use git describe, so a mismatch means STIGMER_VERSION is set.
 func (p *Plan) CheckVersion(version string) error {
+	// pkgbuild marks a build from uncommitted changes (+dirty, .dirty); New
+	// refuses such a tree already, this is the second guard.
+	if p.Mode == Publish && strings.HasSuffix(version, "dirty") {
+		return fmt.Errorf("refusing to publish %s: version %s is a build of uncommitted changes; commit or stash them and tag again", p.Tag, version)
+	}
 	if p.Mode == Publish && "v"+version != p.Tag {
 		return fmt.Errorf("version %s does not match tag %s; unset STIGMER_VERSION for a release", version, p.Tag)
 	}

@@ -65,6 +65,9 @@ func TestNew(t *testing.T) {
 	_, err = New(ctx, dir, env(map[string]string{EnvSignKey: filepath.Join(dir, "missing.asc")}), os.Stdout)
 	assert.Assert(t, is.ErrorContains(err, "reading "+EnvSignKey))
 	assert.Assert(t, is.ErrorContains((&Plan{Mode: Publish, Tag: "v1.2.3"}).CheckVersion("1.2.4"), "does not match tag v1.2.3"))
+	assert.Assert(t, is.ErrorContains((&Plan{Mode: Publish, Tag: "v1.2.3"}).CheckVersion("1.2.3+dirty"), "is a build of uncommitted changes"))
+	// A snapshot of a dirty tree is allowed, and says so in its version.
+	assert.NilError(t, (&Plan{Mode: Snapshot}).CheckVersion("1.2.3+dirty"))
 }
 
 func TestAssetName(t *testing.T) {

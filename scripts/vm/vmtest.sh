@@ -5,12 +5,15 @@
 # guest/scenarios.sh run the scenarios inside, reads the results back from the
 # guest's second serial port and prints a table. Exits 1 when a row failed.
 #
-# Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] NEW_DIST OLD_DIST
+# Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] [-s STANDIN_RPM] NEW_DIST OLD_DIST
 #   NEW_DIST  dir with the current stigmer_<v>_amd64.deb and stigmer-<v>*.x86_64.rpm
 #   OLD_DIST  dir with an older build of both, the upgrade's starting point
 #   -k        keep the work dir (disks, serial logs) and print how to get a
 #             shell in a kept guest: scripts/vm/vmtest.sh shell DIR
 #   -g        guests to run, space separated (default: "deb12 deb11 rpm12")
+#   -s        the stand-in rpm that provides what the stigmer rpm requires
+#             (stigmer-test-standin-rhel-base, from go tool mage vmtest);
+#             needed by the rpm guest
 # Environment: STIGMER_VM_CACHE (default ~/.cache/stigmer/vm) holds the guest
 # kernel, initrd and root images, rebuilt only when their recipe changes.
 #
@@ -40,7 +43,7 @@ VM_BUDGET=${STIGMER_VM_BUDGET:-780}
 VM_SMP=${STIGMER_VM_SMP:-2}
 
 vm_usage() {
-	sed -n '8,19p' "$0" >&2
+	sed -n '8,21p' "$0" >&2
 	exit 2
 }
 
@@ -83,12 +86,19 @@ vm_guest() {
 	done
 }
 
-# vm_inputs NEW_DIST OLD_DIST builds $WORK/in.img: the guest script, the four
-# packages and vmtest.env with the versions their binaries print.
+# vm_inputs NEW_DIST OLD_DIST [STANDIN_RPM] builds $WORK/in.img: the guest
+# script, the four packages, the stand-in rpm and vmtest.env with the
+# versions their binaries print.
 vm_inputs() {
-	local new=$1 old=$2 in=$WORK/in f
+	local new=$1 old=$2 standin=${3:-} in=$WORK/in f
 	mkdir -p "$in"
 	cp "$VM_DIR/guest/scenarios.sh" "$in/"
+	if [ -n "$standin" ]; then
+		cp "$standin" "$in/"
+	elif [[ " $VM_GUESTS " == *" rpm12 "* ]]; then
+		echo "vmtest: the rpm guest needs -s STANDIN_RPM; run go tool mage vmtest, which builds it" >&2
+		return 1
+	fi
 	for f in "$new"/stigmer_*_amd64.deb "$new"/stigmer-*.x86_64.rpm "$old"/stigmer_*_amd64.deb "$old"/stigmer-*.x86_64.rpm; do
 		[ -f "$f" ] || { echo "vmtest: no $(basename "$f") in $(dirname "$f"); run go tool mage package" >&2; return 1; }
 	done
@@ -108,6 +118,7 @@ vm_inputs() {
 		# packaged binary itself, so the guest proves which build runs.
 		echo "NEW_VERSION=$(vm_pkg_version "$new"/stigmer_*_amd64.deb)"
 		echo "OLD_VERSION=$(vm_pkg_version "$old"/stigmer_*_amd64.deb)"
+		[ -z "$standin" ] || echo "STANDIN_RPM=$(basename "$standin")"
 	} >"$in/vmtest.env"
 	. "$in/vmtest.env"
 	if [ "$NEW_VERSION" = "$OLD_VERSION" ]; then
@@ -191,12 +202,13 @@ main() {
 		vm_shell "$@"
 		return
 	fi
-	local keep=0 opt
+	local keep=0 opt standin=""
 	VM_GUESTS="deb12 deb11 rpm12"
-	while getopts kg: opt; do
+	while getopts kg:s: opt; do
 		case $opt in
 		k) keep=1 ;;
 		g) VM_GUESTS=$OPTARG ;;
+		s) standin=$(realpath "$OPTARG") ;;
 		*) vm_usage ;;
 		esac
 	done
@@ -230,7 +242,7 @@ main() {
 	flock -u 9
 	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
 
-	vm_inputs "$new" "$old"
+	vm_inputs "$new" "$old" "$standin"
 	. "$WORK/in/vmtest.env"
 	echo "vmtest: upgrade $OLD_VERSION -> $NEW_VERSION; guests: $VM_GUESTS; work dir $WORK" >&2
 	VM_DEADLINE=$(($(date +%s) + VM_BUDGET))

@@ -40,12 +40,12 @@ vm_plan() {
 		upgrade-disabled	apt upgrade while disabled: still disabled, running new
 		EOF
 	rpm:1) cat <<-'EOF' ;;
-		rpm-install	rpm -i --nodeps (old build): enabled, active, /readyz, user, dirs
+		rpm-install	rpm -i (RHEL base stand-in, then the old build): enabled, active, /readyz, user, dirs, rpm -V
 		rpm-kill9	kill -9 main PID: new PID after RestartSec, NRestarts +1
-		rpm-upgrade	rpm -U old->new while running: new version, env edit and data kept
+		rpm-upgrade	rpm -U old->new while running: new version, env edit and data kept, new default as .rpmnew
 		rpm-upgrade-stopped	rpm -U while stopped: still stopped, still enabled
 		rpm-upgrade-disabled	rpm -U while disabled: still disabled, running new
-		rpm-erase	rpm -e: stopped, disabled, unit+binary gone; data and user kept
+		rpm-erase	rpm -e: stopped, disabled, unit+binary+license dir gone; data and user kept
 		EOF
 	*) return 1 ;;
 	esac
@@ -501,6 +501,16 @@ check_data_kept() {
 	[ "$(cat "$DATA" 2>/dev/null)" = "$TOKEN" ] || fail "$DATA lost or changed"
 }
 
+# check_rpmnew: rpm -U over an edited env file whose default changed keeps
+# the edit (check_data_kept) and puts the new default beside it.
+check_rpmnew() {
+	local want got
+	want=$(rpm -q --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' stigmer | awk -v f="$ENVFILE" '$1 == f {print $2}')
+	got=$(sha256sum "$ENVFILE.rpmnew" 2>/dev/null | awk '{print $1}')
+	[ -n "$got" ] || { fail "no $ENVFILE.rpmnew beside the edited env file"; return; }
+	[ "$got" = "$want" ] || fail "$ENVFILE.rpmnew is not the new package's env file (sha256 $got, rpm says $want)"
+}
+
 # check_gone: remove/erase: stopped, disabled, unit and binary gone.
 check_gone() {
 	active && fail "still active"
@@ -564,6 +574,7 @@ upgrade_case() {
 	pkg $4
 	[ "$(version)" = "$NEW_VERSION" ] || fail "after the upgrade stigmer version is '$(version)', want $NEW_VERSION"
 	check_data_kept
+	[ "$ROLE" != rpm ] || check_rpmnew
 	case $state in
 	running | disabled)
 		wait_for 30 ready || fail "not ready within 30 s after the upgrade"
@@ -593,6 +604,9 @@ scenario_rpm_erase() {
 	wait_for 30 ready || fail "not ready before the erase"
 	pkg rpm -e stigmer
 	check_gone
+	# rpm owns /usr/share/licenses/stigmer and removes it; /var/lib/stigmer
+	# holds data and stays (check_gone).
+	[ -e /usr/share/licenses/stigmer ] && fail "/usr/share/licenses/stigmer left after the erase"
 	# rpm keeps an edited %config(noreplace) file as .rpmsave.
 	figure "left: $(ls -d /var/lib/stigmer /var/log/stigmer /etc/sysconfig/stigmer* 2>/dev/null | tr '\n' ' ')user $(id -u stigmer)"
 	end
@@ -636,12 +650,18 @@ deb:2)
 	;;
 rpm:1)
 	begin rpm-install
-	install_fresh "$OLD_VERSION" rpm -i --nodeps "$OLD_RPM"
+	# Debian's rpm database is empty: the stand-in provides what a RHEL base
+	# system would (/bin/sh, shadow-utils, systemd), so that the stigmer
+	# rpm's Requires are checked, not skipped with --nodeps.
+	if pkg rpm -i "$STANDIN_RPM"; then
+		install_fresh "$OLD_VERSION" rpm -i "$OLD_RPM"
+		rpm -V stigmer >/var/tmp/vmtest-rpm-V.log 2>&1 || { fail "rpm -V stigmer: $(tr '\n' ';' </var/tmp/vmtest-rpm-V.log)"; }
+	fi
 	end
 	scenario_kill9 rpm-kill9
-	upgrade_case rpm-upgrade running true "rpm -U --nodeps $NEW_RPM"
-	upgrade_case rpm-upgrade-stopped stopped "rpm -U --oldpackage --nodeps $OLD_RPM" "rpm -U --nodeps $NEW_RPM"
-	upgrade_case rpm-upgrade-disabled disabled "rpm -U --oldpackage --nodeps $OLD_RPM" "rpm -U --nodeps $NEW_RPM"
+	upgrade_case rpm-upgrade running true "rpm -U $NEW_RPM"
+	upgrade_case rpm-upgrade-stopped stopped "rpm -U --oldpackage $OLD_RPM" "rpm -U $NEW_RPM"
+	upgrade_case rpm-upgrade-disabled disabled "rpm -U --oldpackage $OLD_RPM" "rpm -U $NEW_RPM"
 	scenario_rpm_erase
 	out "VMT END"
 	systemctl poweroff
