@@ -18,7 +18,19 @@ type Check mg.Namespace
 
 // Go runs the Go tests of the whole module (go test ./...).
 func (Check) Go(ctx context.Context) error {
+	if err := staticcheck(); err != nil {
+		return err
+	}
 	return sh.RunV("go", "test", "./...")
+}
+
+// staticcheck runs the pinned staticcheck (a go.mod tool) over the module,
+// so that unused code, like a helper nobody calls, fails the checks.
+func staticcheck() error {
+	if err := sh.RunV("go", "tool", "staticcheck", "./..."); err != nil {
+		return fmt.Errorf("running staticcheck (go tool staticcheck ./...): %w", err)
+	}
+	return nil
 }
 
 // Tools installs with apt-get the tools the package checks need, if missing.

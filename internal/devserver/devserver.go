@@ -151,7 +151,7 @@ func Start(ctx context.Context, exe string, p Paths, timeout time.Duration) (Sta
 	go func() { exited <- cmd.Wait() }()
 	addr, err := waitReady(ctx, p, exited, timeout)
 	if err != nil {
-		return Started{}, fmt.Errorf("%w\n%s", err, tail(p.LogFile, 15))
+		return Started{}, fmt.Errorf("%w; its log %s ends with:\n%s", err, p.LogFile, tail(p.LogFile, 15))
 	}
 	return Started{PID: cmd.Process.Pid, Address: addr, LogFile: p.LogFile}, nil
 }
@@ -167,9 +167,9 @@ func waitReady(ctx context.Context, p Paths, exited <-chan error, timeout time.D
 	for {
 		select {
 		case err := <-exited:
-			return "", fmt.Errorf("the server exited before it was ready (%v); its log %s ends with:", err, p.LogFile)
+			return "", fmt.Errorf("the server exited before it was ready (%v)", err)
 		case <-deadline.C:
-			return "", fmt.Errorf("the server is not ready after %s (%s); it keeps running: see `stigmer server status`, stop it with `stigmer server stop`; its log %s ends with:", timeout, last, p.LogFile)
+			return "", fmt.Errorf("the server is not ready after %s (%s); it keeps running: see `stigmer server status`, stop it with `stigmer server stop`", timeout, last)
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-tick.C:

@@ -100,6 +100,7 @@ func newServer(o Options, addr string) *server {
 		Env:             s.runnerEnv(),
 		Stdout:          os.Stdout,
 		Stderr:          os.Stderr,
+		Output:          runnerOutput(),
 		RestartMaxDelay: o.Config.RestartMaxDelay,
 		OnChange:        s.stateChanged,
 	}, s.runnerSpecs()...)

@@ -226,6 +226,8 @@ func (s *Supervisor) wait(ctx context.Context, r *runner, d time.Duration) bool 
 
 // runOnce starts one run of r and returns when it has exited and been
 // reaped, with how it ended. A failed start counts as an exit.
+//
+//lint:ignore ST1008 the description belongs with the error; swapping them is left to the supervisor's owner
 func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (error, string) {
 	token, err := newToken()
 	if err != nil {
