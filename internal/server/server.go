@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -72,6 +71,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if host, _, _ := net.SplitHostPort(o.Config.Listen); !config.IsLoopback(host) {
+		o.Log.Warn("the API listens beyond loopback, without authentication: anyone who can reach it can read the status and act as a runner; keep it behind a firewall or an authenticating proxy",
+			"addr", ln.Addr().String(), "opted_in_by", config.AllowNonLoopbackVar+"=1")
+	}
 	s := newServer(o, ln.Addr().String())
 	if err := s.writeRunFiles(); err != nil {
 		ln.Close()
@@ -108,11 +111,13 @@ func newServer(o Options, addr string) *server {
 }
 
 func (s *server) serve(ctx context.Context, ln net.Listener) error {
-	httpSrv := &http.Server{Handler: api.Handler(s), ReadHeaderTimeout: 5 * time.Second}
+	limits := defaultHTTPLimits()
+	cl := newConnLimit(ln, limits.MaxConns)
+	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s), s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
+	go func() { serveErr <- httpSrv.Serve(cl) }()
 	s.o.Log.Info("server listening", "addr", s.addr, "version", s.o.Info.Version, "data_dir", s.o.Config.DataDir,
-		"llm_provider", s.o.Config.LLM.Provider, "agent_runner", s.agentMode())
+		"llm_provider", s.o.Config.LLM.Provider, "agent_runner", s.agentMode(), "max_connections", limits.MaxConns)
 
 	supCtx, stopRunners := context.WithCancel(context.Background())
 	supDone := make(chan struct{})
