@@ -36,6 +36,9 @@ type Options struct {
 	// AddressFile, when set, receives the address the API listens on (dev
 	// mode and tests listen on port 0). PIDFile receives the server's PID.
 	AddressFile, PIDFile string
+	// Hurry, when it closes during the stop, makes the stop immediate:
+	// the runners get SIGKILL (a second Ctrl-C or SIGTERM).
+	Hurry <-chan struct{}
 }
 
 // PortTakenError is a listen address that another process holds.
@@ -91,6 +94,8 @@ type server struct {
 	notify  *notify.Notifier
 	sup     *supervisor.Supervisor
 
+	pidLock *os.File // holds the PID file's lock, see writeRunFiles
+
 	mu        sync.Mutex // guards readySent and lastStatus
 	readySent bool
 	lastStat  string
@@ -140,6 +145,16 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	// deregistration, then close the API.
 	s.notify.Stopping()
 	s.sup.BeginStop()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-s.o.Hurry:
+			s.o.Log.Warn("second signal: stopping now, the runners get SIGKILL")
+			s.sup.Hurry()
+		case <-stopped:
+		}
+	}()
 	stopHealth()
 	<-healthDone
 	stopRunners()
@@ -304,18 +319,22 @@ func (s *server) agentMode() string {
 	return "container " + s.o.Config.AgentImage
 }
 
-// writeRunFiles writes the address and PID files, when asked for.
+// writeRunFiles writes the address and PID files, when asked for. The PID
+// file stays locked by this process until it exits (s.pidLock), so that
+// `stigmer server stop` can tell this server from a PID that only happens
+// to be in the file.
 func (s *server) writeRunFiles() error {
-	for _, f := range []struct{ path, content string }{
-		{s.o.AddressFile, s.addr},
-		{s.o.PIDFile, fmt.Sprint(os.Getpid())},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if err := writeFileAtomic(f.path, f.content+"\n"); err != nil {
+	if s.o.AddressFile != "" {
+		if _, err := writeRunFile(s.o.AddressFile, s.addr+"\n", false); err != nil {
 			return err
 		}
+	}
+	if s.o.PIDFile != "" {
+		f, err := writeRunFile(s.o.PIDFile, fmt.Sprint(os.Getpid())+"\n", true)
+		if err != nil {
+			return err
+		}
+		s.pidLock = f
 	}
 	return nil
 }
@@ -328,17 +347,7 @@ func (s *server) removeRunFiles() {
 			}
 		}
 	}
-}
-
-// writeFileAtomic writes through a temporary file and a rename, so that a
-// reader never sees half an address.
-func writeFileAtomic(path, content string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if s.pidLock != nil {
+		s.pidLock.Close() // releases the lock, after the file is gone
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

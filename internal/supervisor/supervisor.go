@@ -105,7 +105,15 @@ type Supervisor struct {
 	runners  []*runner // in Spec order
 	mu       sync.Mutex
 	stopping bool
+
+	hurry     chan struct{} // closed by Hurry
+	hurryOnce sync.Once
 }
+
+// Hurry makes the stop immediate: runners still stopping get SIGKILL now
+// instead of after StopTimeout. Safe to call more than once, from any
+// goroutine.
+func (s *Supervisor) Hurry() { s.hurryOnce.Do(func() { close(s.hurry) }) }
 
 // runner is one supervised child; fields below mu are guarded by
 // Supervisor.mu.
@@ -132,7 +140,7 @@ type runner struct {
 // New returns a supervisor for specs; Run starts them.
 func New(opts Options, specs ...Spec) *Supervisor {
 	opts.defaults()
-	s := &Supervisor{opts: opts}
+	s := &Supervisor{opts: opts, hurry: make(chan struct{})}
 	for _, spec := range specs {
 		s.runners = append(s.runners, &runner{
 			spec:    spec,
@@ -317,6 +325,10 @@ func (s *Supervisor) stop(r *runner, pid int, exited <-chan error, log *slog.Log
 		return err
 	case <-t.C:
 		log.Warn("runner did not stop in time; killing it", "pid", pid, "timeout", s.opts.StopTimeout.String())
+		killGroup(pid, syscall.SIGKILL)
+		return <-exited
+	case <-s.hurry:
+		log.Warn("stopping now; killing runner", "pid", pid)
 		killGroup(pid, syscall.SIGKILL)
 		return <-exited
 	}
