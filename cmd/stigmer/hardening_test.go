@@ -42,7 +42,7 @@ func TestConfigurationRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-server"), icmd.WithEnv(testEnv(t, tc.env...)...), icmd.Dir(dir))
+			res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-server"), icmd.WithEnv(testEnv(t, tc.env...)...), icmd.Dir(dir), icmd.WithTimeout(30*time.Second))
 			res.Assert(t, icmd.Expected{ExitCode: 78, Err: tc.want})
 			assert.Equal(t, strings.Count(res.Stderr(), "\n"), 1, "one line: %q", res.Stderr())
 			entries, err := os.ReadDir(dir)
@@ -53,7 +53,7 @@ func TestConfigurationRefusals(t *testing.T) {
 	t.Run("no directory created before a later check fails", func(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "nonexistent")
 		res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-server"),
-			icmd.WithEnv(testEnv(t, "STIGMER_DATA_DIR="+filepath.Join(missing, "data"), "STIGMER_LLM_PROVIDER=gemini")...))
+			icmd.WithEnv(testEnv(t, "STIGMER_DATA_DIR="+filepath.Join(missing, "data"), "STIGMER_LLM_PROVIDER=gemini")...), icmd.WithTimeout(30*time.Second))
 		res.Assert(t, icmd.Expected{ExitCode: 78, Err: `STIGMER_LLM_PROVIDER="gemini"`})
 		_, err := os.Stat(missing)
 		assert.Assert(t, os.IsNotExist(err), "%s was created by a start that failed its checks", missing)
@@ -270,11 +270,11 @@ func TestSecondSignalMakesTheStopImmediate(t *testing.T) {
 // keepAlive opens a connection to addr, makes one request on it and leaves
 // it open and idle; it returns nil when the server refused or dropped it.
 func keepAlive(addr string) net.Conn {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return nil
 	}
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr); err != nil {
 		c.Close()
 		return nil
