@@ -42,7 +42,7 @@ func TestConfigurationRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-server"), icmd.WithEnv(testEnv(t, tc.env...)...), icmd.Dir(dir), icmd.WithTimeout(30*time.Second))
+			res := icmd.RunCmd(bounded(stigmerBin, "internal-server"), icmd.WithEnv(testEnv(t, tc.env...)...), icmd.Dir(dir))
 			res.Assert(t, icmd.Expected{ExitCode: 78, Err: tc.want})
 			assert.Equal(t, strings.Count(res.Stderr(), "\n"), 1, "one line: %q", res.Stderr())
 			entries, err := os.ReadDir(dir)
@@ -52,8 +52,8 @@ func TestConfigurationRefusals(t *testing.T) {
 	}
 	t.Run("no directory created before a later check fails", func(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "nonexistent")
-		res := icmd.RunCmd(icmd.Command(stigmerBin, "internal-server"),
-			icmd.WithEnv(testEnv(t, "STIGMER_DATA_DIR="+filepath.Join(missing, "data"), "STIGMER_LLM_PROVIDER=gemini")...), icmd.WithTimeout(30*time.Second))
+		res := icmd.RunCmd(bounded(stigmerBin, "internal-server"),
+			icmd.WithEnv(testEnv(t, "STIGMER_DATA_DIR="+filepath.Join(missing, "data"), "STIGMER_LLM_PROVIDER=gemini")...))
 		res.Assert(t, icmd.Expected{ExitCode: 78, Err: `STIGMER_LLM_PROVIDER="gemini"`})
 		_, err := os.Stat(missing)
 		assert.Assert(t, os.IsNotExist(err), "%s was created by a start that failed its checks", missing)
@@ -143,7 +143,17 @@ func startDevServer(t *testing.T) *devServer {
 }
 
 func (d *devServer) run(t *testing.T, args ...string) *icmd.Result {
-	return icmd.RunCmd(icmd.Command(stigmerBin, args...), icmd.WithEnv(d.env...), icmd.WithTimeout(60*time.Second))
+	return icmd.RunCmd(bounded(stigmerBin, args...), icmd.WithEnv(d.env...))
+}
+
+// bounded is a command that is killed after 60 s, so that a regression
+// (a server that starts instead of refusing to) fails the test instead of
+// hanging it. The timeout is set on the Cmd: icmd.RunCmd ignores one set
+// by the icmd.WithTimeout option.
+func bounded(name string, args ...string) icmd.Cmd {
+	cmd := icmd.Command(name, args...)
+	cmd.Timeout = 60 * time.Second
+	return cmd
 }
 
 func TestServerStopRefusesAnotherHomesPID(t *testing.T) {
