@@ -20,6 +20,9 @@ type Check mg.Namespace
 
 // Go runs the Go tests of the whole module (go test ./...) and cross-compiles and vets for macOS.
 func (Check) Go(ctx context.Context) error {
+	if err := staticcheck(); err != nil {
+		return err
+	}
 	if err := checkDarwin(ctx); err != nil {
 		return err
 	}
@@ -42,6 +45,15 @@ func checkDarwin(ctx context.Context) error {
 				return fmt.Errorf("checking darwin/%s with go %s: %w", arch, step[0], err)
 			}
 		}
+	}
+	return nil
+}
+
+// staticcheck runs the pinned staticcheck (a go.mod tool) over the module,
+// so that unused code, like a helper nobody calls, fails the checks.
+func staticcheck() error {
+	if err := sh.RunV("go", "tool", "staticcheck", "./..."); err != nil {
+		return fmt.Errorf("running staticcheck (go tool staticcheck ./...): %w", err)
 	}
 	return nil
 }

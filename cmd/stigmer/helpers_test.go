@@ -84,12 +84,20 @@ type serverProc struct {
 // Wait blocked, hiding exactly what the orphan tests look for.
 func startServer(t testing.TB, env []string) *serverProc {
 	t.Helper()
+	return startServerUnder(t, env)
+}
+
+// startServerUnder is startServer with the server run by wrapper (for
+// example prlimit and its arguments).
+func startServerUnder(t testing.TB, env []string, wrapper ...string) *serverProc {
+	t.Helper()
 	dir := t.TempDir()
 	addrFile := filepath.Join(dir, "addr")
 	logf, err := os.Create(filepath.Join(dir, "server.log"))
 	assert.NilError(t, err)
 	defer logf.Close()
-	cmd := exec.Command(stigmerBin, "internal-server", "--address-file", addrFile)
+	argv := append(wrapper, stigmerBin, "internal-server", "--address-file", addrFile)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	assert.NilError(t, cmd.Start())

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/stigmer/stigmer/internal/supervisor"
@@ -50,6 +51,12 @@ func runnerCall(call func(name, token string) error) http.HandlerFunc {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body is not a runner request: " + err.Error()})
+			return
+		}
+		// One JSON object and nothing after it: a body with trailing data
+		// is not a request this API sent.
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body is not a runner request: data after the JSON object"})
 			return
 		}
 		err := call(req.Name, req.Token)

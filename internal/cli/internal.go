@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +26,7 @@ func newInternalServerCmd(info buildinfo.Info) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServer(cmd, info, addressFile, pidFile)
+			return runServer(cmd, info, addressFile, pidFile, false)
 		},
 	}
 	cmd.Flags().StringVar(&addressFile, "address-file", "", "write the listen address to this file")
@@ -31,8 +35,11 @@ func newInternalServerCmd(info buildinfo.Info) *cobra.Command {
 }
 
 // runServer loads the configuration and runs the server, mapping a bad
-// configuration to exit 78 (EX_CONFIG) and everything else to 1.
-func runServer(cmd *cobra.Command, info buildinfo.Info, addressFile, pidFile string) error {
+// configuration to exit 78 (EX_CONFIG) and everything else to 1. The first
+// SIGINT or SIGTERM (and, with onHangup, SIGHUP: the terminal of
+// `server start --foreground` closed) stops it in order; a second one
+// during that stop makes it immediate.
+func runServer(cmd *cobra.Command, info buildinfo.Info, addressFile, pidFile string, onHangup bool) error {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return configExit(err)
@@ -41,10 +48,46 @@ func runServer(cmd *cobra.Command, info buildinfo.Info, addressFile, pidFile str
 	if err != nil {
 		return withExitCode(1, err)
 	}
-	return withExitCode(1, server.Run(cmd.Context(), server.Options{
+	ctx, hurry, release := stopSignals(cmd.Context(), onHangup)
+	defer release()
+	return withExitCode(1, server.Run(ctx, server.Options{
 		Info: info, Config: cfg, Log: logging.New("server", os.Stderr),
-		Executable: exe, AddressFile: addressFile, PIDFile: pidFile,
+		Executable: exe, AddressFile: addressFile, PIDFile: pidFile, Hurry: hurry,
 	}))
+}
+
+// stopSignals returns a context that the first stop signal cancels, and a
+// channel that the second one closes. main's context covers SIGINT and
+// SIGTERM already; these are caught here too, to count them. release
+// stops the catching.
+func stopSignals(parent context.Context, onHangup bool) (ctx context.Context, hurry <-chan struct{}, release func()) {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if onHangup {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, sigs...)
+	ctx, cancel := context.WithCancelCause(parent)
+	second := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			cancel(fmt.Errorf("%v signal received", sig))
+		case <-done:
+			return
+		}
+		select {
+		case <-ch:
+			close(second)
+		case <-done:
+		}
+	}()
+	return ctx, second, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
 }
 
 // configExit gives a *config.Error the exit code systemd is told not to

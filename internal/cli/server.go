@@ -75,7 +75,7 @@ the listen address (STIGMER_LISTEN, default 127.0.0.1:7234) is taken.`,
 				return withExitCode(1, err)
 			}
 			if foreground {
-				return runServer(cmd, info, p.AddressFile, p.PIDFile)
+				return runServer(cmd, info, p.AddressFile, p.PIDFile, true)
 			}
 			exe, err := os.Executable()
 			if err != nil {

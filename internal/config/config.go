@@ -28,6 +28,8 @@ const (
 	DefaultSystemLogDir    = "/var/log/stigmer"
 	DefaultContainerCLI    = "docker"
 	DefaultRestartMaxDelay = 30 * time.Second
+	// MinRestartMaxDelay is the smallest backoff cap accepted.
+	MinRestartMaxDelay = time.Second
 )
 
 // Config is the checked configuration of the server and its runners.
@@ -39,6 +41,9 @@ type Config struct {
 	AgentImage      string        // empty: the agent runner runs natively
 	ContainerCLI    string        // docker or a compatible CLI (podman)
 	RestartMaxDelay time.Duration // cap of the runner restart backoff
+	// AllowNonLoopback is STIGMER_ALLOW_NON_LOOPBACK=1: the operator chose
+	// to let Listen be a non-loopback address.
+	AllowNonLoopback bool
 }
 
 // LLM is the model provider the runners use.
@@ -76,21 +81,29 @@ type Getenv func(string) string
 func UnderSystemd(getenv Getenv) bool { return getenv("INVOCATION_ID") != "" }
 
 // Home is $STIGMER_HOME, or ~/.stigmer: where the dev server keeps its PID
-// file, address file and logs, and its data when not under systemd.
+// file, address file and logs, and its data when not under systemd. A
+// relative STIGMER_HOME is an *Error naming STIGMER_HOME.
 func Home(getenv Getenv) (string, error) {
 	if h := getenv("STIGMER_HOME"); h != "" {
+		if !filepath.IsAbs(h) {
+			return "", &Error{Var: "STIGMER_HOME", Value: h, Fix: "is not an absolute path; use for example " + filepath.Join("/home/you", ".stigmer")}
+		}
 		return h, nil
 	}
 	home := getenv("HOME")
 	if home == "" {
 		return "", &Error{Var: "STIGMER_HOME", Value: "", Fix: "is unset and so is HOME; set STIGMER_HOME to a directory stigmer may write"}
 	}
+	if !filepath.IsAbs(home) {
+		return "", &Error{Var: "HOME", Value: home, Fix: "is not an absolute path, and STIGMER_HOME is unset; set STIGMER_HOME to an absolute path"}
+	}
 	return filepath.Join(home, ".stigmer"), nil
 }
 
 // Load reads the configuration and checks every value, returning the first
-// *Error found. It creates the data and log directories when missing and
-// proves they are writable, so that a bad path fails at start, not later.
+// *Error found. Only when every check passed does it create the data and
+// log directories that are missing and prove them writable, so that a bad
+// path fails at start, not later, and a bad value leaves nothing behind.
 func Load(getenv Getenv) (*Config, error) {
 	c := &Config{
 		Listen:       or(getenv("STIGMER_LISTEN"), DefaultListen),
@@ -103,12 +116,24 @@ func Load(getenv Getenv) (*Config, error) {
 			APIKey:   getenv("OPENAI_API_KEY"),
 		},
 	}
+	var dirs []dir
 	steps := []func(Getenv) error{
-		c.checkListen, c.loadDirs, c.checkLLM, c.checkAgentImage, c.loadRestartMaxDelay,
+		c.checkListen,
+		func(getenv Getenv) (err error) { dirs, err = c.resolveDirs(getenv); return err },
+		c.checkLLM, c.checkAgentImage, c.loadRestartMaxDelay,
 	}
 	for _, step := range steps {
 		if err := step(getenv); err != nil {
 			return nil, err
+		}
+	}
+	for _, d := range dirs {
+		if err := ensureWritableDir(d.path); err != nil {
+			why := err.Error()
+			if d.path != d.value {
+				why = d.path + ": " + why
+			}
+			return nil, &Error{Var: d.from, Value: d.value, Fix: "is not a writable directory (" + why + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
 		}
 	}
 	return c, nil
@@ -121,7 +146,12 @@ func or(v, def string) string {
 	return v
 }
 
-func (c *Config) checkListen(Getenv) error {
+// AllowNonLoopbackVar is the variable an operator sets to 1 to let the
+// server listen on an address other than loopback: the API has no
+// authentication, so that is a choice to make on purpose.
+const AllowNonLoopbackVar = "STIGMER_ALLOW_NON_LOOPBACK"
+
+func (c *Config) checkListen(getenv Getenv) error {
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		return &Error{Var: "STIGMER_LISTEN", Value: c.Listen, Fix: "is not a host:port address; use for example 127.0.0.1:7234"}
@@ -132,44 +162,82 @@ func (c *Config) checkListen(Getenv) error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return &Error{Var: "STIGMER_LISTEN", Value: c.Listen, Fix: "does not end in a port number from 0 to 65535; use for example 127.0.0.1:7234"}
 	}
+	switch allow := getenv(AllowNonLoopbackVar); allow {
+	case "", "0":
+	case "1":
+		c.AllowNonLoopback = true
+	default:
+		return &Error{Var: AllowNonLoopbackVar, Value: allow, Fix: "is neither 1 nor 0; set it to 1 only to expose the API (it has no authentication) beyond this machine"}
+	}
+	if !IsLoopback(host) && !c.AllowNonLoopback {
+		return &Error{Var: "STIGMER_LISTEN", Value: c.Listen, Fix: "is not a loopback address and the API has no authentication; use 127.0.0.1:" + port + ", or set " + AllowNonLoopbackVar + "=1 to expose it on purpose (behind a firewall or an authenticating proxy)"}
+	}
 	return nil
 }
 
-func (c *Config) loadDirs(getenv Getenv) error {
-	var err error
-	if c.DataDir, c.LogDir, err = dirs(getenv); err != nil {
-		return err
+// IsLoopback reports whether host (a listen or Host header host, without
+// port or brackets) names this machine's loopback interface only:
+// localhost or a loopback IP. The empty host (every interface) is not.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
 	}
-	if err := ensureWritableDir(c.DataDir); err != nil {
-		return &Error{Var: "STIGMER_DATA_DIR", Value: c.DataDir, Fix: "is not a writable directory (" + err.Error() + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// dir is a directory the configuration needs, with the variable (and its
+// value) that the operator set to choose it, for the error message.
+type dir struct{ path, from, value string }
+
+// resolveDirs decides the data and log directories and checks that they
+// are absolute paths, creating nothing.
+func (c *Config) resolveDirs(getenv Getenv) ([]dir, error) {
+	data, log, err := dirs(getenv)
+	if err != nil {
+		return nil, err
 	}
-	if err := ensureWritableDir(c.LogDir); err != nil {
-		return &Error{Var: "STIGMER_LOG_DIR", Value: c.LogDir, Fix: "is not a writable directory (" + err.Error() + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
+	c.DataDir, c.LogDir = data.path, log.path
+	for _, d := range []dir{data, log} {
+		if !filepath.IsAbs(d.path) {
+			return nil, &Error{Var: d.from, Value: d.value, Fix: "is not an absolute path; use for example /var/lib/stigmer"}
+		}
 	}
-	return nil
+	return []dir{data, log}, nil
 }
 
 // dirs resolves the data and log directories: the variables when set, the
-// system paths under systemd, $STIGMER_HOME and its logs/ otherwise.
-func dirs(getenv Getenv) (data, log string, err error) {
-	data, log = DefaultSystemDataDir, DefaultSystemLogDir
+// system paths under systemd, $STIGMER_HOME and its logs/ otherwise. Each
+// says which variable chose it.
+func dirs(getenv Getenv) (data, log dir, err error) {
+	data = dir{DefaultSystemDataDir, "STIGMER_DATA_DIR", DefaultSystemDataDir}
+	log = dir{DefaultSystemLogDir, "STIGMER_LOG_DIR", DefaultSystemLogDir}
 	if !UnderSystemd(getenv) {
 		home, err := Home(getenv)
 		if err != nil {
-			return "", "", err
+			return dir{}, dir{}, err
 		}
-		data, log = home, filepath.Join(home, "logs")
+		from := "STIGMER_HOME"
+		if getenv("STIGMER_HOME") == "" {
+			from = "HOME"
+		}
+		value := getenv(from)
+		data = dir{home, from, value}
+		log = dir{filepath.Join(home, "logs"), from, value}
 	}
-	return or(getenv("STIGMER_DATA_DIR"), data), or(getenv("STIGMER_LOG_DIR"), log), nil
+	if v := getenv("STIGMER_DATA_DIR"); v != "" {
+		data = dir{v, "STIGMER_DATA_DIR", v}
+	}
+	if v := getenv("STIGMER_LOG_DIR"); v != "" {
+		log = dir{v, "STIGMER_LOG_DIR", v}
+	}
+	return data, log, nil
 }
 
 // ensureWritableDir creates dir (0750) when missing and proves it writable
 // by creating and removing a file in it: permission bits alone do not tell
 // about read-only mounts (ProtectSystem=strict) or ACLs.
 func ensureWritableDir(dir string) error {
-	if !filepath.IsAbs(dir) {
-		return errors.New("not an absolute path")
-	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return unwrapPathError(err)
 	}
@@ -231,6 +299,9 @@ func (c *Config) loadRestartMaxDelay(getenv Getenv) error {
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
 		return &Error{Var: "STIGMER_RUNNER_RESTART_MAX_DELAY", Value: s, Fix: "is not a positive duration; use for example 30s or 2m"}
+	}
+	if d < MinRestartMaxDelay {
+		return &Error{Var: "STIGMER_RUNNER_RESTART_MAX_DELAY", Value: s, Fix: "is below the minimum of 1s (a crashing runner would be restarted many times a second, flooding the log); use for example 30s"}
 	}
 	c.RestartMaxDelay = d
 	return nil

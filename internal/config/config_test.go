@@ -35,6 +35,21 @@ func TestLoad(t *testing.T) {
 		assert.Equal(t, c.RestartMaxDelay, 30*time.Second)
 		assert.Equal(t, c.ContainerCLI, "docker")
 	})
+	t.Run("loopback listen addresses, and others on purpose", func(t *testing.T) {
+		for _, listen := range []string{"127.0.0.1:0", "127.0.0.2:7234", "localhost:7234", "[::1]:7234"} {
+			c, err := Load(envOf(base(map[string]string{"STIGMER_LISTEN": listen})))
+			assert.NilError(t, err, listen)
+			assert.Assert(t, !c.AllowNonLoopback)
+		}
+		c, err := Load(envOf(base(map[string]string{"STIGMER_LISTEN": "0.0.0.0:7299", "STIGMER_ALLOW_NON_LOOPBACK": "1"})))
+		assert.NilError(t, err)
+		assert.Assert(t, c.AllowNonLoopback)
+	})
+	t.Run("a backoff cap of 1s is the minimum", func(t *testing.T) {
+		c, err := Load(envOf(base(map[string]string{"STIGMER_RUNNER_RESTART_MAX_DELAY": "1s"})))
+		assert.NilError(t, err)
+		assert.Equal(t, c.RestartMaxDelay, time.Second)
+	})
 	t.Run("~/.stigmer without STIGMER_HOME", func(t *testing.T) {
 		c, err := Load(envOf(base(nil)))
 		assert.NilError(t, err)
@@ -79,6 +94,20 @@ func TestLoad(t *testing.T) {
 			[]string{"http://"}},
 		{"bad backoff cap", map[string]string{"STIGMER_RUNNER_RESTART_MAX_DELAY": "soon"}, "STIGMER_RUNNER_RESTART_MAX_DELAY",
 			[]string{"positive duration"}},
+		{"backoff cap below 1s", map[string]string{"STIGMER_RUNNER_RESTART_MAX_DELAY": "1ms"}, "STIGMER_RUNNER_RESTART_MAX_DELAY",
+			[]string{`STIGMER_RUNNER_RESTART_MAX_DELAY="1ms" is below the minimum of 1s`}},
+		{"relative STIGMER_HOME", map[string]string{"STIGMER_HOME": "relhome"}, "STIGMER_HOME",
+			[]string{`STIGMER_HOME="relhome" is not an absolute path`}},
+		{"relative STIGMER_LOG_DIR", map[string]string{"STIGMER_LOG_DIR": "logs"}, "STIGMER_LOG_DIR",
+			[]string{`STIGMER_LOG_DIR="logs" is not an absolute path`}},
+		{"listen on every interface", map[string]string{"STIGMER_LISTEN": "0.0.0.0:7299"}, "STIGMER_LISTEN",
+			[]string{`STIGMER_LISTEN="0.0.0.0:7299" is not a loopback address`, "use 127.0.0.1:7299", "STIGMER_ALLOW_NON_LOOPBACK=1"}},
+		{"listen without a host", map[string]string{"STIGMER_LISTEN": ":7299"}, "STIGMER_LISTEN",
+			[]string{"is not a loopback address"}},
+		{"listen on a LAN address", map[string]string{"STIGMER_LISTEN": "192.0.2.7:7299", "STIGMER_ALLOW_NON_LOOPBACK": "0"}, "STIGMER_LISTEN",
+			[]string{"is not a loopback address"}},
+		{"opt-in not 0 or 1", map[string]string{"STIGMER_LISTEN": "0.0.0.0:7299", "STIGMER_ALLOW_NON_LOOPBACK": "yes"}, "STIGMER_ALLOW_NON_LOOPBACK",
+			[]string{"is neither 1 nor 0"}},
 		{"image with a space", map[string]string{"STIGMER_AGENT_RUNNER_IMAGE": "a b"}, "STIGMER_AGENT_RUNNER_IMAGE",
 			[]string{"image reference"}},
 		{"image without a container CLI", map[string]string{"STIGMER_AGENT_RUNNER_IMAGE": "example/agent:1", "STIGMER_CONTAINER_CLI": "no-such-cli-here"},
@@ -95,6 +124,13 @@ func TestLoad(t *testing.T) {
 			assert.Assert(t, !strings.Contains(err.Error(), "\n"), "one line")
 		})
 	}
+	t.Run("nothing is created when a later check fails", func(t *testing.T) {
+		data := filepath.Join(t.TempDir(), "new", "data")
+		_, err := Load(envOf(base(map[string]string{"STIGMER_DATA_DIR": data, "STIGMER_LLM_PROVIDER": "gemini"})))
+		assert.ErrorContains(t, err, "STIGMER_LLM_PROVIDER")
+		_, err = os.Stat(filepath.Dir(data))
+		assert.Assert(t, errors.Is(err, os.ErrNotExist), "created %s before the checks passed", filepath.Dir(data))
+	})
 	t.Run("unwritable data dir, even for root", func(t *testing.T) {
 		_, err := Load(envOf(base(map[string]string{"STIGMER_DATA_DIR": "/proc/stigmer-unwritable"})))
 		assert.ErrorContains(t, err, `STIGMER_DATA_DIR="/proc/stigmer-unwritable" is not a writable directory (mkdir: `)
@@ -115,8 +151,8 @@ func TestDirs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data, log, err := dirs(envOf(tc.env))
 			assert.NilError(t, err)
-			assert.Equal(t, data, tc.wantData)
-			assert.Equal(t, log, tc.wantLog)
+			assert.Equal(t, data.path, tc.wantData)
+			assert.Equal(t, log.path, tc.wantLog)
 		})
 	}
 	_, _, err := dirs(envOf(nil))

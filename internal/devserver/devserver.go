@@ -55,18 +55,83 @@ func ServiceActive(ctx context.Context) bool {
 // ErrServiceActive is returned by CheckCanStart when stigmer.service runs.
 var ErrServiceActive = errors.New("stigmer.service is active on this machine: the packaged server already runs under systemd; use `stigmer server status` and `systemctl status stigmer`, or stop it first with `sudo systemctl stop stigmer`")
 
-// Running returns the PID of the dev server when one runs: the PID file
-// names a live process whose command line is a stigmer internal-server.
+// Running returns the PID of this home's dev server when one runs: the PID
+// file names a live stigmer server, and that server holds the file's lock.
 func Running(p Paths) (int, bool) {
+	pid, err := owner(p)
+	return pid, err == nil
+}
+
+// owner proves that the PID in the PID file is this home's server: the
+// server holds a lock on the file it wrote (see server.LockHolder), so a
+// PID copied from another home's file, a recycled PID or a stale file
+// cannot pass. ErrNotRunning means no file, no PID, or a PID that no longer
+// runs; a *ForeignPIDError means the PID runs but is not this home's server.
+func owner(p Paths) (int, error) {
 	b, err := os.ReadFile(p.PIDFile)
 	if err != nil {
-		return 0, false
+		return 0, ErrNotRunning
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
-		return 0, false
+		return 0, ErrNotRunning
 	}
-	return pid, isServer(pid)
+	holder, err := server.LockHolder(p.PIDFile)
+	switch {
+	case errors.Is(err, server.ErrNotLocked):
+		if !alive(pid) {
+			return 0, ErrNotRunning
+		}
+		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: describeProcess(pid)}
+	case err != nil:
+		return 0, ErrNotRunning // the file went away meanwhile
+	case holder != pid:
+		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: describeProcess(pid), Holder: holder}
+	case !isServer(pid):
+		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: describeProcess(pid), Holder: holder}
+	}
+	return pid, nil
+}
+
+// ForeignPIDError is a PID file whose PID runs but is not proven to be
+// this home's server: Stop refuses to signal it.
+type ForeignPIDError struct {
+	PIDFile string
+	PID     int
+	Process string // its command line, as found
+	Holder  int    // the PID that holds the file's lock; 0 when none
+}
+
+func (e *ForeignPIDError) Error() string {
+	if e.Holder == 0 {
+		return fmt.Sprintf("not stopping pid %d: %s names it (%s), but no stigmer server holds that file's lock, so it is not this STIGMER_HOME's server (a stale or hand-written file); if no dev server of this home runs, remove %s", e.PID, e.PIDFile, e.Process, e.PIDFile)
+	}
+	return fmt.Sprintf("not stopping pid %d: %s names it (%s), but the file is held by pid %d (%s); the file was changed by hand: stop the server with `kill %d` if it is this home's", e.PID, e.PIDFile, e.Process, e.Holder, describeProcess(e.Holder), e.Holder)
+}
+
+// alive reports whether a process pid exists (a zombie counts as gone).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && describeProcess(pid) != "no command line"
+}
+
+// describeProcess is pid's command line for messages.
+func describeProcess(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "not running"
+		}
+		return "command line unreadable: " + err.Error()
+	}
+	cmd := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+	if cmd == "" {
+		return "no command line"
+	}
+	if len(cmd) > 120 {
+		cmd = cmd[:120] + "…"
+	}
+	return "`" + cmd + "`"
 }
 
 // isServer tells a live stigmer server from a recycled PID or a zombie
@@ -151,7 +216,7 @@ func Start(ctx context.Context, exe string, p Paths, timeout time.Duration) (Sta
 	go func() { exited <- cmd.Wait() }()
 	addr, err := waitReady(ctx, p, exited, timeout)
 	if err != nil {
-		return Started{}, fmt.Errorf("%w\n%s", err, tail(p.LogFile, 15))
+		return Started{}, fmt.Errorf("%w; its log %s ends with:\n%s", err, p.LogFile, tail(p.LogFile, 15))
 	}
 	return Started{PID: cmd.Process.Pid, Address: addr, LogFile: p.LogFile}, nil
 }
@@ -167,9 +232,9 @@ func waitReady(ctx context.Context, p Paths, exited <-chan error, timeout time.D
 	for {
 		select {
 		case err := <-exited:
-			return "", fmt.Errorf("the server exited before it was ready (%v); its log %s ends with:", err, p.LogFile)
+			return "", fmt.Errorf("the server exited before it was ready (%v)", err)
 		case <-deadline.C:
-			return "", fmt.Errorf("the server is not ready after %s (%s); it keeps running: see `stigmer server status`, stop it with `stigmer server stop`; its log %s ends with:", timeout, last, p.LogFile)
+			return "", fmt.Errorf("the server is not ready after %s (%s); it keeps running: see `stigmer server status`, stop it with `stigmer server stop`", timeout, last)
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-tick.C:
@@ -221,12 +286,16 @@ type Stopped struct {
 var ErrNotRunning = errors.New("no stigmer dev server is running")
 
 // Stop sends SIGTERM to the dev server and waits up to timeout for it to
-// exit. Stale PID and address files are removed.
+// exit. Stale PID and address files are removed. It refuses, with a
+// *ForeignPIDError, a PID that is not proven to be this home's server.
 func Stop(ctx context.Context, p Paths, timeout time.Duration) (Stopped, error) {
-	pid, ok := Running(p)
-	if !ok {
+	pid, err := owner(p)
+	if errors.Is(err, ErrNotRunning) {
 		removeQuietly(p.PIDFile, p.AddressFile)
 		return Stopped{}, ErrNotRunning
+	}
+	if err != nil {
+		return Stopped{}, err // the files stay: they may be another server's
 	}
 	start := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {

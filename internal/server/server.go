@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -37,6 +36,9 @@ type Options struct {
 	// AddressFile, when set, receives the address the API listens on (dev
 	// mode and tests listen on port 0). PIDFile receives the server's PID.
 	AddressFile, PIDFile string
+	// Hurry, when it closes during the stop, makes the stop immediate:
+	// the runners get SIGKILL (a second Ctrl-C or SIGTERM).
+	Hurry <-chan struct{}
 }
 
 // PortTakenError is a listen address that another process holds.
@@ -72,6 +74,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if host, _, _ := net.SplitHostPort(o.Config.Listen); !config.IsLoopback(host) {
+		o.Log.Warn("the API listens beyond loopback, without authentication: anyone who can reach it can read the status and act as a runner; keep it behind a firewall or an authenticating proxy",
+			"addr", ln.Addr().String(), "opted_in_by", config.AllowNonLoopbackVar+"=1")
+	}
 	s := newServer(o, ln.Addr().String())
 	if err := s.writeRunFiles(); err != nil {
 		ln.Close()
@@ -88,6 +94,8 @@ type server struct {
 	notify  *notify.Notifier
 	sup     *supervisor.Supervisor
 
+	pidLock *os.File // holds the PID file's lock, see writeRunFiles
+
 	mu        sync.Mutex // guards readySent and lastStatus
 	readySent bool
 	lastStat  string
@@ -100,6 +108,7 @@ func newServer(o Options, addr string) *server {
 		Env:             s.runnerEnv(),
 		Stdout:          os.Stdout,
 		Stderr:          os.Stderr,
+		Output:          runnerOutput(),
 		RestartMaxDelay: o.Config.RestartMaxDelay,
 		OnChange:        s.stateChanged,
 	}, s.runnerSpecs()...)
@@ -107,11 +116,13 @@ func newServer(o Options, addr string) *server {
 }
 
 func (s *server) serve(ctx context.Context, ln net.Listener) error {
-	httpSrv := &http.Server{Handler: api.Handler(s), ReadHeaderTimeout: 5 * time.Second}
+	limits := defaultHTTPLimits()
+	cl := newConnLimit(ln, limits.MaxConns)
+	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s), s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
+	go func() { serveErr <- httpSrv.Serve(cl) }()
 	s.o.Log.Info("server listening", "addr", s.addr, "version", s.o.Info.Version, "data_dir", s.o.Config.DataDir,
-		"llm_provider", s.o.Config.LLM.Provider, "agent_runner", s.agentMode())
+		"llm_provider", s.o.Config.LLM.Provider, "agent_runner", s.agentMode(), "max_connections", limits.MaxConns)
 
 	supCtx, stopRunners := context.WithCancel(context.Background())
 	supDone := make(chan struct{})
@@ -134,6 +145,16 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	// deregistration, then close the API.
 	s.notify.Stopping()
 	s.sup.BeginStop()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-s.o.Hurry:
+			s.o.Log.Warn("second signal: stopping now, the runners get SIGKILL")
+			s.sup.Hurry()
+		case <-stopped:
+		}
+	}()
 	stopHealth()
 	<-healthDone
 	stopRunners()
@@ -298,18 +319,22 @@ func (s *server) agentMode() string {
 	return "container " + s.o.Config.AgentImage
 }
 
-// writeRunFiles writes the address and PID files, when asked for.
+// writeRunFiles writes the address and PID files, when asked for. The PID
+// file stays locked by this process until it exits (s.pidLock), so that
+// `stigmer server stop` can tell this server from a PID that only happens
+// to be in the file.
 func (s *server) writeRunFiles() error {
-	for _, f := range []struct{ path, content string }{
-		{s.o.AddressFile, s.addr},
-		{s.o.PIDFile, fmt.Sprint(os.Getpid())},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if err := writeFileAtomic(f.path, f.content+"\n"); err != nil {
+	if s.o.AddressFile != "" {
+		if _, err := writeRunFile(s.o.AddressFile, s.addr+"\n", false); err != nil {
 			return err
 		}
+	}
+	if s.o.PIDFile != "" {
+		f, err := writeRunFile(s.o.PIDFile, fmt.Sprint(os.Getpid())+"\n", true)
+		if err != nil {
+			return err
+		}
+		s.pidLock = f
 	}
 	return nil
 }
@@ -322,17 +347,7 @@ func (s *server) removeRunFiles() {
 			}
 		}
 	}
-}
-
-// writeFileAtomic writes through a temporary file and a rename, so that a
-// reader never sees half an address.
-func writeFileAtomic(path, content string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if s.pidLock != nil {
+		s.pidLock.Close() // releases the lock, after the file is gone
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func (s *Supervisor) touch(name, token string, mustBeRegistered bool, change fun
 	s.mu.Lock()
 	var err error
 	switch {
-	case token == "" || token != r.token:
+	case token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(r.token)) != 1: // no timing oracle
 		err = ErrUnknownInstance
 	case s.stopping && !r.registered:
 		err = ErrStopping

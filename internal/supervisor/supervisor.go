@@ -105,7 +105,15 @@ type Supervisor struct {
 	runners  []*runner // in Spec order
 	mu       sync.Mutex
 	stopping bool
+
+	hurry     chan struct{} // closed by Hurry
+	hurryOnce sync.Once
 }
+
+// Hurry makes the stop immediate: runners still stopping get SIGKILL now
+// instead of after StopTimeout. Safe to call more than once, from any
+// goroutine.
+func (s *Supervisor) Hurry() { s.hurryOnce.Do(func() { close(s.hurry) }) }
 
 // runner is one supervised child; fields below mu are guarded by
 // Supervisor.mu.
@@ -132,7 +140,7 @@ type runner struct {
 // New returns a supervisor for specs; Run starts them.
 func New(opts Options, specs ...Spec) *Supervisor {
 	opts.defaults()
-	s := &Supervisor{opts: opts}
+	s := &Supervisor{opts: opts, hurry: make(chan struct{})}
 	for _, spec := range specs {
 		s.runners = append(s.runners, &runner{
 			spec:    spec,
@@ -175,7 +183,7 @@ func (s *Supervisor) manage(ctx context.Context, r *runner) {
 	for {
 		s.prepare(ctx, r, log)
 		started := time.Now()
-		exitErr, how := s.runOnce(ctx, r, log)
+		how, exitErr := s.runOnce(ctx, r, log)
 		if errors.Is(exitErr, errNotStarting) || ctx.Err() != nil {
 			s.update(r, func() {
 				r.state, r.pid, r.token, r.registered = StateStopped, 0, "", false
@@ -262,12 +270,13 @@ func (s *Supervisor) wait(ctx context.Context, r *runner, d time.Duration) bool 
 var errNotStarting = errors.New("not started: the server is stopping")
 
 // runOnce starts one run of r and returns when it has exited and been
-// reaped, with how it ended. A failed start counts as an exit; a start
-// refused because the server is stopping returns errNotStarting.
-func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (error, string) {
+// reaped, with how it ended (a description, and the exit error). A failed
+// start counts as an exit; a start refused because the server is stopping
+// returns errNotStarting.
+func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (string, error) {
 	token, err := newToken()
 	if err != nil {
-		return err, "not started: " + err.Error()
+		return "not started: " + err.Error(), err
 	}
 	cmd := r.spec.Command()
 	cmd.Env = append(append([]string{}, s.opts.Env...),
@@ -287,15 +296,15 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (
 	cmd.SysProcAttr = procAttr()
 	c, err := startChild(cmd, func() error { return s.start(ctx, r, cmd, token) })
 	if errors.Is(err, errNotStarting) {
-		return err, err.Error()
+		return err.Error(), err
 	}
 	s.opts.OnChange()
 	if err != nil {
-		return err, "not started: " + err.Error()
+		return "not started: " + err.Error(), err
 	}
 	log.Info("runner started", "pid", c.pid, "mode", r.spec.Mode)
 	err = s.watch(ctx, r, c, log)
-	return err, s.describe(r, err)
+	return s.describe(r, err), err
 }
 
 // start starts cmd unless the server is stopping. It holds the lock from
@@ -365,6 +374,10 @@ func (s *Supervisor) stop(r *runner, c *child, log *slog.Logger) error {
 		return err
 	case <-t.C:
 		log.Warn("runner did not stop in time; killing it", "pid", c.pid, "timeout", s.opts.StopTimeout.String())
+		c.signalGroup(syscall.SIGKILL)
+		return <-c.exited
+	case <-s.hurry:
+		log.Warn("stopping now; killing runner", "pid", c.pid)
 		c.signalGroup(syscall.SIGKILL)
 		return <-c.exited
 	}

@@ -87,7 +87,7 @@ func TestRpmLifecycle(t *testing.T) {
 	c.assertModes(map[string]string{
 		"/etc/sysconfig/stigmer":                  "600 root:root",
 		"/usr/lib/systemd/system/stigmer.service": "644 root:root",
-		wantsLink:                                 "777 root:root",
+		wantsLink: "777 root:root",
 	})
 	// Debian's systemctl names the unit by its /lib path (merged /usr): the
 	// same file.

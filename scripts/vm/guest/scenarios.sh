@@ -22,6 +22,7 @@ vm_plan() {
 	deb:1) cat <<-'EOF' ;;
 		install	apt install ./stigmer_<v>_amd64.deb: enabled, active, 3 procs as stigmer, dirs, /readyz, journal, version
 		runners	runner kill -9, 3x each: same main PID, runner back, restarts shown
+		segv-runner	SIGSEGV to the workflow runner: its trace under -t stigmer-workflow-runner, not -t stigmer-server
 		kill9	kill -9 main PID: new PID after RestartSec, NRestarts +1, /readyz 200 again
 		startline	journal start line +1 in this systemd's form; the guide's grep count
 		segv	SIGSEGV to main PID: restarted
@@ -346,6 +347,27 @@ scenario_segv() {
 	end
 }
 
+# The runner's crash trace goes to its own journal stream (issue 9, point 1),
+# tagged like the runner's log entries, not to the server's stderr.
+scenario_segv_runner() {
+	begin segv-runner
+	local rp n0 q='-q --no-pager -o cat'
+	rp=$(runner_pid workflow-runner)
+	n0=$(journalctl -u stigmer -t stigmer-server $q | grep -c SIGSEGV)
+	if [ -z "$rp" ] || [ "$rp" = 0 ]; then
+		fail "workflow-runner has no PID in server status"
+	else
+		kill -SEGV "$rp"
+		wait_for 60 runner_back workflow-runner "$rp" || fail "workflow-runner not back within 60 s of SIGSEGV"
+		wait_for 10 eval "journalctl -u stigmer -t stigmer-workflow-runner $q | grep -q '^SIGSEGV'" ||
+			fail "no SIGSEGV trace under journalctl -u stigmer -t stigmer-workflow-runner"
+		[ "$(journalctl -u stigmer -t stigmer-server $q | grep -c SIGSEGV)" = "$n0" ] ||
+			fail "the runner's SIGSEGV trace is (also) under -t stigmer-server"
+		figure "trace lines under stigmer-workflow-runner: $(journalctl -u stigmer -t stigmer-workflow-runner $q | grep -c -e SIGSEGV -e '^goroutine '); SIGSEGV under stigmer-server: $n0 -> $(journalctl -u stigmer -t stigmer-server $q | grep -c SIGSEGV)"
+	fi
+	end
+}
+
 scenario_watchdog() {
 	begin watchdog
 	local wd t0
@@ -625,6 +647,7 @@ deb:1)
 	install_fresh "$NEW_VERSION" apt install -y "./$NEW_DEB"
 	end
 	scenario_runners
+	scenario_segv_runner
 	scenario_kill9 kill9
 	scenario_segv
 	scenario_watchdog

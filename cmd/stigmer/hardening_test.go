@@ -1,0 +1,323 @@
+package main
+
+// Tests of issue 9's server-side points: what an operator or a hostile
+// client can do to a running server, checked on the real binary.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+	"gotest.tools/v3/icmd"
+	"gotest.tools/v3/poll"
+
+	"github.com/stigmer/stigmer/internal/api"
+)
+
+func TestConfigurationRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"every interface", []string{"STIGMER_LISTEN=0.0.0.0:7299"},
+			`STIGMER_LISTEN="0.0.0.0:7299" is not a loopback address and the API has no authentication; use 127.0.0.1:7299, or set STIGMER_ALLOW_NON_LOOPBACK=1`},
+		{"no host", []string{"STIGMER_LISTEN=:7299"}, `STIGMER_LISTEN=":7299" is not a loopback address`},
+		{"restart cap below 1s", []string{"STIGMER_RUNNER_RESTART_MAX_DELAY=1ms"},
+			`STIGMER_RUNNER_RESTART_MAX_DELAY="1ms" is below the minimum of 1s`},
+		{"relative STIGMER_HOME", []string{"STIGMER_HOME=relhome"}, `STIGMER_HOME="relhome" is not an absolute path`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			res := icmd.RunCmd(bounded(stigmerBin, "internal-server"), icmd.WithEnv(testEnv(t, tc.env...)...), icmd.Dir(dir))
+			res.Assert(t, icmd.Expected{ExitCode: 78, Err: tc.want})
+			assert.Equal(t, strings.Count(res.Stderr(), "\n"), 1, "one line: %q", res.Stderr())
+			entries, err := os.ReadDir(dir)
+			assert.NilError(t, err)
+			assert.Equal(t, len(entries), 0, "created in the working directory: %v", entries)
+		})
+	}
+	t.Run("no directory created before a later check fails", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "nonexistent")
+		res := icmd.RunCmd(bounded(stigmerBin, "internal-server"),
+			icmd.WithEnv(testEnv(t, "STIGMER_DATA_DIR="+filepath.Join(missing, "data"), "STIGMER_LLM_PROVIDER=gemini")...))
+		res.Assert(t, icmd.Expected{ExitCode: 78, Err: `STIGMER_LLM_PROVIDER="gemini"`})
+		_, err := os.Stat(missing)
+		assert.Assert(t, os.IsNotExist(err), "%s was created by a start that failed its checks", missing)
+	})
+}
+
+func TestNonLoopbackListenOnPurposeIsWarnedAbout(t *testing.T) {
+	s := startServer(t, testEnv(t, "STIGMER_LISTEN=0.0.0.0:0", "STIGMER_ALLOW_NON_LOOPBACK=1"))
+	s.waitReady(t)
+	assert.Assert(t, is.Contains(s.log(), `level=WARN msg="the API listens beyond loopback, without authentication`))
+	assert.Assert(t, is.Contains(s.log(), `opted_in_by="STIGMER_ALLOW_NON_LOOPBACK=1"`))
+}
+
+// rawGet sends one request to addr with the given Host header and returns
+// the status code and body.
+func rawRequest(t *testing.T, addr, method, path, host, body string) (int, string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	assert.NilError(t, err)
+	defer c.Close()
+	assert.NilError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		method, path, host, len(body), body)
+	assert.NilError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	assert.NilError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	assert.NilError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestHostHeaderMustNameTheServer(t *testing.T) {
+	s := startServer(t, testEnv(t))
+	s.waitReady(t)
+	_, port, _ := net.SplitHostPort(s.addr)
+	for _, host := range []string{s.addr, "127.0.0.1", "localhost", "localhost:" + port, "LocalHost:" + port, "[::1]:" + port, "[::1]"} {
+		code, body := rawRequest(t, s.addr, "GET", "/api/v1/status", host, "")
+		assert.Equal(t, code, 200, "Host %s: %s", host, body)
+	}
+	// A page of attacker.example whose name was re-pointed at 127.0.0.1
+	// (DNS rebinding) sends its own name.
+	for _, host := range []string{"attacker.example", "attacker.example:" + port, "127.0.0.1.attacker.example", "192.0.2.1:" + port} {
+		code, body := rawRequest(t, s.addr, "GET", "/api/v1/status", host, "")
+		assert.Equal(t, code, http.StatusMisdirectedRequest, "Host %s: %s", host, body)
+		assert.Assert(t, is.Contains(body, fmt.Sprintf(`Host \"%s\" does not name this server; use http://%s`, host, s.addr)))
+		assert.Assert(t, is.Contains(body, "DNS rebinding"))
+		assert.Assert(t, !strings.Contains(body, "workflow-runner"), "status leaked: %s", body)
+	}
+}
+
+func TestRunnerCallWithTrailingDataIs400(t *testing.T) {
+	s := startServer(t, testEnv(t))
+	s.waitReady(t)
+	code, body := rawRequest(t, s.addr, "POST", api.PathHeartbeat, s.addr, `{"name":"workflow-runner","token":"x"} garbage`)
+	assert.Equal(t, code, 400, body)
+	assert.Assert(t, is.Contains(body, "data after the JSON object"))
+	code, body = rawRequest(t, s.addr, "POST", api.PathHeartbeat, s.addr, `{"name":"workflow-runner","token":"x"}`+"\n")
+	assert.Equal(t, code, 409, "a well-formed call with a wrong token: %s", body)
+}
+
+// devServer is a `stigmer server start` under its own STIGMER_HOME.
+type devServer struct {
+	env  []string
+	home string
+	pid  int
+}
+
+func startDevServer(t *testing.T) *devServer {
+	t.Helper()
+	env := testEnv(t)
+	d := &devServer{env: env, home: strings.TrimPrefix(env[2], "STIGMER_HOME=")}
+	d.run(t, "server", "start").Assert(t, icmd.Expected{ExitCode: 0, Out: "stigmer server ready"})
+	b, err := os.ReadFile(filepath.Join(d.home, "server.pid"))
+	assert.NilError(t, err)
+	d.pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	assert.NilError(t, err)
+	t.Cleanup(func() {
+		st, _ := procState(d.pid)
+		if st == "" {
+			return
+		}
+		_ = syscall.Kill(d.pid, syscall.SIGTERM)
+		reap(d.pid) // re-parented to this test, a subreaper
+	})
+	return d
+}
+
+func (d *devServer) run(t *testing.T, args ...string) *icmd.Result {
+	return icmd.RunCmd(bounded(stigmerBin, args...), icmd.WithEnv(d.env...))
+}
+
+// bounded is a command that is killed after 60 s, so that a regression
+// (a server that starts instead of refusing to) fails the test instead of
+// hanging it. The timeout is set on the Cmd: icmd.RunCmd ignores one set
+// by the icmd.WithTimeout option.
+func bounded(name string, args ...string) icmd.Cmd {
+	cmd := icmd.Command(name, args...)
+	cmd.Timeout = 60 * time.Second
+	return cmd
+}
+
+func TestServerStopRefusesAnotherHomesPID(t *testing.T) {
+	a, b := startDevServer(t), startDevServer(t)
+	pidFileB := filepath.Join(b.home, "server.pid")
+	aPID := strconv.Itoa(a.pid)
+
+	// A's PID written into B's file in place: B's server still holds it.
+	assert.NilError(t, os.WriteFile(pidFileB, []byte(aPID+"\n"), 0o644))
+	res := b.run(t, "server", "stop")
+	res.Assert(t, icmd.Expected{ExitCode: 1, Err: fmt.Sprintf("not stopping pid %d: %s names it (`%s internal-server", a.pid, pidFileB, stigmerBin)})
+	assert.Assert(t, is.Contains(res.Stderr(), fmt.Sprintf("but the file is held by pid %d", b.pid)))
+
+	// A copy of A's file put in place of B's: nobody holds the new file.
+	tmp := pidFileB + ".new"
+	assert.NilError(t, os.WriteFile(tmp, []byte(aPID+"\n"), 0o644))
+	assert.NilError(t, os.Rename(tmp, pidFileB))
+	res = b.run(t, "server", "stop")
+	res.Assert(t, icmd.Expected{ExitCode: 1, Err: fmt.Sprintf("not stopping pid %d: %s names it", a.pid, pidFileB)})
+	assert.Assert(t, is.Contains(res.Stderr(), "no stigmer server holds that file's lock"))
+
+	// A is untouched and still serves.
+	a.run(t, "server", "status").Assert(t, icmd.Success)
+	st, _ := procState(a.pid)
+	assert.Assert(t, st != "" && st != "Z", "server A (pid %d) state %q", a.pid, st)
+	res = a.run(t, "server", "stop")
+	res.Assert(t, icmd.Expected{ExitCode: 0, Out: fmt.Sprintf("stigmer server stopped (pid %d", a.pid)})
+}
+
+// fgServer is `stigmer server start --foreground` with its output in a file.
+type fgServer struct {
+	*serverProc
+	home string
+}
+
+func startForeground(t *testing.T, env []string) *fgServer {
+	t.Helper()
+	home := strings.TrimPrefix(env[2], "STIGMER_HOME=")
+	cmd := exec.Command(stigmerBin, "server", "start", "--foreground")
+	cmd.Env = env
+	logf, err := os.Create(filepath.Join(t.TempDir(), "fg.log"))
+	assert.NilError(t, err)
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	assert.NilError(t, cmd.Start())
+	s := &serverProc{cmd: cmd, pid: cmd.Process.Pid, logPath: logf.Name(), exited: make(chan struct{})}
+	go func() { s.waitErr = cmd.Wait(); s.state = cmd.ProcessState; close(s.exited) }()
+	t.Cleanup(func() { s.kill(t) })
+	addrFile := filepath.Join(home, "server.addr")
+	poll.WaitOn(t, poll.FileExists(addrFile), poll.WithTimeout(20*time.Second))
+	b, err := os.ReadFile(addrFile)
+	assert.NilError(t, err)
+	s.addr = strings.TrimSpace(string(b))
+	s.client = api.NewClient("http://" + s.addr)
+	return &fgServer{serverProc: s, home: home}
+}
+
+func (s *serverProc) waitExit(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the server still runs 60 s later; log:\n%s", s.log())
+	}
+}
+
+func TestForegroundStopsInOrderOnSIGHUP(t *testing.T) {
+	s := startForeground(t, testEnv(t))
+	s.waitReady(t)
+	runners := s.status(t).Components[1:]
+	assert.NilError(t, s.cmd.Process.Signal(syscall.SIGHUP))
+	s.waitExit(t)
+	assert.Equal(t, s.state.ExitCode(), 0, "log:\n%s", s.log())
+	for _, c := range runners {
+		waitGone(t, c.PID, c.Name)
+		assert.Assert(t, is.Contains(s.log(), `msg="runner stopped" component=server runner=`+c.Name+` exit="exit status 0"`))
+	}
+	for _, f := range []string{"server.pid", "server.addr"} {
+		_, err := os.Stat(filepath.Join(s.home, f))
+		assert.Assert(t, os.IsNotExist(err), "%s left behind", f)
+	}
+}
+
+// stubbornStandIn stands in for the docker CLI (no Docker engine here): its
+// `run` is a container that ignores SIGTERM, noting each one.
+const stubbornStandIn = `#!/bin/sh
+case "$1" in
+rm) exit 1 ;;
+run) trap 'echo TERM >> "$STANDIN_LOG"' TERM
+     while :; do sleep 0.1; done ;;
+esac
+exit 125
+`
+
+func TestSecondSignalMakesTheStopImmediate(t *testing.T) {
+	dir := t.TempDir()
+	standIn, termLog := filepath.Join(dir, "docker-standin"), filepath.Join(dir, "term.log")
+	assert.NilError(t, os.WriteFile(standIn, []byte(stubbornStandIn), 0o755))
+	s := startForeground(t, testEnv(t, "STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0",
+		"STIGMER_CONTAINER_CLI="+standIn, "STANDIN_LOG="+termLog))
+	var agent api.Component
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		st, err := s.client.Status(context.Background())
+		if err != nil {
+			return poll.Continue("status: %v", err)
+		}
+		if agent = component(st, "agent-runner"); agent.PID == 0 {
+			return poll.Continue("agent-runner not started")
+		}
+		return poll.Success()
+	}, poll.WithTimeout(20*time.Second))
+
+	assert.NilError(t, s.cmd.Process.Signal(syscall.SIGINT))
+	poll.WaitOn(t, poll.FileExists(termLog), poll.WithTimeout(20*time.Second)) // it got SIGTERM, and stays
+	assert.NilError(t, s.cmd.Process.Signal(syscall.SIGINT))
+	s.waitExit(t)
+	log := s.log()
+	assert.Assert(t, is.Contains(log, `level=WARN msg="second signal: stopping now, the runners get SIGKILL"`))
+	assert.Assert(t, is.Contains(log, `msg="runner stopped" component=server runner=agent-runner exit="signal 9 (killed)"`))
+	assert.Assert(t, !strings.Contains(log, "did not stop in time"), "waited for the stop timeout:\n%s", log)
+	waitGone(t, agent.PID, "agent-runner stand-in")
+}
+
+// keepAlive opens a connection to addr, makes one request on it and leaves
+// it open and idle; it returns nil when the server refused or dropped it.
+func keepAlive(addr string) net.Conn {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil
+	}
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr); err != nil {
+		c.Close()
+		return nil
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		c.Close()
+		return nil
+	}
+	resp.Body.Close()
+	return c
+}
+
+func TestIdleConnectionsLeaveRoomUnderALowFileLimit(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	assert.NilError(t, err, "the test runs the server under prlimit (util-linux): apt-get install util-linux")
+	// 64 descriptors: the server needs about 14 at rest.
+	s := startServerUnder(t, testEnv(t), prlimit, "--nofile=64:64")
+	s.waitReady(t)
+	var open int
+	for range 100 {
+		if c := keepAlive(s.addr); c != nil {
+			defer c.Close()
+			open++
+		}
+	}
+	t.Logf("%d of 100 keep-alive connections got an answer", open)
+	s.waitReady(t) // /readyz answers with them all open
+
+	before := component(s.status(t), "workflow-runner")
+	assert.NilError(t, syscall.Kill(before.PID, syscall.SIGKILL))
+	after := s.waitRunner(t, "workflow-runner", before.PID)
+	assert.Equal(t, after.Restarts, before.Restarts+1)
+	s.waitReady(t)
+	assert.Assert(t, !strings.Contains(s.log(), "too many open files"), "log:\n%s", s.log())
+}

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// httpLimits bound what one client can hold of the server: a slow or idle
+// connection is closed after these times, and at most MaxConns are open.
+type httpLimits struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxConns                      int
+}
+
+// defaultHTTPLimits suit the API's callers: runners send a small request
+// every second on a kept-alive connection, and `stigmer server status` one
+// request. Nothing legitimate takes seconds to send or answer.
+func defaultHTTPLimits() httpLimits {
+	return httpLimits{
+		ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 10 * time.Second, Idle: 30 * time.Second,
+		MaxConns: maxConns(),
+	}
+}
+
+// Connection cap: at most maxConnsCap, and never so many that the
+// connections could take the descriptors the server needs for itself and
+// its runners' restarts (pipes, /dev/null, journal streams, pidfds):
+// fdReserve of the soft RLIMIT_NOFILE stay free. Go (1.19+) has already
+// raised the soft limit to the hard one at start.
+const (
+	maxConnsCap = 256
+	fdReserve   = 32
+	minConns    = 4
+)
+
+func maxConns() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return minConns
+	}
+	return connsFor(rl.Cur)
+}
+
+func connsFor(nofile uint64) int {
+	switch {
+	case nofile < fdReserve+minConns:
+		return minConns
+	case nofile-fdReserve > maxConnsCap:
+		return maxConnsCap
+	default:
+		return int(nofile - fdReserve)
+	}
+}
+
+// newHTTPServer is the API's http.Server: limits set, and its own error
+// log (accept errors, panics, TLS noise) written through log as warnings
+// instead of bare lines on stderr.
+func newHTTPServer(h http.Handler, log *slog.Logger, l httpLimits, cl *connLimit) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeader,
+		ReadTimeout:       l.Read,
+		WriteTimeout:      l.Write,
+		IdleTimeout:       l.Idle,
+		ErrorLog:          slog.NewLogLogger(log.With("source", "net/http").Handler(), slog.LevelWarn),
+		ConnState:         cl.track,
+	}
+}
+
+// connLimit is a listener that keeps at most max connections open. When a
+// new client arrives at the cap, the connection idle the longest (between
+// requests, or connected without sending one) is closed to make room, so
+// that idle clients cannot lock out /readyz; only when all are busy does
+// the new one wait for a busy one to end.
+type connLimit struct {
+	net.Listener
+	max      int
+	released chan struct{} // a connection closed
+
+	mu    sync.Mutex
+	conns map[*limitedConn]time.Time // idle since; zero while busy
+}
+
+func newConnLimit(ln net.Listener, max int) *connLimit {
+	return &connLimit{Listener: ln, max: max, released: make(chan struct{}, 1), conns: map[*limitedConn]time.Time{}}
+}
+
+// Accept returns the next connection once there is room for it.
+func (l *connLimit) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	lc := &limitedConn{Conn: c, l: l}
+	for {
+		l.mu.Lock()
+		if len(l.conns) < l.max {
+			l.conns[lc] = time.Now()
+			l.mu.Unlock()
+			return lc, nil
+		}
+		victim := l.longestIdle()
+		l.mu.Unlock()
+		if victim != nil {
+			victim.Close()
+			continue
+		}
+		<-l.released
+	}
+}
+
+// longestIdle is the open connection idle the longest, or nil when all are
+// busy. l.mu is held.
+func (l *connLimit) longestIdle() *limitedConn {
+	var victim *limitedConn
+	var since time.Time
+	for c, t := range l.conns {
+		if !t.IsZero() && (victim == nil || t.Before(since)) {
+			victim, since = c, t
+		}
+	}
+	return victim
+}
+
+// track is the http.Server's ConnState hook: it marks connections busy
+// while they read or serve a request, idle otherwise.
+func (l *connLimit) track(c net.Conn, st http.ConnState) {
+	lc, ok := c.(*limitedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, open := l.conns[lc]; !open {
+		return
+	}
+	switch st {
+	case http.StateNew, http.StateIdle:
+		l.conns[lc] = time.Now()
+	case http.StateActive:
+		l.conns[lc] = time.Time{}
+	}
+}
+
+// open is how many connections are open, for tests.
+func (l *connLimit) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+type limitedConn struct {
+	net.Conn
+	l    *connLimit
+	once sync.Once
+}
+
+// Close closes the connection and frees its place; safe to call twice.
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+		select {
+		case c.l.released <- struct{}{}:
+		default:
+		}
+	})
+	return err
+}
