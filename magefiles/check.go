@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
@@ -49,11 +50,22 @@ func checkDarwin(ctx context.Context) error {
 	return nil
 }
 
-// staticcheck runs the pinned staticcheck (a go.mod tool) over the module,
-// so that unused code, like a helper nobody calls, fails the checks.
+// allTags are the build tags that hide files from a plain build: the
+// magefiles' root package (mage) and the suites that need built packages
+// (pkgcheck, releasecheck). Vet and staticcheck read them too.
+const allTags = "mage,pkgcheck,releasecheck"
+
+// staticcheck runs go vet and the pinned staticcheck (a go.mod tool) over
+// the module with every build tag, so that unused code, like a helper nobody
+// calls, fails the checks wherever it lives.
 func staticcheck() error {
-	if err := sh.RunV("go", "tool", "staticcheck", "./..."); err != nil {
-		return fmt.Errorf("running staticcheck (go tool staticcheck ./...): %w", err)
+	for _, args := range [][]string{
+		{"vet", "-tags", allTags, "./..."},
+		{"tool", "staticcheck", "-tags", allTags, "./..."},
+	} {
+		if err := sh.RunV("go", args...); err != nil {
+			return fmt.Errorf("running go %s: %w", strings.Join(args, " "), err)
+		}
 	}
 	return nil
 }
