@@ -88,12 +88,15 @@ const olderVersion = "0.0.0-git.0.g0000000"
 
 // olderPackages builds this commit again as olderVersion into dist/.old,
 // through the STIGMER_VERSION and STIGMER_DIST overrides, and returns the
-// directory. The chroot and VM tests share it, so it is built once.
+// directory. The chroot and VM tests share it, so it is built once. It
+// ships a different default env file (STIGMER_OLDER_ENV, see
+// pkgbuild.OlderEnv), so that the upgrade tests meet the conffile choice.
 func olderPackages(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	dir := filepath.Join(cur.Dist, ".old")
 	err := sh.RunWithV(map[string]string{
-		"STIGMER_VERSION": olderVersion,
-		"STIGMER_DIST":    dir,
+		"STIGMER_VERSION":   olderVersion,
+		"STIGMER_DIST":      dir,
+		"STIGMER_OLDER_ENV": "1",
 	}, os.Args[0], "package")
 	if err != nil {
 		return "", fmt.Errorf("building the %s packages for the upgrade tests into %s: %w", olderVersion, dir, err)

@@ -38,12 +38,16 @@ type Build struct {
 	// SignKey is an OpenPGP private key file that nfpm signs the .deb and
 	// .rpm with, unlocked by SignPassphrase; "" leaves them unsigned.
 	SignKey, SignPassphrase string
+	// OlderEnvFile ships OlderEnv's variant of the env file instead of
+	// EnvFile: the upgrade tests' older build sets it (STIGMER_OLDER_ENV=1),
+	// so that an upgrade changes the shipped default.
+	OlderEnvFile bool
 }
 
 // New reads the repository at root: version from STIGMER_VERSION or git
 // describe, output directory from STIGMER_DIST or root/dist.
 func New(ctx context.Context, root string, log io.Writer) (*Build, error) {
-	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist")}
+	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist"), OlderEnvFile: os.Getenv("STIGMER_OLDER_ENV") == "1"}
 	if d := os.Getenv("STIGMER_DIST"); d != "" {
 		if !filepath.IsAbs(d) {
 			d = filepath.Join(root, d)

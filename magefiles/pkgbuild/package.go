@@ -52,6 +52,11 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 		return nfpm.Config{}, fmt.Errorf("%s uses ${%s}, which the build does not set; use only STIGMER_PKG_VERSION, _ARCH, _BINARY and _GEN", Declaration, strings.Join(unknown, "}, ${"))
 	}
 	cfg.MTime = b.Date
+	if b.OlderEnvFile {
+		if err := b.swapEnvFile(&cfg); err != nil {
+			return nfpm.Config{}, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -69,6 +74,12 @@ func (b *Build) Packages(ctx context.Context, arches, formats []string) ([]strin
 	docs, err := hashTree(b.GenDir())
 	if err != nil {
 		return nil, err
+	}
+	if b.OlderEnvFile {
+		if err := b.writeOlderEnv(); err != nil {
+			return nil, err
+		}
+		decl += "\nolder env file"
 	}
 	var made []string
 	for _, arch := range arches {
