@@ -125,7 +125,7 @@ func TestDebPurgeWithProcess(t *testing.T) {
 
 	c.ok("dpkg -r stigmer")
 	res := c.sh("dpkg --purge stigmer")
-	res.Assert(t, icmd.Expected{ExitCode: 0, Err: "purge left the user stigmer"})
+	res.Assert(t, icmd.Expected{ExitCode: 0, Err: "purge left the user and group stigmer"})
 	assert.Check(t, is.Contains(res.Stderr(), "ps -u stigmer"))
 	c.ok("! dpkg-query -W stigmer 2>/dev/null")
 	c.assertUser(true)
