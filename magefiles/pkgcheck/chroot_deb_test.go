@@ -64,7 +64,7 @@ func TestDebConffileUpgrade(t *testing.T) {
 
 	// apt, as the README says: no prompt, edit kept, new default beside it.
 	edit()
-	c.aptGet("install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " + cur).Assert(t, icmd.Success)
+	c.aptGet("install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "+cur).Assert(t, icmd.Success)
 	assert.Check(t, is.Equal(c.ok("dpkg-query -W -f '${Version}' stigmer"), pkgbuild.PackageVersion(os.Getenv("STIGMER_TEST_VERSION"))))
 	assert.Check(t, is.Contains(c.ok("cat /etc/default/stigmer"), editLine))
 	assert.Check(t, is.Equal(c.ok("cat /etc/default/stigmer.dpkg-dist"), newEnv(t)))
