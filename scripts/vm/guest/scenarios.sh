@@ -504,11 +504,12 @@ scenario_timeout() {
 	begin timeout
 	local n0 t0 s1 s2 to0 to gap
 	make_standin
-	n0=$(prop NRestarts)
 	to0=$(journalctl -u stigmer -q --no-pager | grep -c "Failed with result 'timeout'")
 	t0=$(now)
 	systemctl restart --no-block stigmer
 	EVERY=0.5 wait_for 20 starting || fail "no start attempt within 20 s"
+	# Read once the manual restart began: it resets NRestarts to 0.
+	n0=$(prop NRestarts)
 	s1=$(prop ExecMainStartTimestampMonotonic)
 	# 5 s of start, RestartSec=10, then the next attempt's main PID.
 	if ! EVERY=1 wait_for 40 restarted_since "$n0" "$s1"; then
@@ -523,7 +524,8 @@ scenario_timeout() {
 	touch "$GATE/open"
 	EVERY=0.5 wait_for 60 ready || fail "/readyz not 200 within 60 s of opening the gate (state $(prop ActiveState)/$(prop SubState), NRestarts $(prop NRestarts))"
 	active || fail "not active once the gate opened: $(systemctl is-active stigmer)"
-	journalctl -u stigmer -t stigmer-agent-runner -q --no-pager | grep -q 'stand-in: gate open' ||
+	# The stand-in's stderr is the agent runner's output (tagged as the server's today).
+	journalctl -u stigmer -q --no-pager | grep -q 'stand-in: gate open' ||
 		fail "the stand-in never saw the gate: SupplementaryGroups= not in effect?"
 	figure "timeouts $to0 -> $to; second start ${gap} s after the first; NRestarts $n0 -> $(prop NRestarts); /readyz 200 $(since "$t0") s after the restart"
 	# Leave the unit as the later rows expect it.
