@@ -11,19 +11,19 @@ import (
 	"github.com/spf13/cobra/doc"
 )
 
-// newGenDocsCmd writes the man page and shell completions that the packages
+// newGenDocsCmd writes the man pages and shell completions that the packages
 // ship. It is hidden: packaging runs it, operators never need it.
 func newGenDocsCmd() *cobra.Command {
 	var manDir, completionDir string
 	cmd := &cobra.Command{
 		Use:    "internal-gen-docs",
-		Short:  "Write the stigmer(1) man page and the bash, zsh and fish completions",
+		Short:  "Write the man pages (stigmer(1) and one per command) and the bash, zsh and fish completions",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			root := cmd.Root()
 			if manDir != "" {
-				if err := writeManPage(root, manDir); err != nil {
+				if err := writeManPages(root, manDir); err != nil {
 					return err
 				}
 			}
@@ -33,15 +33,16 @@ func newGenDocsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&manDir, "man-dir", "", "directory for stigmer.1")
+	cmd.Flags().StringVar(&manDir, "man-dir", "", "directory for stigmer.1, stigmer-server.1, ... (one page per visible command)")
 	cmd.Flags().StringVar(&completionDir, "completion-dir", "", "directory for stigmer.bash, _stigmer (zsh) and stigmer.fish")
 	return cmd
 }
 
-// writeManPage renders one page, stigmer(1), covering every visible command.
-// The date comes from SOURCE_DATE_EPOCH when set so that packages are
-// reproducible.
-func writeManPage(root *cobra.Command, dir string) error {
+// writeManPages renders stigmer(1) and one page per visible command
+// (stigmer-server(1), stigmer-server-status(1), ...), the pages that each
+// page's SEE ALSO names; hidden internal-* commands get none. The date
+// comes from SOURCE_DATE_EPOCH when set so that packages are reproducible.
+func writeManPages(root *cobra.Command, dir string) error {
 	date, err := sourceDate()
 	if err != nil {
 		return err
@@ -50,16 +51,12 @@ func writeManPage(root *cobra.Command, dir string) error {
 		return fmt.Errorf("creating man dir: %w", err)
 	}
 	root.DisableAutoGenTag = true
-	header := &doc.GenManHeader{Title: "STIGMER", Section: "1", Source: "Stigmer", Manual: "Stigmer Manual", Date: &date}
-	f, err := os.Create(filepath.Join(dir, "stigmer.1"))
-	if err != nil {
-		return fmt.Errorf("creating man page: %w", err)
+	// No Title: each page gets its command's (STIGMER-SERVER for stigmer-server.1).
+	header := &doc.GenManHeader{Section: "1", Source: "Stigmer", Manual: "Stigmer Manual", Date: &date}
+	if err := doc.GenManTree(root, header, dir); err != nil {
+		return fmt.Errorf("rendering man pages into %s: %w", dir, err)
 	}
-	if err := doc.GenMan(root, header, f); err != nil {
-		f.Close()
-		return fmt.Errorf("rendering man page: %w", err)
-	}
-	return f.Close()
+	return nil
 }
 
 func sourceDate() (time.Time, error) {

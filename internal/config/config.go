@@ -285,7 +285,7 @@ func (c *Config) checkAgentImage(Getenv) error {
 		return &Error{Var: "STIGMER_AGENT_RUNNER_IMAGE", Value: c.AgentImage, Fix: "is not an image reference; use for example ghcr.io/example/stigmer-agent-runner:1.0, or leave it empty to run the agent runner natively"}
 	}
 	if _, err := exec.LookPath(c.ContainerCLI); err != nil {
-		return &Error{Var: "STIGMER_CONTAINER_CLI", Value: c.ContainerCLI, Fix: "is not an executable on PATH, and STIGMER_AGENT_RUNNER_IMAGE needs it; install docker (or set STIGMER_CONTAINER_CLI=podman), or unset STIGMER_AGENT_RUNNER_IMAGE"}
+		return &Error{Var: "STIGMER_CONTAINER_CLI", Value: c.ContainerCLI, Fix: "is not an executable on PATH, and STIGMER_AGENT_RUNNER_IMAGE needs it; install docker (or set STIGMER_CONTAINER_CLI to a docker-compatible CLI; under the packaged unit only rootful docker works), or unset STIGMER_AGENT_RUNNER_IMAGE"}
 	}
 	return nil
 }

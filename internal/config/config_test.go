@@ -111,7 +111,7 @@ func TestLoad(t *testing.T) {
 		{"image with a space", map[string]string{"STIGMER_AGENT_RUNNER_IMAGE": "a b"}, "STIGMER_AGENT_RUNNER_IMAGE",
 			[]string{"image reference"}},
 		{"image without a container CLI", map[string]string{"STIGMER_AGENT_RUNNER_IMAGE": "example/agent:1", "STIGMER_CONTAINER_CLI": "no-such-cli-here"},
-			"STIGMER_CONTAINER_CLI", []string{"not an executable on PATH", "podman"}},
+			"STIGMER_CONTAINER_CLI", []string{"not an executable on PATH", "docker-compatible"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(envOf(base(tc.env)))

@@ -242,10 +242,13 @@ func (b *Build) archBinary(goarch string) string {
 	return filepath.Join(b.Dist, ".build", "linux_"+goarch, "stigmer")
 }
 
-// GenDir holds the generated docs: stigmer.1.gz and the completions.
+// GenDir holds the generated docs: the man pages under man/ and the completions.
 func (b *Build) GenDir() string { return filepath.Join(b.Dist, ".build", "docs") }
 
-// Docs writes the man page (gzipped without name or time, as lintian
+// manDir holds the gzipped man pages, one per visible command.
+func (b *Build) manDir() string { return filepath.Join(b.GenDir(), "man") }
+
+// Docs writes the man pages (gzipped without name or time, as lintian
 // wants and reproducibility needs) and the completions, by running the host
 // binary, which Docs builds first.
 func (b *Build) Docs(ctx context.Context) error {
@@ -257,19 +260,32 @@ func (b *Build) Docs(ctx context.Context) error {
 		return err
 	}
 	dir := b.GenDir()
-	outs := []string{"stigmer.1.gz", "stigmer.bash", "_stigmer", "stigmer.fish"}
+	outs := []string{"man/stigmer.1.gz", "stigmer.bash", "_stigmer", "stigmer.fish"}
 	for i := range outs {
 		outs[i] = filepath.Join(dir, outs[i])
 	}
 	inputs := hex.EncodeToString(h.Sum(nil)) + "\n" + b.Epoch()
 	return b.step("docs", inputs, outs, func() error {
-		cmd := exec.CommandContext(ctx, b.HostBinary(), "internal-gen-docs", "--man-dir", dir, "--completion-dir", dir)
+		// Anew, so that a page of a removed command does not linger.
+		if err := os.RemoveAll(b.manDir()); err != nil {
+			return fmt.Errorf("removing old man pages: %w", err)
+		}
+		cmd := exec.CommandContext(ctx, b.HostBinary(), "internal-gen-docs", "--man-dir", b.manDir(), "--completion-dir", dir)
 		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+b.Epoch())
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("running stigmer internal-gen-docs: %w", err)
 		}
-		return gzipFile(filepath.Join(dir, "stigmer.1"))
+		pages, err := filepath.Glob(filepath.Join(b.manDir(), "*.1"))
+		if err != nil {
+			return fmt.Errorf("listing man pages: %w", err)
+		}
+		for _, p := range pages {
+			if err := gzipFile(p); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

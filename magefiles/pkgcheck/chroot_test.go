@@ -218,32 +218,38 @@ func TestDebLifecycle(t *testing.T) {
 			})
 			assert.Check(t, is.Contains(c.ok("stigmer version"), "0.0.0-git.0"))
 
-			// upgrade with an edited env file and data
+			// upgrade with an edited env file (whose default changed: the
+			// older build ships another one) and data, with the options the
+			// README gives, no terminal
 			c.ok("echo " + editLine + " >> /etc/default/stigmer && echo data > /var/lib/stigmer/data && chown stigmer: /var/lib/stigmer/data")
-			c.ok("dpkg -i " + cur)
+			c.ok("dpkg -i " + confOptions + " " + cur)
 			assert.Check(t, is.Equal(c.ok("dpkg-query -W -f '${Version}' stigmer"), newVersion))
 			assert.Check(t, is.Contains(c.ok("cat /etc/default/stigmer"), editLine))
+			assert.Check(t, is.Equal(c.ok("cat /etc/default/stigmer.dpkg-dist"), newEnv(t)))
 			c.assertModes(installed)
 			c.assertModes(map[string]string{"/var/lib/stigmer/data": "644 stigmer:stigmer", "/etc/default/stigmer": "600 root:root", wantsLink: "777 root:root"})
 
-			// remove: data, env file and user stay; the enablement goes
+			// remove: data, env file, user and enablement stay; the unit is
+			// masked (debhelper does both: a reinstall keeps enabled or
+			// disabled as it was)
 			c.ok("dpkg -r stigmer")
 			c.assertUser(true)
 			c.assertModes(map[string]string{
 				"/usr/bin/stigmer":                    "absent",
 				"/lib/systemd/system/stigmer.service": "absent",
-				wantsLink:                             "absent",
+				wantsLink:                             "777 root:root",
 				"/var/lib/stigmer":                    "750 stigmer:stigmer",
 				"/var/lib/stigmer/data":               "644 stigmer:stigmer",
 				"/var/log/stigmer":                    "755 stigmer:stigmer",
 				"/etc/default/stigmer":                "600 root:root",
 			})
 			assert.Check(t, is.Equal(c.ok("dpkg-query -W -f '${Status}' stigmer"), "deinstall ok config-files"))
+			assert.Check(t, is.Equal(c.ok("readlink "+maskLink), "/dev/null\n"), "masked after remove")
 
-			// reinstall: enabled again, the edit still there
+			// reinstall: unmasked, enabled again, the edit still there
 			c.ok("dpkg -i " + cur)
 			c.assertModes(installed)
-			c.assertModes(map[string]string{wantsLink: "777 root:root"})
+			c.assertModes(map[string]string{wantsLink: "777 root:root", maskLink: "absent"})
 			assert.Check(t, is.Contains(c.ok("cat /etc/default/stigmer"), editLine))
 
 			// purge: nothing of stigmer left, user and group gone

@@ -70,8 +70,9 @@ func debControlFile(t *testing.T, path, name string) string {
 	return string(b)
 }
 
-// TestMetadata checks name, version, arch and the other fields (the rpm's
-// dependencies: TestRpmRequires).
+// TestMetadata checks name, version, arch and the other fields; the deb
+// pre-depends on passwd (the scripts' useradd, userdel fallback), and the
+// rpm's dependencies are TestRpmRequires'.
 func TestMetadata(t *testing.T) {
 	version := os.Getenv("STIGMER_TEST_VERSION")
 	assert.Assert(t, version != "", "STIGMER_TEST_VERSION is not set; run `go tool mage check:packages`")
@@ -81,7 +82,7 @@ func TestMetadata(t *testing.T) {
 			switch p.format {
 			case "deb":
 				got := run(t, "dpkg-deb", "-f", p.path, "Package", "Version", "Architecture", "Section", "Priority", "Maintainer", "Homepage", "Depends", "Pre-Depends")
-				assert.Equal(t, got, fmt.Sprintf("Package: stigmer\nVersion: %s\nArchitecture: %s\nSection: admin\nPriority: optional\nMaintainer: Stigmer maintainers <maintainers@stigmer.ai>\nHomepage: https://github.com/stigmer/stigmer\n", want, p.arch))
+				assert.Equal(t, got, fmt.Sprintf("Package: stigmer\nVersion: %s\nArchitecture: %s\nSection: admin\nPriority: optional\nMaintainer: Stigmer maintainers <maintainers@stigmer.ai>\nHomepage: https://github.com/stigmer/stigmer\nPre-Depends: passwd\n", want, p.arch))
 			case "rpm":
 				arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[p.arch]
 				got := run(t, "rpm", "-qp", "--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{LICENSE} %{GROUP} %{URL}\n", p.path)

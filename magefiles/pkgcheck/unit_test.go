@@ -96,9 +96,12 @@ func TestUnitContract(t *testing.T) {
 		{"Service.ExecStart", "/usr/bin/stigmer internal-server"},
 		{"Service.User", "stigmer"},
 		{"Service.Group", "stigmer"},
-		{"Service.Restart", "always"},
+		// on-failure restarts every failure result, timeout included; a
+		// prevent list holding 0 stopped the restart of a timed-out start.
+		{"Service.Restart", "on-failure"},
 		{"Service.RestartSec", "10"},
-		{"Service.RestartPreventExitStatus", "0 78"},
+		{"Service.RestartPreventExitStatus", "78"},
+		{"Service.RestartForceExitStatus", "SIGHUP SIGINT SIGPIPE SIGTERM"},
 		{"Service.EnvironmentFile", "-/etc/default/stigmer|-/etc/sysconfig/stigmer"},
 		{"Service.Environment", "STIGMER_DATA_DIR=/var/lib/stigmer|STIGMER_LOG_DIR=/var/log/stigmer"},
 		{"Service.StateDirectory", "stigmer"},
@@ -114,7 +117,10 @@ func TestUnitContract(t *testing.T) {
 		{"Service.NoNewPrivileges", "yes"},
 		{"Service.CapabilityBoundingSet", ""},
 		{"Service.RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"},
-		{"Service.SystemCallFilter", "@system-service"},
+		{"Service.SystemCallFilter", "@system-service|~@privileged @resources"},
+		{"Service.PrivateMounts", "yes"},
+		{"Service.PrivateUsers", "yes"},
+		{"Service.UMask", "0077"},
 		{"Service.MemoryDenyWriteExecute", "yes"},
 		{"Install.WantedBy", "multi-user.target"},
 	} {

@@ -31,12 +31,16 @@ vm_plan() {
 		oom-runner	kernel OOM kill of a runner: unit stays, runner back
 		stop	systemctl stop: stays inactive past RestartSec
 		term	kill -TERM main PID: exit 0, stays inactive
+		hup	kill -HUP main PID (dies by the signal): restarted
+		timeout	start timeout (TimeoutStartSec=5s, agent runner stand-in held): restarted, up once let go
+		security	systemd-analyze security stigmer: exposure figure (<= 1.2 on systemd 252)
 		EOF
 	deb:2) cat <<-'EOF' ;;
 		reboot	reboot: service comes up by itself
-		remove	apt remove: stopped, disabled, unit+binary gone; data, env, user kept
+		remove	apt remove: stopped, masked, unit+binary gone; data, env, user, enablement kept
+		reinstall	apt install after remove: unmasked, enabled, active, env edit kept
 		purge	apt purge: nothing of stigmer on disk, no user or group
-		upgrade	apt upgrade old->new while running: new version, env edit and data kept
+		upgrade	apt upgrade old->new while running, env file edited and changed: edit kept, .dpkg-dist, data kept
 		upgrade-stopped	apt upgrade while stopped: still stopped, still enabled
 		upgrade-disabled	apt upgrade while disabled: still disabled, running new
 		EOF
@@ -459,6 +463,116 @@ scenario_term() {
 	end
 }
 
+# scenario_hup: a death by SIGHUP, which Restart=on-failure alone calls
+# clean; RestartForceExitStatus= makes it a restart.
+scenario_hup() {
+	begin hup
+	kill_main HUP 60
+	end
+}
+
+# The timeout row's pieces: a group only the unit gets (as docker's would
+# be), a gate directory only that group may enter, and a container CLI
+# stand-in (the guest has no docker) that waits for the gate's file.
+GATE=/run/vmtest-gate
+STANDIN=/usr/local/bin/vmtest-container-cli-standin
+DROPIN=/etc/systemd/system/stigmer.service.d/vmtest-timeout.conf
+
+make_standin() {
+	getent group vmtestgate >/dev/null || groupadd --system vmtestgate
+	install -d -m 0750 -o root -g vmtestgate "$GATE"
+	rm -f "$GATE/open"
+	cat >"$STANDIN" <<-'EOF'
+		#!/bin/sh
+		# vmtest's stand-in for a container CLI (the guest has no docker).
+		# `rm` (the server's stale-container removal) succeeds; `run` holds
+		# the agent runner back until /run/vmtest-gate/open exists, which
+		# only the group vmtestgate (the unit's SupplementaryGroups=) can
+		# see, then runs the native agent runner with the server's env.
+		case "$1" in
+		rm) exit 0 ;;
+		run) ;;
+		*) echo "stand-in: unexpected arguments: $*" >&2; exit 2 ;;
+		esac
+		echo "stand-in: holding the agent runner until /run/vmtest-gate/open exists" >&2
+		until [ -e /run/vmtest-gate/open ]; do sleep 0.5; done
+		echo "stand-in: gate open, starting the agent runner" >&2
+		exec /usr/bin/stigmer internal-agent-runner
+	EOF
+	chmod 0755 "$STANDIN"
+	mkdir -p "$(dirname "$DROPIN")"
+	cat >"$DROPIN" <<-EOF
+		[Service]
+		TimeoutStartSec=5s
+		SupplementaryGroups=vmtestgate
+		Environment=STIGMER_AGENT_RUNNER_IMAGE=vmtest/agent-runner-standin:1
+		Environment=STIGMER_CONTAINER_CLI=$STANDIN
+	EOF
+	systemctl daemon-reload
+}
+
+# starting: a start attempt with its main process, not yet ready.
+starting() { [ "$(prop SubState)" = start ] && [ "$(mainpid)" != 0 ]; }
+# restarted_since NRESTARTS START: systemd restarted the unit (NRestarts
+# grew) and the new main process runs (its start time is not START).
+restarted_since() {
+	[ "$(prop NRestarts)" -gt "$1" ] && [ "$(prop ExecMainStartTimestampMonotonic)" != "$2" ] && [ "$(mainpid)" != 0 ]
+}
+
+# scenario_timeout: a start that outlives TimeoutStartSec (the agent runner
+# never registers) fails with result timeout and is restarted RestartSec
+# later, again and again, until the runner may start; then the unit is up.
+scenario_timeout() {
+	begin timeout
+	local n0 t0 s1 s2 to0 to gap
+	make_standin
+	to0=$(journalctl -u stigmer -q --no-pager | grep -c "Failed with result 'timeout'")
+	t0=$(now)
+	systemctl restart --no-block stigmer
+	EVERY=0.5 wait_for 20 starting || fail "no start attempt within 20 s"
+	# Read once the manual restart began: it resets NRestarts to 0.
+	n0=$(prop NRestarts)
+	s1=$(prop ExecMainStartTimestampMonotonic)
+	# 5 s of start, RestartSec=10, then the next attempt's main PID.
+	if ! EVERY=1 wait_for 40 restarted_since "$n0" "$s1"; then
+		fail "not restarted within 40 s of the first start (state $(prop ActiveState)/$(prop SubState), Result=$(prop Result), NRestarts $n0 -> $(prop NRestarts))"
+	fi
+	s2=$(prop ExecMainStartTimestampMonotonic)
+	to=$(journalctl -u stigmer -q --no-pager | grep -c "Failed with result 'timeout'")
+	[ "$to" -gt "$to0" ] || fail "no \"Failed with result 'timeout'\" from systemd in the journal"
+	gap=$(awk -v a="$s1" -v b="$s2" 'BEGIN {printf "%.1f", (b - a) / 1e6}')
+	ge "$gap" 15 || fail "the next start came ${gap} s after the first, before TimeoutStartSec 5 + RestartSec 10"
+	# Let the stand-in go: the attempt under way (or the next one) succeeds.
+	touch "$GATE/open"
+	EVERY=0.5 wait_for 60 ready || fail "/readyz not 200 within 60 s of opening the gate (state $(prop ActiveState)/$(prop SubState), NRestarts $(prop NRestarts))"
+	active || fail "not active once the gate opened: $(systemctl is-active stigmer)"
+	# The stand-in's stderr is the agent runner's output (tagged as the server's today).
+	journalctl -u stigmer -q --no-pager | grep -q 'stand-in: gate open' ||
+		fail "the stand-in never saw the gate: SupplementaryGroups= not in effect?"
+	figure "timeouts $to0 -> $to; second start ${gap} s after the first; NRestarts $n0 -> $(prop NRestarts); /readyz 200 $(since "$t0") s after the restart"
+	# Leave the unit as the later rows expect it.
+	rm -f "$DROPIN" "$GATE/open"
+	systemctl daemon-reload
+	systemctl restart stigmer || fail "systemctl restart without the drop-in failed"
+	wait_for 30 ready || fail "/readyz not 200 within 30 s without the drop-in"
+	end
+}
+
+# scenario_security: the unit's exposure as systemd-analyze rates it.
+scenario_security() {
+	begin security
+	local sd x
+	sd=$(systemctl --version | awk 'NR == 1 {print $2}')
+	x=$(systemd-analyze security stigmer.service 2>&1 | sed -n 's/.*Overall exposure level for stigmer.service: \([0-9.]*\).*/\1/p')
+	if [ -z "$x" ]; then
+		fail "systemd-analyze security printed no exposure level"
+	elif [ "$sd" -ge 252 ] && ! ge 1.2 "$x"; then
+		fail "exposure $x on systemd $sd, want 1.2 or below"
+	fi
+	figure "systemd $sd: exposure $x"
+	end
+}
+
 scenario_runners() {
 	begin runners
 	local r i p0 n0 rp rc0 t0 times fig="" table
@@ -521,6 +635,12 @@ set_data() {
 check_data_kept() {
 	grep -qx "$EDIT" "$ENVFILE" || fail "the env file lost the edit $EDIT"
 	[ "$(cat "$DATA" 2>/dev/null)" = "$TOKEN" ] || fail "$DATA lost or changed"
+	# The older build ships another default: dpkg kept the edit (confold)
+	# and put the new default beside it.
+	if [ "$ROLE" = deb ]; then
+		dpkg-deb --fsys-tarfile "$IN/$NEW_DEB" | tar -xO ./etc/default/stigmer | cmp -s - "$ENVFILE.dpkg-dist" ||
+			fail "$ENVFILE.dpkg-dist is not the new default ($(ls -l "$ENVFILE"* 2>&1 | tr '\n' ' '))"
+	fi
 }
 
 # check_rpmnew: rpm -U over an edited env file whose default changed keeps
@@ -537,12 +657,19 @@ check_rpmnew() {
 check_gone() {
 	active && fail "still active"
 	[ -z "$(pgrep -u stigmer)" ] || fail "processes of stigmer left: $(pgrep -a -u stigmer)"
-	wants_link && fail "enable symlinks left: $(find /etc/systemd/system -name stigmer.service)"
+	if [ "$ROLE" = deb ]; then
+		# debhelper's way: masked, the enablement kept for a reinstall.
+		[ "$(readlink /etc/systemd/system/stigmer.service)" = /dev/null ] || fail "not masked after remove"
+		[ -L /etc/systemd/system/multi-user.target.wants/stigmer.service ] || fail "the enable link went on remove"
+		[ "$(systemctl is-enabled stigmer 2>&1)" = masked ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1), want masked"
+	else
+		wants_link && fail "enable symlinks left: $(find /etc/systemd/system -name stigmer.service)"
+	fi
 	local f
 	for f in /lib/systemd/system/stigmer.service /usr/lib/systemd/system/stigmer.service /usr/bin/stigmer; do
 		[ -e "$f" ] && fail "$f still there"
 	done
-	systemctl cat stigmer >/dev/null 2>&1 && fail "systemd still knows stigmer.service"
+	[ "$ROLE" = deb ] || { systemctl cat stigmer >/dev/null 2>&1 && fail "systemd still knows stigmer.service"; }
 	[ "$(cat "$DATA" 2>/dev/null)" = "$TOKEN" ] || fail "$DATA was removed"
 	getent passwd stigmer >/dev/null || fail "user stigmer removed"
 }
@@ -554,6 +681,20 @@ scenario_remove() {
 	check_gone
 	grep -qx "$EDIT" "$ENVFILE" || fail "$ENVFILE (edited) removed"
 	figure "left: $(ls -d /var/lib/stigmer /var/log/stigmer "$ENVFILE" 2>/dev/null | tr '\n' ' ')user $(id -u stigmer)"
+	end
+}
+
+# scenario_reinstall: apt install after remove, as dh_installsystemd does it:
+# the remove's mask goes, the kept enablement holds, the unit starts.
+scenario_reinstall() {
+	begin reinstall
+	pkg apt install -y "./$NEW_DEB"
+	wait_for 30 ready || fail "/readyz not 200 within 30 s of the reinstall"
+	[ -e /etc/systemd/system/stigmer.service ] && fail "still masked: $(ls -l /etc/systemd/system/stigmer.service)"
+	[ "$(systemctl is-enabled stigmer 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1), want enabled"
+	grep -qx "$EDIT" "$ENVFILE" || fail "the env file lost the edit $EDIT"
+	check_running "$NEW_VERSION"
+	figure "$(systemctl is-active stigmer), $(systemctl is-enabled stigmer 2>&1), edit kept: $(grep -qx "$EDIT" "$ENVFILE" && echo yes || echo no)"
 	end
 }
 
@@ -655,6 +796,9 @@ deb:1)
 	scenario_oom_runner
 	scenario_stop
 	scenario_term
+	scenario_hup
+	scenario_timeout
+	scenario_security
 	cat /proc/sys/kernel/random/boot_id >/var/lib/vmtest-phase1
 	out "VMT END"
 	systemctl reboot
@@ -662,12 +806,17 @@ deb:1)
 deb:2)
 	scenario_reboot
 	scenario_remove
+	scenario_reinstall
 	scenario_purge
 	# Each case's setup uses dpkg (a fresh install, then downgrades); the
-	# upgrade itself is apt, as an operator runs it.
-	upgrade_case upgrade running "dpkg -i $OLD_DEB" "apt install -y ./$NEW_DEB"
-	upgrade_case upgrade-stopped stopped "dpkg -i $OLD_DEB" "apt install -y ./$NEW_DEB"
-	upgrade_case upgrade-disabled disabled "dpkg -i $OLD_DEB" "apt install -y ./$NEW_DEB"
+	# upgrade itself is apt, as an operator runs it. The env file is edited
+	# and the older build ships another default, so both ask dpkg's conffile
+	# question; with no terminal (pkg's stdin is /dev/null) the README's
+	# options answer it: keep the edit, the new default as .dpkg-dist.
+	conf="-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+	upgrade_case upgrade running "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
+	upgrade_case upgrade-stopped stopped "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
+	upgrade_case upgrade-disabled disabled "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
 	out "VMT END"
 	systemctl poweroff
 	;;
