@@ -135,13 +135,7 @@ func TestArchiveContents(t *testing.T) {
 			path := pick(t, c.release, "tar.gz", arch)
 			top := strings.TrimSuffix(filepath.Base(path), ".tar.gz") + "/"
 			files := readTarGz(t, path)
-			var got []string
-			for name, e := range files {
-				assert.Check(t, is.Equal(e.hdr.ModTime.UTC(), b.Date), "%s mtime", name)
-				assert.Check(t, e.hdr.Uid == 0 && e.hdr.Gid == 0 && e.hdr.Uname == "root" && e.hdr.Gname == "root", "%s owner %d:%d %s:%s", name, e.hdr.Uid, e.hdr.Gid, e.hdr.Uname, e.hdr.Gname)
-				got = append(got, fmt.Sprintf("%s %04o", strings.TrimPrefix(name, top), e.hdr.Mode&0o7777))
-			}
-			sort.Strings(got)
+			got := archiveListing(t, files, top, b.Date)
 			assert.DeepEqual(t, got, []string{
 				"LICENSE 0644",
 				"README.md 0644",
@@ -178,13 +172,7 @@ func TestDarwinArchives(t *testing.T) {
 			assert.Equal(t, filepath.Base(path), "stigmer_"+b.Version+"_darwin_"+arch+".tar.gz")
 			top := strings.TrimSuffix(filepath.Base(path), ".tar.gz") + "/"
 			files := readTarGz(t, path)
-			var got []string
-			for name, e := range files {
-				assert.Check(t, is.Equal(e.hdr.ModTime.UTC(), b.Date), "%s mtime", name)
-				assert.Check(t, e.hdr.Uid == 0 && e.hdr.Gid == 0 && e.hdr.Uname == "root" && e.hdr.Gname == "root", "%s owner %d:%d %s:%s", name, e.hdr.Uid, e.hdr.Gid, e.hdr.Uname, e.hdr.Gname)
-				got = append(got, fmt.Sprintf("%s %04o", strings.TrimPrefix(name, top), e.hdr.Mode&0o7777))
-			}
-			sort.Strings(got)
+			got := archiveListing(t, files, top, b.Date)
 			assert.DeepEqual(t, got, []string{"LICENSE 0644", "README.md 0644", "stigmer 0755"})
 			for _, name := range []string{"LICENSE", "README.md"} {
 				want, err := os.ReadFile(filepath.Join(c.dir, name))
@@ -435,4 +423,19 @@ func TestSBOM(t *testing.T) {
 			assert.Equal(t, got["std"], runtime.Version())
 		})
 	}
+}
+
+// archiveListing checks that every member of an archive is owned by root
+// and dated at the commit time, and lists them as "name mode" (names
+// without the archive's top directory), sorted.
+func archiveListing(t *testing.T, files map[string]entry, top string, date time.Time) []string {
+	t.Helper()
+	var got []string
+	for name, e := range files {
+		assert.Check(t, is.Equal(e.hdr.ModTime.UTC(), date), "%s mtime", name)
+		assert.Check(t, e.hdr.Uid == 0 && e.hdr.Gid == 0 && e.hdr.Uname == "root" && e.hdr.Gname == "root", "%s owner %d:%d %s:%s", name, e.hdr.Uid, e.hdr.Gid, e.hdr.Uname, e.hdr.Gname)
+		got = append(got, fmt.Sprintf("%s %04o", strings.TrimPrefix(name, top), e.hdr.Mode&0o7777))
+	}
+	sort.Strings(got)
+	return got
 }
