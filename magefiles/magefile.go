@@ -3,60 +3,20 @@
 // Stigmer's build, packaging and test targets: `go tool mage package` builds
 // the .deb and .rpm packages into dist/, `go tool mage test` runs every test.
 // STIGMER_VERSION overrides the version from git describe and STIGMER_DIST
-// the output directory.
+// the output directory; they are read here, at the top, and nowhere below.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-
-	"github.com/magefile/mage/mg"
-
-	"github.com/stigmer/stigmer/magefiles/pkgbuild"
-)
-
-// Build builds the stigmer binary for this machine into dist/stigmer.
-func Build(ctx context.Context) error {
-	b, err := newBuild(ctx)
-	if err != nil {
-		return err
-	}
-	return b.Binary(ctx, "", b.HostBinary())
-}
-
-// Package builds the .deb and .rpm packages for amd64 and arm64 into dist/.
-func Package(ctx context.Context) error {
-	b, err := newBuild(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("stigmer %s into %s\n", b.Version, b.Dist)
-	_, err = b.Packages(ctx, pkgbuild.Arches, pkgbuild.Formats)
-	return err
-}
-
-// Test runs every test: the Go tests, the checks on the built packages, the release checks and the VM lifecycle test.
-func Test(ctx context.Context) {
-	// They run in this order; a failure stops the rest.
-	mg.SerialCtxDeps(ctx, Check.Go, Check.Packages, Check.Release, Vmtest)
-}
-
-// Clean removes dist/ (the chroot cache in the user cache dir stays).
-func Clean() error {
-	root, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("finding repository root: %w", err)
-	}
-	return os.RemoveAll(filepath.Join(root, "dist"))
-}
-
-// newBuild reads the repository mage runs in (mage runs in its root).
-func newBuild(ctx context.Context) (*pkgbuild.Build, error) {
-	root, err := os.Getwd()
-	if err != nil {
-		return nil, fmt.Errorf("finding repository root: %w", err)
-	}
-	return pkgbuild.New(ctx, root, os.Stdout)
+// Aliases keep the short names the README and .ci/run use.
+var Aliases = map[string]any{
+	"build":          Build.Binary,
+	"clean":          Build.Clean,
+	"package":        Pkg.All,
+	"check:packages": Pkg.Check,
+	"check:tools":    Pkg.Tools,
+	"test":           Test.All,
+	"check:go":       Test.Go,
+	"bench":          Test.Bench,
+	"vmtest":         VM.All,
+	"release":        Release.Run,
+	"check:release":  Release.Check,
 }

@@ -4,33 +4,39 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 
 	"github.com/stigmer/stigmer/magefiles/pkgbuild"
 	"github.com/stigmer/stigmer/magefiles/release"
 )
 
-// Release makes the release with GoReleaser: published on a v* tag in CI with GITHUB_TOKEN, else a snapshot into dist/release.
+// Release groups the release and its checks.
+type Release mg.Namespace
+
+// Run makes the release with GoReleaser: published on a v* tag in CI with GITHUB_TOKEN, else a snapshot into dist/release.
 //
 // The .deb and .rpm come from packaging/nfpm.yaml through pkgbuild, as with
 // the package target, into dist/release-packages; GoReleaser then builds the
 // archives and checksums.txt, signs, and publishes. STIGMER_SIGN_KEY_FILE
 // (an armored OpenPGP private key) and STIGMER_SIGN_PASSPHRASE sign the
 // packages and checksums.txt. A published release refuses a dirty tree.
-func Release(ctx context.Context) error {
-	root, err := os.Getwd()
+func (Release) Run(ctx context.Context) error {
+	root, err := repoRoot()
 	if err != nil {
-		return fmt.Errorf("finding repository root: %w", err)
+		return err
 	}
 	plan, err := release.New(ctx, root, os.Getenv, os.Stdout)
 	if err != nil {
 		return err
 	}
-	b, err := newBuild(ctx)
+	opts := userOptions()
+	opts.Dist = filepath.Join(root, release.PackageDir)
+	opts.SignKey, opts.SignPassphrase = plan.SignKey, plan.SignPassphrase
+	b, err := newBuild(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -38,8 +44,6 @@ func Release(ctx context.Context) error {
 		return err
 	}
 	plan.Announce(b.Version)
-	b.Dist = filepath.Join(root, release.PackageDir)
-	b.SignKey, b.SignPassphrase = plan.SignKey, plan.SignPassphrase
 	if err := plan.ClearSigned(b.Dist); err != nil {
 		return err
 	}
@@ -50,8 +54,8 @@ func Release(ctx context.Context) error {
 	return plan.Run(ctx, b, pkgs)
 }
 
-// Release checks the release: goreleaser check, actionlint, and snapshot releases in fresh clones (reproducible, signed, same packages as the package target).
-func (Check) Release(ctx context.Context) error {
+// Check checks the release: goreleaser check, actionlint, and snapshot releases in fresh clones (reproducible, signed, same packages as the package target).
+func (Release) Check(ctx context.Context) error {
 	if err := installTools(ctx, releaseTools); err != nil {
 		return err
 	}
@@ -60,7 +64,7 @@ func (Check) Release(ctx context.Context) error {
 }
 
 // releaseTools maps each command the release checks run to its Debian package.
-var releaseTools = []struct{ cmd, pkg string }{
+var releaseTools = []tool{
 	{"gpg", "gpg"},
 	{"gpg-agent", "gpg-agent"},
 	{"rpm", "rpm"},

@@ -8,29 +8,41 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/magefile/mage/mg"
 
 	"github.com/stigmer/stigmer/magefiles/pkgbuild"
 )
 
-// Vmtest boots Debian 12 and 11 guests under QEMU, installs the current packages and runs the lifecycle scenarios of issue 4.
+// VM groups the lifecycle test in QEMU guests.
+type VM mg.Namespace
+
+// vmGuests are the guests VM.All boots, in order.
+const vmGuests = "deb12 deb11 rpm12"
+
+// All boots Debian 12 and 11 guests under QEMU, installs the current packages and runs the lifecycle scenarios of issue 4.
 //
 // Scenarios: install, kill -9 and the other restart triggers, what must not
 // restart, runner kills, reboot, upgrade, remove, purge, and the rpm path.
+// VM.Run picks guests and keeps their disks and logs.
+func (VM) All(ctx context.Context) error {
+	return VM{}.Run(ctx, vmGuests, false)
+}
+
+// Run boots the guests named in guests ("deb12 deb11 rpm12"), runs the scenarios in each and, with keep, keeps their disks and logs.
+//
 // It builds the packages (the package target), the older build the chroot
 // test uses too (dist/.old) and the rpm guest's stand-in for a RHEL base
-// (dist/.standin), then runs scripts/vm/vmtest.sh. Environment:
-// STIGMER_VM_KEEP=1 keeps the guests' disks and logs (the script prints how
-// to get a shell in one), STIGMER_VM_GUESTS picks guests ("deb12 deb11
-// rpm12"), STIGMER_VM_CACHE moves the image cache.
-func Vmtest(ctx context.Context) error {
-	mg.CtxDeps(ctx, Package)
+// (dist/.standin), then runs scripts/vm/vmtest.sh (which prints how to get
+// a shell in a kept guest). STIGMER_VM_CACHE moves the image cache.
+func (VM) Run(ctx context.Context, guests string, keep bool) error {
+	mg.CtxDeps(ctx, Pkg.All)
 	cache, err := vmCacheDir()
 	if err != nil {
 		return err
 	}
-	b, err := newBuild(ctx)
+	b, err := newBuild(ctx, userOptions())
 	if err != nil {
 		return err
 	}
@@ -44,21 +56,25 @@ func Vmtest(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building the rpm stand-in %s: %w", pkgbuild.StandInName, err)
 	}
-	args := []string{"scripts/vm/vmtest.sh", "-s", standIn}
-	if os.Getenv("STIGMER_VM_KEEP") == "1" {
-		args = append(args, "-k")
-	}
-	if g := os.Getenv("STIGMER_VM_GUESTS"); g != "" {
-		args = append(args, "-g", g)
-	}
-	args = append(args, b.Dist, old)
-	cmd := exec.CommandContext(ctx, "bash", args...)
+	cmd := exec.CommandContext(ctx, "bash", vmtestArgs(standIn, guests, keep, b.Dist, old)...)
 	cmd.Env = append(os.Environ(), "STIGMER_VM_CACHE="+cache)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("running the VM scenarios (scripts/vm/vmtest.sh): %w", err)
 	}
 	return nil
+}
+
+// vmtestArgs is the command line of scripts/vm/vmtest.sh.
+func vmtestArgs(standIn, guests string, keep bool, dist, old string) []string {
+	args := []string{"scripts/vm/vmtest.sh", "-s", standIn}
+	if keep {
+		args = append(args, "-k")
+	}
+	if g := strings.TrimSpace(guests); g != "" {
+		args = append(args, "-g", g)
+	}
+	return append(args, dist, old)
 }
 
 // vmCacheDir is the VM image cache: STIGMER_VM_CACHE, else the user cache

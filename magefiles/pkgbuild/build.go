@@ -30,7 +30,7 @@ var (
 // safe for concurrent use.
 type Build struct {
 	Root    string    // repository root
-	Dist    string    // output directory (dist/ or STIGMER_DIST)
+	Dist    string    // output directory (Options.Dist, default dist/)
 	Version string    // semver, see VersionFromDescribe
 	Commit  string    // full commit hash of HEAD
 	Date    time.Time // commit time: SOURCE_DATE_EPOCH, mtimes, main.date
@@ -39,17 +39,31 @@ type Build struct {
 	// .rpm with, unlocked by SignPassphrase; "" leaves them unsigned.
 	SignKey, SignPassphrase string
 	// OlderEnvFile ships OlderEnv's variant of the env file instead of
-	// EnvFile: the upgrade tests' older build sets it (STIGMER_OLDER_ENV=1),
-	// so that an upgrade changes the shipped default.
+	// EnvFile: the upgrade tests' older build sets it, so that an upgrade changes the shipped default.
 	OlderEnvFile bool
 }
 
-// New reads the repository at root: version from STIGMER_VERSION (taken as
-// given) or git describe (with +dirty for uncommitted changes, see
-// MarkDirty), output directory from STIGMER_DIST or root/dist.
-func New(ctx context.Context, root string, log io.Writer) (*Build, error) {
-	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist"), OlderEnvFile: os.Getenv("STIGMER_OLDER_ENV") == "1"}
-	if d := os.Getenv("STIGMER_DIST"); d != "" {
+// Options are the caller's choices for one build. pkgbuild reads no
+// environment variable: the magefiles' top level maps the user's overrides
+// (STIGMER_VERSION, STIGMER_DIST) onto these fields, once.
+type Options struct {
+	// Version is taken as given (checked by CheckVersion); "" means git
+	// describe (with +dirty for uncommitted changes, see MarkDirty).
+	Version string
+	// Dist is the output directory, relative to root unless absolute; ""
+	// means root/dist.
+	Dist string
+	// SignKey, SignPassphrase and OlderEnvFile: see Build.
+	SignKey, SignPassphrase string
+	OlderEnvFile            bool
+}
+
+// New reads the repository at root and returns the build that opts
+// describe.
+func New(ctx context.Context, root string, log io.Writer, opts Options) (*Build, error) {
+	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist"), OlderEnvFile: opts.OlderEnvFile,
+		SignKey: opts.SignKey, SignPassphrase: opts.SignPassphrase}
+	if d := opts.Dist; d != "" {
 		if !filepath.IsAbs(d) {
 			d = filepath.Join(root, d)
 		}
@@ -68,7 +82,7 @@ func New(ctx context.Context, root string, log io.Writer) (*Build, error) {
 		return nil, fmt.Errorf("parsing commit time %q: %w", ct, err)
 	}
 	b.Date = time.Unix(sec, 0).UTC()
-	if v := os.Getenv("STIGMER_VERSION"); v != "" {
+	if v := opts.Version; v != "" {
 		b.Version, err = CheckVersion(v)
 		return b, err
 	}
@@ -199,9 +213,11 @@ func (b *Build) sourceHash() (string, error) {
 	return hashTree(b.Root, "go.mod", "go.sum", "cmd", "internal")
 }
 
-// ldflags stamps version, commit and date, strips symbols and drops the
-// build ID so that two builds of one commit are byte-identical.
-func (b *Build) ldflags() string {
+// LDFlags stamps version, commit and date, strips symbols and drops the
+// build ID so that two builds of one commit are byte-identical. It is the
+// one definition: the release hands it to GoReleaser (STIGMER_LDFLAGS in
+// .goreleaser.yaml), so the archives' binaries equal the packages' ones.
+func (b *Build) LDFlags() string {
 	return fmt.Sprintf("-s -w -buildid= -X main.version=%s -X main.commit=%s -X main.date=%s",
 		b.Version, b.Commit, b.Date.Format(time.RFC3339))
 }
@@ -221,9 +237,9 @@ func (b *Build) Binary(ctx context.Context, goarch, out string) error {
 	if out == b.HostBinary() {
 		name = "binary host"
 	}
-	inputs := strings.Join([]string{src, b.ldflags(), goos, goarch, out}, "\n")
+	inputs := strings.Join([]string{src, b.LDFlags(), goos, goarch, out}, "\n")
 	return b.step(name, inputs, []string{out}, func() error {
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", b.ldflags(), "-o", out, "./cmd/stigmer")
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", b.LDFlags(), "-o", out, "./cmd/stigmer")
 		cmd.Dir = b.Root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch, "GOFLAGS=-buildvcs=false")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr

@@ -88,10 +88,9 @@ func TestNewDirty(t *testing.T) {
 	git("add", "f")
 	git("commit", "-q", "-m", "x")
 	git("tag", "v1.2.3")
-	t.Setenv("STIGMER_VERSION", "")
 	version := func() string {
 		t.Helper()
-		b, err := New(t.Context(), dir, io.Discard)
+		b, err := New(t.Context(), dir, io.Discard, Options{})
 		assert.NilError(t, err)
 		return b.Version
 	}
@@ -112,7 +111,37 @@ func TestNewDirty(t *testing.T) {
 		assert.NilError(t, err)
 		return string(out)
 	}())+".dirty")
-	// An explicit STIGMER_VERSION is taken as given.
-	t.Setenv("STIGMER_VERSION", "2.0.0")
-	assert.Equal(t, version(), "2.0.0")
+}
+
+// TestNewOptions checks that New takes the version and the output directory
+// from its Options and not from the environment: the user's overrides are
+// read once, by the magefiles' top level.
+func TestNewOptions(t *testing.T) {
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...).CombinedOutput()
+		assert.NilError(t, err, string(out))
+	}
+	git("init", "-q")
+	git("commit", "-q", "--allow-empty", "-m", "x")
+	git("tag", "v2.0.0")
+	t.Setenv("STIGMER_VERSION", "9.9.9")
+	t.Setenv("STIGMER_DIST", "/from/the/environment")
+	t.Setenv("STIGMER_OLDER_ENV", "1")
+
+	b, err := New(t.Context(), dir, io.Discard, Options{})
+	assert.NilError(t, err)
+	assert.Equal(t, b.Version, "2.0.0")
+	assert.Equal(t, b.Dist, filepath.Join(dir, "dist"))
+	assert.Equal(t, b.OlderEnvFile, false)
+
+	b, err = New(t.Context(), dir, io.Discard, Options{Version: "1.0.0-rc.1", Dist: "out", OlderEnvFile: true})
+	assert.NilError(t, err)
+	assert.Equal(t, b.Version, "1.0.0-rc.1")
+	assert.Equal(t, b.Dist, filepath.Join(dir, "out"))
+	assert.Equal(t, b.OlderEnvFile, true)
+
+	_, err = New(t.Context(), dir, io.Discard, Options{Version: "not a version"})
+	assert.ErrorContains(t, err, "not a version")
 }

@@ -25,7 +25,7 @@ var rpmRequires = []string{"/bin/sh", "shadow-utils", "systemd"}
 // into a temp dir and returns its path.
 func standIn(t *testing.T) string {
 	t.Helper()
-	b, err := pkgbuild.New(t.Context(), repoRoot(t), io.Discard)
+	b, err := pkgbuild.New(t.Context(), repoRoot(t), io.Discard, pkgbuild.Options{})
 	assert.NilError(t, err)
 	path, err := b.StandIn(t.TempDir())
 	assert.NilError(t, err)

@@ -223,9 +223,9 @@ func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string) er
 	}
 	env := append(os.Environ(),
 		"STIGMER_VERSION="+b.Version,
-		"STIGMER_COMMIT="+b.Commit,
 		"STIGMER_DATE="+b.Date.Format(time.RFC3339),
 		"SOURCE_DATE_EPOCH="+b.Epoch(),
+		"STIGMER_LDFLAGS="+b.LDFlags(),
 		EnvSignPassphrase+"="+p.SignPassphrase,
 	)
 	if p.SignKey == "" {

@@ -120,7 +120,7 @@ func TestBinariesIdentical(t *testing.T) {
 // time, and each packaging file with the mode packaging/nfpm.yaml gives it.
 func TestArchiveContents(t *testing.T) {
 	c := snapA.get(t)
-	b, err := pkgbuild.New(t.Context(), c.dir, os.Stdout)
+	b, err := pkgbuild.New(t.Context(), c.dir, os.Stdout, pkgbuild.Options{})
 	assert.NilError(t, err)
 	cfg, err := b.Config("amd64")
 	assert.NilError(t, err)
@@ -164,7 +164,7 @@ func TestArchiveContents(t *testing.T) {
 // SBOM beside the archive.
 func TestDarwinArchives(t *testing.T) {
 	c := snapA.get(t)
-	b, err := pkgbuild.New(t.Context(), c.dir, os.Stdout)
+	b, err := pkgbuild.New(t.Context(), c.dir, os.Stdout, pkgbuild.Options{})
 	assert.NilError(t, err)
 	for arch, cpu := range map[string]macho.Cpu{"amd64": macho.CpuAmd64, "arm64": macho.CpuArm64} {
 		t.Run(arch, func(t *testing.T) {
@@ -392,7 +392,7 @@ func TestDirtyTreeRefused(t *testing.T) {
 // the modules of go.mod that the binary links, at their go.mod versions.
 func TestSBOM(t *testing.T) {
 	c := snapA.get(t)
-	b, err := pkgbuild.New(t.Context(), c.dir, os.Stdout)
+	b, err := pkgbuild.New(t.Context(), c.dir, os.Stdout, pkgbuild.Options{})
 	assert.NilError(t, err)
 	for _, arch := range pkgbuild.Arches {
 		t.Run(arch, func(t *testing.T) {

@@ -1,0 +1,39 @@
+//go:build mage
+
+package main
+
+import (
+	"context"
+
+	"github.com/magefile/mage/mg"
+	"github.com/magefile/mage/sh"
+)
+
+// Test groups the test suites.
+type Test mg.Namespace
+
+// All runs every test: the Go tests, the checks on the built packages, the release checks and the VM lifecycle test.
+func (Test) All(ctx context.Context) {
+	// They run in this order; a failure stops the rest.
+	mg.SerialCtxDeps(ctx, Test.Go, Pkg.Check, Release.Check, VM.All)
+}
+
+// Go runs the Go tests of the whole module (go test ./...) and cross-compiles and vets for macOS.
+func (Test) Go(ctx context.Context) error {
+	if err := staticcheck(); err != nil {
+		return err
+	}
+	if err := checkDarwin(ctx); err != nil {
+		return err
+	}
+	return sh.RunV("go", "test", "./...")
+}
+
+// Bench prints the binary's figures: start to READY=1, runner kill -9 to registered again, idle RSS of the three processes.
+//
+// They are Go benchmarks of the real binary (cmd/stigmer/bench_test.go);
+// nothing asserts on them. Goals: ready within 300 ms, a runner back within
+// 1 s, under 64 MB for the tree.
+func (Test) Bench(ctx context.Context) error {
+	return sh.RunV("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "5x", "./cmd/stigmer")
+}
