@@ -27,6 +27,13 @@ const vmGuests = "deb12 deb11 rpm12"
 // restart, runner kills, reboot, upgrade, remove, purge, and the rpm path.
 // VM.Run picks guests and keeps their disks and logs.
 func (VM) All(ctx context.Context) error {
+	// The variables that used to pick guests are arguments now: refuse them
+	// rather than run all guests when the user asked for one.
+	for _, v := range []string{"STIGMER_VM_GUESTS", "STIGMER_VM_KEEP"} {
+		if _, ok := os.LookupEnv(v); ok {
+			return fmt.Errorf("%s is no longer read: pick guests and keep with arguments, e.g. go tool mage vm:run deb12 true", v)
+		}
+	}
 	return VM{}.Run(ctx, vmGuests, false)
 }
 
