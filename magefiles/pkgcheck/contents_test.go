@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +20,9 @@ import (
 
 // TestManifest compares every path, mode, owner and flag (c conffile,
 // n noreplace, d doc, l license) of each
-// package with testdata/<format>.manifest (the same for both arches).
+// package with testdata/<format>.manifest (the same for both arches),
+// sorted by path so that a change shows as one line in a diff, whatever
+// order the packager writes.
 // Refresh with: go test -tags pkgcheck ./magefiles/pkgcheck -update
 func TestManifest(t *testing.T) {
 	for _, p := range packages(t, distDir(t, "STIGMER_DIST")) {
@@ -32,6 +35,7 @@ func TestManifest(t *testing.T) {
 				got = lines(run(t, "rpm", "-qp", "--qf",
 					`[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILEFLAGS:fflags}\n]`, p.path))
 			}
+			slices.Sort(got) // each line starts with its path
 			golden.Assert(t, strings.Join(got, "\n")+"\n", p.format+".manifest")
 		})
 	}
