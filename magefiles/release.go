@@ -29,7 +29,7 @@ func (Release) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	plan, err := release.New(ctx, root, os.Getenv, os.Stdout)
+	plan, err := release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
 	if err != nil {
 		return err
 	}

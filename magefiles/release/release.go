@@ -116,18 +116,41 @@ type Plan struct {
 	Tag            string    // v* tag at HEAD, "" if none
 	SignKey        string    // absolute path of the signing key, "" for none
 	SignPassphrase string    // its passphrase
+	Path           string    // the user's PATH, for GoReleaser
 	Log            io.Writer // progress
 }
 
-// New reads the repository at root and the environment through getenv. It
+// Env is what the release takes from the user's environment. The magefiles'
+// top level reads it with ReadEnv(os.Getenv) and passes it down; this
+// package reads no variable itself.
+type Env struct {
+	CI             bool   // CI=true
+	Token          bool   // EnvToken is set (GoReleaser reads it itself)
+	SignKeyFile    string // EnvSignKey
+	SignPassphrase string // EnvSignPassphrase
+	Path           string // PATH, which Run prepends the SBOM tool's dir to
+}
+
+// ReadEnv builds an Env through getenv (os.Getenv at the top level).
+func ReadEnv(getenv func(string) string) Env {
+	return Env{
+		CI:             getenv("CI") == "true",
+		Token:          getenv(EnvToken) != "",
+		SignKeyFile:    getenv(EnvSignKey),
+		SignPassphrase: getenv(EnvSignPassphrase),
+		Path:           getenv("PATH"),
+	}
+}
+
+// New reads the repository at root and takes the user's choices from env. It
 // fails when a published release would be built from a dirty tree, naming
 // the changed files, or when the signing key file cannot be read.
-func New(ctx context.Context, root string, getenv func(string) string, log io.Writer) (*Plan, error) {
+func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error) {
 	// No tag at HEAD is the usual case: describe fails and Tag stays "".
 	tag, _ := git(ctx, root, "describe", "--exact-match", "--tags", "--match", "v[0-9]*", "HEAD")
-	mode, why := Decide(tag, getenv("CI") == "true", getenv(EnvToken) != "")
-	p := &Plan{Root: root, Mode: mode, Why: why, Tag: tag, SignPassphrase: getenv(EnvSignPassphrase), Log: log}
-	if key := getenv(EnvSignKey); key != "" {
+	mode, why := Decide(tag, env.CI, env.Token)
+	p := &Plan{Root: root, Mode: mode, Why: why, Tag: tag, SignPassphrase: env.SignPassphrase, Path: env.Path, Log: log}
+	if key := env.SignKeyFile; key != "" {
 		abs, err := filepath.Abs(key)
 		if err != nil {
 			return nil, fmt.Errorf("resolving %s=%q: %w", EnvSignKey, key, err)
@@ -245,7 +268,7 @@ func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string) er
 	if err := install.Run(); err != nil {
 		return fmt.Errorf("installing %s: %w", SBOMTool, err)
 	}
-	env = append(env, "PATH="+tools+string(os.PathListSeparator)+os.Getenv("PATH"))
+	env = append(env, "PATH="+tools+string(os.PathListSeparator)+p.Path)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = p.Root
 	cmd.Env = env

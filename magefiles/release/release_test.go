@@ -48,7 +48,7 @@ func TestNew(t *testing.T) {
 		assert.NilError(t, err, string(out))
 	}
 	assert.NilError(t, os.WriteFile(filepath.Join(dir, "new"), nil, 0o644))
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	env := func(m map[string]string) Env { return ReadEnv(func(k string) string { return m[k] }) }
 	ctx := context.Background()
 
 	// success
