@@ -14,15 +14,16 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/api"
 	"github.com/stigmer/stigmer/internal/buildinfo"
 	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/container"
+	"github.com/stigmer/stigmer/internal/listen"
 	"github.com/stigmer/stigmer/internal/logging"
 	"github.com/stigmer/stigmer/internal/notify"
+	"github.com/stigmer/stigmer/internal/runfile"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
@@ -41,36 +42,10 @@ type Options struct {
 	Hurry <-chan struct{}
 }
 
-// PortTakenError is a listen address that another process holds.
-type PortTakenError struct {
-	Addr string
-	Err  error
-}
-
-func (e *PortTakenError) Error() string {
-	_, port, _ := net.SplitHostPort(e.Addr)
-	return fmt.Sprintf("cannot listen on %s: address already in use; find its owner with `ss -ltnp 'sport = :%s'` (another stigmer? see `systemctl status stigmer` and `stigmer server status`), stop it, or set STIGMER_LISTEN to a free address", e.Addr, port)
-}
-
-func (e *PortTakenError) Unwrap() error { return e.Err }
-
-// Listen opens the API's listener, turning "address in use" into a
-// *PortTakenError that says what to do.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, &PortTakenError{Addr: addr, Err: err}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
-	}
-	return ln, nil
-}
-
 // Run serves until ctx is done, then stops the runners and returns nil; an
 // error means the server could not start or its API failed.
 func Run(ctx context.Context, o Options) error {
-	ln, err := Listen(o.Config.Listen)
+	ln, err := listen.TCP(o.Config.Listen)
 	if err != nil {
 		return err
 	}
@@ -239,27 +214,6 @@ func (s *server) healthy(ctx context.Context, client *api.Client, within time.Du
 	return nil
 }
 
-// Status implements api.Backend.
-func (s *server) Status() api.Status {
-	ready, reason := s.sup.Ready()
-	now := time.Now()
-	self := api.Component{
-		Name: "server", Mode: "native", PID: os.Getpid(), State: "running",
-		StartedAt: &s.started, UptimeSeconds: now.Sub(s.started).Seconds(), HeartbeatAgeSeconds: -1,
-	}
-	return api.Status{
-		Version: s.o.Info.Version, Ready: ready, Reason: reason, Listen: s.addr,
-		StartedAt: s.started, UptimeSeconds: now.Sub(s.started).Seconds(),
-		Components: append([]api.Component{self}, s.sup.Snapshot()...),
-	}
-}
-
-// Ready, Register, Heartbeat and Deregister implement api.Backend.
-func (s *server) Ready() (bool, string)               { return s.sup.Ready() }
-func (s *server) Register(name, token string) error   { return s.sup.Register(name, token) }
-func (s *server) Heartbeat(name, token string) error  { return s.sup.Heartbeat(name, token) }
-func (s *server) Deregister(name, token string) error { return s.sup.Deregister(name, token) }
-
 // runnerEnv is the runners' environment: the server's own without
 // systemd's notify and watchdog variables (runners must not speak for the
 // service), plus where the API is.
@@ -325,12 +279,12 @@ func (s *server) agentMode() string {
 // to be in the file.
 func (s *server) writeRunFiles() error {
 	if s.o.AddressFile != "" {
-		if _, err := writeRunFile(s.o.AddressFile, s.addr+"\n", false); err != nil {
+		if _, err := runfile.Write(s.o.AddressFile, s.addr+"\n", false); err != nil {
 			return err
 		}
 	}
 	if s.o.PIDFile != "" {
-		f, err := writeRunFile(s.o.PIDFile, fmt.Sprint(os.Getpid())+"\n", true)
+		f, err := runfile.Write(s.o.PIDFile, fmt.Sprint(os.Getpid())+"\n", true)
 		if err != nil {
 			return err
 		}
