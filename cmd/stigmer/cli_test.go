@@ -101,12 +101,11 @@ func TestDevServerRefusesATakenPort(t *testing.T) {
 }
 
 func TestDevServerRefusesWhenTheServiceIsActive(t *testing.T) {
-	// systemctl-standin answers is-active like systemctl does for an
-	// active unit: no systemd runs here to ask.
+	// testdata/systemctl-standin.sh answers is-active like systemctl does
+	// for an active unit: no systemd runs here to ask.
 	dir := filepath.Join(t.TempDir(), "systemctl-standin")
 	assert.NilError(t, os.Mkdir(dir, 0o755))
-	assert.NilError(t, os.WriteFile(filepath.Join(dir, "systemctl"),
-		[]byte("#!/bin/sh\n[ \"$1 $2 $3\" = \"is-active --quiet stigmer.service\" ] && exit 0\nexit 3\n"), 0o755))
+	assert.NilError(t, os.Symlink(standInPath(t, "systemctl-standin.sh"), filepath.Join(dir, "systemctl")))
 	env := testEnv(t)
 	env[0] = "PATH=" + dir + ":" + os.Getenv("PATH")
 	res := icmd.RunCmd(icmd.Command(stigmerBin, "server", "start"), icmd.WithEnv(env...))

@@ -237,21 +237,9 @@ func TestForegroundStopsInOrderOnSIGHUP(t *testing.T) {
 	}
 }
 
-// stubbornStandIn stands in for the docker CLI (no Docker engine here): its
-// `run` is a container that ignores SIGTERM, noting each one.
-const stubbornStandIn = `#!/bin/sh
-case "$1" in
-rm) exit 1 ;;
-run) trap 'echo TERM >> "$STANDIN_LOG"' TERM
-     while :; do sleep 0.1; done ;;
-esac
-exit 125
-`
-
 func TestSecondSignalMakesTheStopImmediate(t *testing.T) {
 	dir := t.TempDir()
-	standIn, termLog := filepath.Join(dir, "docker-standin"), filepath.Join(dir, "term.log")
-	assert.NilError(t, os.WriteFile(standIn, []byte(stubbornStandIn), 0o755))
+	standIn, termLog := standInPath(t, "docker-standin-ignores-term.sh"), filepath.Join(dir, "term.log")
 	s := startForeground(t, testEnv(t, "STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0",
 		"STIGMER_CONTAINER_CLI="+standIn, "STANDIN_LOG="+termLog))
 	var agent api.Component

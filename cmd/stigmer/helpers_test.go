@@ -56,6 +56,15 @@ func TestMain(m *testing.M) {
 
 // testEnv is a clean environment for the binary: a temporary HOME and
 // STIGMER_HOME, a free loopback port, and extra on top.
+// standInPath is the absolute path of testdata/name, a shell stand-in for
+// a command that cannot run here (kept as a file so that shellcheck reads it).
+func standInPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", name))
+	assert.NilError(t, err)
+	return p
+}
+
 func testEnv(t testing.TB, extra ...string) []string {
 	dir := t.TempDir()
 	env := []string{

@@ -190,9 +190,8 @@ func waitAllThreadsStopped(t *testing.T, pid int) {
 
 func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	dir := t.TempDir()
-	standIn := filepath.Join(dir, "docker-standin")
+	standIn := standInPath(t, "docker-standin.sh")
 	gate, argsLog := filepath.Join(dir, "gate"), filepath.Join(dir, "args.log")
-	assert.NilError(t, os.WriteFile(standIn, []byte(dockerStandIn), 0o755))
 	s := startServer(t, testEnv(t,
 		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
 		"STANDIN_GATE="+gate, "STANDIN_LOG="+argsLog, "STIGMER_BIN="+stigmerBin,
@@ -240,21 +239,6 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	}
 }
 
-// dockerStandIn stands in for the docker CLI, which cannot run here (no
-// Docker engine). It records its arguments; `rm` answers like docker for a
-// missing container, after the file $STANDIN_RM_BLOCK is gone; `run` waits for the gate file (an image pull) and
-// then runs the native agent runner in its place, as the container would.
-const dockerStandIn = `#!/bin/sh
-echo "$*" >> "$STANDIN_LOG"
-case "$1" in
-rm) while [ -e "$STANDIN_RM_BLOCK" ]; do sleep 0.05; done
-    echo "Error response from daemon: No such container: $3" >&2; exit 1 ;;
-run) while [ ! -e "$STANDIN_GATE" ]; do sleep 0.05; done
-     exec "$STIGMER_BIN" internal-agent-runner ;;
-esac
-exit 125
-`
-
 func TestBadConfigurationExits78(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -294,9 +278,8 @@ func TestRunnerStartedByHand(t *testing.T) {
 // container hangs, as with a slow or stuck container engine.
 func startWithHangingRm(t *testing.T, extra ...string) (s *serverProc, block, argsLog string) {
 	dir := t.TempDir()
-	standIn, gate := filepath.Join(dir, "docker-standin"), filepath.Join(dir, "gate")
+	standIn, gate := standInPath(t, "docker-standin.sh"), filepath.Join(dir, "gate")
 	block, argsLog = filepath.Join(dir, "block"), filepath.Join(dir, "args.log")
-	assert.NilError(t, os.WriteFile(standIn, []byte(dockerStandIn), 0o755))
 	assert.NilError(t, os.WriteFile(block, nil, 0o644))
 	assert.NilError(t, os.WriteFile(gate, nil, 0o644))
 	s = startServer(t, testEnv(t, append(extra,

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-
-	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
 // Backend is what the handler serves: the server's state and its runners'
-// registry.
+// registry. The runner calls return a *Refusal to choose the status code;
+// any other error is a 500.
 type Backend interface {
 	Status() Status
 	Ready() (bool, string)
@@ -63,11 +62,11 @@ func runnerCall(call func(name, token string) error) http.HandlerFunc {
 		switch {
 		case err == nil:
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		case errors.Is(err, supervisor.ErrUnknownRunner):
+		case errors.Is(err, ErrNotFound):
 			writeJSON(w, http.StatusNotFound, errorBody{Error: err.Error()})
-		case errors.Is(err, supervisor.ErrUnknownInstance):
+		case errors.Is(err, ErrConflict):
 			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
-		case errors.Is(err, supervisor.ErrStopping):
+		case errors.Is(err, ErrUnavailable):
 			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
 		default:
 			writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})

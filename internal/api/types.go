@@ -1,9 +1,8 @@
 package api
 
 import (
+	"errors"
 	"time"
-
-	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
 // Paths of the API.
@@ -28,7 +27,40 @@ type Status struct {
 }
 
 // Component is the server itself or one runner.
-type Component = supervisor.Status
+type Component struct {
+	Name          string     `json:"name"`
+	Mode          string     `json:"mode"`
+	PID           int        `json:"pid"`
+	State         string     `json:"state"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	UptimeSeconds float64    `json:"uptime_seconds"`
+	Restarts      int        `json:"restarts"`
+	LastExit      string     `json:"last_exit"`
+	LastExitAt    *time.Time `json:"last_exit_at,omitempty"`
+	// RestartDelayMS is the backoff applied before the current run.
+	RestartDelayMS int64 `json:"restart_delay_ms"`
+	// HeartbeatAgeSeconds is the time since the last heartbeat, -1 before
+	// the first.
+	HeartbeatAgeSeconds float64 `json:"heartbeat_age_seconds"`
+}
+
+// The kinds of refusal a Backend's runner calls return (wrapped in a
+// *Refusal) so the handler can pick the status code without knowing the
+// backend's own errors.
+var (
+	ErrNotFound    = errors.New("not found")   // 404: no such runner
+	ErrConflict    = errors.New("conflict")    // 409: a stale instance
+	ErrUnavailable = errors.New("unavailable") // 503: the server is stopping
+)
+
+// Refusal is a runner call the backend refused: Err is what the client is
+// told, Kind (one of the Err* kinds above) chooses the status code.
+type Refusal struct {
+	Kind, Err error
+}
+
+func (r *Refusal) Error() string   { return r.Err.Error() }
+func (r *Refusal) Unwrap() []error { return []error{r.Kind, r.Err} }
 
 // RunnerRequest is the body of the runner calls.
 type RunnerRequest struct {

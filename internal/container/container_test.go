@@ -21,7 +21,7 @@ func TestArgs(t *testing.T) {
 }
 
 func TestRemoveStaleGivesUpOnAHangingCLI(t *testing.T) {
-	cli, err := filepath.Abs("testdata/docker-standin-rm-hangs")
+	cli, err := filepath.Abs("testdata/docker-standin-rm-hangs.sh")
 	assert.NilError(t, err)
 	rt := Runtime{CLI: cli, Image: "example/agent:1.0", RemoveTimeout: 200 * time.Millisecond}
 	err = rt.RemoveStale(context.Background())

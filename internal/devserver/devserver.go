@@ -19,7 +19,8 @@ import (
 	"time"
 
 	"github.com/stigmer/stigmer/internal/api"
-	"github.com/stigmer/stigmer/internal/server"
+	"github.com/stigmer/stigmer/internal/listen"
+	"github.com/stigmer/stigmer/internal/runfile"
 )
 
 // Paths are the dev server's files under $STIGMER_HOME.
@@ -63,7 +64,7 @@ func Running(p Paths) (int, bool) {
 }
 
 // owner proves that the PID in the PID file is this home's server: the
-// server holds a lock on the file it wrote (see server.LockHolder), so a
+// server holds a lock on the file it wrote (see runfile.LockHolder), so a
 // PID copied from another home's file, a recycled PID or a stale file
 // cannot pass. ErrNotRunning means no file, no PID, or a PID that no longer
 // runs; a *ForeignPIDError means the PID runs but is not this home's server.
@@ -76,9 +77,9 @@ func owner(p Paths) (int, error) {
 	if err != nil || pid <= 0 {
 		return 0, ErrNotRunning
 	}
-	holder, err := server.LockHolder(p.PIDFile)
+	holder, err := runfile.LockHolder(p.PIDFile)
 	switch {
-	case errors.Is(err, server.ErrNotLocked):
+	case errors.Is(err, runfile.ErrNotLocked):
 		if !alive(pid) {
 			return 0, ErrNotRunning
 		}
@@ -164,8 +165,8 @@ func Address(p Paths) (string, bool) {
 }
 
 // CheckCanStart refuses to start when the service or a dev server runs,
-// or when listen is taken.
-func CheckCanStart(ctx context.Context, p Paths, listen string) error {
+// or when addr is taken.
+func CheckCanStart(ctx context.Context, p Paths, addr string) error {
 	if ServiceActive(ctx) {
 		return ErrServiceActive
 	}
@@ -173,7 +174,7 @@ func CheckCanStart(ctx context.Context, p Paths, listen string) error {
 		addr, _ := Address(p)
 		return fmt.Errorf("a stigmer dev server already runs (pid %d, on %s); see `stigmer server status`, or stop it with `stigmer server stop`", pid, addr)
 	}
-	ln, err := server.Listen(listen)
+	ln, err := listen.TCP(addr)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,8 @@ func (b *standInRegistry) check(token string, count *int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if token != b.token || b.rejectFromNowOn {
-		return supervisor.ErrUnknownInstance
+		// As the server's backend refuses a stale token (server/backend.go).
+		return &api.Refusal{Kind: api.ErrConflict, Err: supervisor.ErrUnknownInstance}
 	}
 	*count++
 	return nil

@@ -1,27 +1,27 @@
-// Package server runs `stigmer internal-server`: the HTTP API on loopback,
-// the supervised runners, the systemd notifications (READY=1 once the API
-// listens and both runners registered, STATUS=, WATCHDOG=1 from a health
-// loop, STOPPING=1) and the orderly shutdown on SIGTERM.
+// Package server is `stigmer internal-server`: it serves the HTTP API on
+// loopback, supervises the runners, speaks to systemd and stops in order on
+// SIGTERM. One file per job:
+//   - server.go: Run, the lifecycle from listening to the orderly stop;
+//   - backend.go: the server as the API's backend (wire types and refusals);
+//   - http.go: the HTTP server's limits (timeouts, connections);
+//   - systemd.go: READY=, STATUS= and the watchdog's health loop;
+//   - runners.go: what the runners are and the environment they get;
+//   - runfiles.go: the address and PID files.
 package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/api"
 	"github.com/stigmer/stigmer/internal/buildinfo"
 	"github.com/stigmer/stigmer/internal/config"
-	"github.com/stigmer/stigmer/internal/container"
-	"github.com/stigmer/stigmer/internal/logging"
+	"github.com/stigmer/stigmer/internal/listen"
 	"github.com/stigmer/stigmer/internal/notify"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
@@ -41,36 +41,10 @@ type Options struct {
 	Hurry <-chan struct{}
 }
 
-// PortTakenError is a listen address that another process holds.
-type PortTakenError struct {
-	Addr string
-	Err  error
-}
-
-func (e *PortTakenError) Error() string {
-	_, port, _ := net.SplitHostPort(e.Addr)
-	return fmt.Sprintf("cannot listen on %s: address already in use; find its owner with `ss -ltnp 'sport = :%s'` (another stigmer? see `systemctl status stigmer` and `stigmer server status`), stop it, or set STIGMER_LISTEN to a free address", e.Addr, port)
-}
-
-func (e *PortTakenError) Unwrap() error { return e.Err }
-
-// Listen opens the API's listener, turning "address in use" into a
-// *PortTakenError that says what to do.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, &PortTakenError{Addr: addr, Err: err}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
-	}
-	return ln, nil
-}
-
 // Run serves until ctx is done, then stops the runners and returns nil; an
 // error means the server could not start or its API failed.
 func Run(ctx context.Context, o Options) error {
-	ln, err := Listen(o.Config.Listen)
+	ln, err := listen.TCP(o.Config.Listen)
 	if err != nil {
 		return err
 	}
@@ -166,188 +140,4 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.o.Log.Info("server stopped")
 	return err
-}
-
-// stateChanged keeps STATUS= current and sends READY=1 the first time
-// both runners are registered. It is called from the supervisor.
-func (s *server) stateChanged() {
-	ready, _ := s.sup.Ready()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	line := s.statusLine(ready)
-	switch {
-	case ready && !s.readySent:
-		s.readySent = true
-		s.notify.Ready(line)
-		s.o.Log.Info("server ready", "addr", s.addr, "startup", time.Since(s.started).Round(time.Millisecond).String())
-	case line != s.lastStat:
-		s.notify.Status(line)
-	}
-	s.lastStat = line
-}
-
-// statusLine is STATUS=: "ready on 127.0.0.1:7234; workflow-runner up,
-// agent-runner up; restarts 0/0".
-func (s *server) statusLine(ready bool) string {
-	word := "ready"
-	switch {
-	case !ready && !s.readySent:
-		word = "starting"
-	case !ready:
-		word = "degraded"
-	}
-	return fmt.Sprintf("%s on %s; %s", word, s.addr, s.sup.Summary())
-}
-
-// healthLoop pings the watchdog only after the supervisor's loops and the
-// API have answered: a stuck server stops pinging and systemd restarts it.
-func (s *server) healthLoop(ctx context.Context) {
-	interval, err := notify.WatchdogInterval()
-	if err != nil {
-		s.o.Log.Error("watchdog disabled", "err", err)
-	}
-	if interval <= 0 {
-		return
-	}
-	s.o.Log.Info("watchdog enabled", "ping_every", interval.String())
-	client := api.NewClient("http://" + s.addr)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if err := s.healthy(ctx, client, interval); err != nil {
-			s.o.Log.Warn("health check failed; not pinging the watchdog", "err", err)
-			continue
-		}
-		s.notify.Watchdog()
-	}
-}
-
-func (s *server) healthy(ctx context.Context, client *api.Client, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	if err := s.sup.Ping(ctx); err != nil {
-		return err
-	}
-	if _, err := client.Ready(ctx); err != nil {
-		return fmt.Errorf("API does not answer: %w", err)
-	}
-	return nil
-}
-
-// Status implements api.Backend.
-func (s *server) Status() api.Status {
-	ready, reason := s.sup.Ready()
-	now := time.Now()
-	self := api.Component{
-		Name: "server", Mode: "native", PID: os.Getpid(), State: "running",
-		StartedAt: &s.started, UptimeSeconds: now.Sub(s.started).Seconds(), HeartbeatAgeSeconds: -1,
-	}
-	return api.Status{
-		Version: s.o.Info.Version, Ready: ready, Reason: reason, Listen: s.addr,
-		StartedAt: s.started, UptimeSeconds: now.Sub(s.started).Seconds(),
-		Components: append([]api.Component{self}, s.sup.Snapshot()...),
-	}
-}
-
-// Ready, Register, Heartbeat and Deregister implement api.Backend.
-func (s *server) Ready() (bool, string)               { return s.sup.Ready() }
-func (s *server) Register(name, token string) error   { return s.sup.Register(name, token) }
-func (s *server) Heartbeat(name, token string) error  { return s.sup.Heartbeat(name, token) }
-func (s *server) Deregister(name, token string) error { return s.sup.Deregister(name, token) }
-
-// runnerEnv is the runners' environment: the server's own without
-// systemd's notify and watchdog variables (runners must not speak for the
-// service), plus where the API is.
-func (s *server) runnerEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
-			"STIGMER_RUNNER_TOKEN", "STIGMER_SERVER_URL", "STIGMER_HEARTBEAT_INTERVAL":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, "STIGMER_SERVER_URL=http://"+s.addr)
-}
-
-// runnerOutput gives each runner its own journal stream under systemd, so
-// that a runner's panic trace or a container's output is tagged
-// stigmer-<runner> in the journal, like the runner's own log entries. Outside
-// the journal runners share the server's stderr (the dev log file).
-func runnerOutput() func(string) (*os.File, string, error) {
-	if !logging.UnderJournal() {
-		return nil
-	}
-	return func(runner string) (*os.File, string, error) {
-		return logging.JournalStream(logging.Identifier(runner))
-	}
-}
-
-// Runner names; the process titles are internal-<name>.
-const (
-	WorkflowRunner = "workflow-runner"
-	AgentRunner    = "agent-runner"
-)
-
-func (s *server) runnerSpecs() []supervisor.Spec {
-	native := func(name string) func() *exec.Cmd {
-		return func() *exec.Cmd { return exec.Command(s.o.Executable, "internal-"+name) }
-	}
-	specs := []supervisor.Spec{{Name: WorkflowRunner, Mode: "native", Command: native(WorkflowRunner)}}
-	if s.o.Config.AgentImage == "" {
-		return append(specs, supervisor.Spec{Name: AgentRunner, Mode: "native", Command: native(AgentRunner)})
-	}
-	rt := container.Runtime{
-		CLI: s.o.Config.ContainerCLI, Image: s.o.Config.AgentImage,
-		EnvNames: []string{"STIGMER_SERVER_URL", "STIGMER_RUNNER_TOKEN", "STIGMER_HEARTBEAT_INTERVAL",
-			"STIGMER_LLM_PROVIDER", "STIGMER_LLM_MODEL", "STIGMER_LLM_BASE_URL", "OPENAI_API_KEY"},
-	}
-	return append(specs, supervisor.Spec{Name: AgentRunner, Mode: "container", Command: rt.Command, Prepare: rt.RemoveStale})
-}
-
-func (s *server) agentMode() string {
-	if s.o.Config.AgentImage == "" {
-		return "native"
-	}
-	return "container " + s.o.Config.AgentImage
-}
-
-// writeRunFiles writes the address and PID files, when asked for. The PID
-// file stays locked by this process until it exits (s.pidLock), so that
-// `stigmer server stop` can tell this server from a PID that only happens
-// to be in the file.
-func (s *server) writeRunFiles() error {
-	if s.o.AddressFile != "" {
-		if _, err := writeRunFile(s.o.AddressFile, s.addr+"\n", false); err != nil {
-			return err
-		}
-	}
-	if s.o.PIDFile != "" {
-		f, err := writeRunFile(s.o.PIDFile, fmt.Sprint(os.Getpid())+"\n", true)
-		if err != nil {
-			return err
-		}
-		s.pidLock = f
-	}
-	return nil
-}
-
-func (s *server) removeRunFiles() {
-	for _, p := range []string{s.o.AddressFile, s.o.PIDFile} {
-		if p != "" {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				s.o.Log.Warn("removing run file", "path", p, "err", err)
-			}
-		}
-	}
-	if s.pidLock != nil {
-		s.pidLock.Close() // releases the lock, after the file is gone
-	}
 }

@@ -82,20 +82,20 @@ func (s *Supervisor) find(name string) *runner {
 
 // Status is one runner as the status API shows it.
 type Status struct {
-	Name          string     `json:"name"`
-	Mode          string     `json:"mode"`
-	PID           int        `json:"pid"`
-	State         string     `json:"state"`
-	StartedAt     *time.Time `json:"started_at,omitempty"`
-	UptimeSeconds float64    `json:"uptime_seconds"`
-	Restarts      int        `json:"restarts"`
-	LastExit      string     `json:"last_exit"`
-	LastExitAt    *time.Time `json:"last_exit_at,omitempty"`
+	Name          string
+	Mode          string
+	PID           int
+	State         string
+	StartedAt     *time.Time
+	UptimeSeconds float64
+	Restarts      int
+	LastExit      string
+	LastExitAt    *time.Time
 	// RestartDelayMS is the backoff applied before the current run.
-	RestartDelayMS int64 `json:"restart_delay_ms"`
+	RestartDelayMS int64
 	// HeartbeatAgeSeconds is the time since the last heartbeat, -1 before
 	// the first.
-	HeartbeatAgeSeconds float64 `json:"heartbeat_age_seconds"`
+	HeartbeatAgeSeconds float64
 }
 
 // Snapshot returns the state of every runner, in start order.

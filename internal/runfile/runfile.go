@@ -1,4 +1,6 @@
-package server
+// Package runfile writes the server's run files (PID, address) atomically and
+// tells which process holds the PID file's lock.
+package runfile
 
 import (
 	"crypto/rand"
@@ -13,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// writeRunFile writes content to path through a temporary file of a
+// Write writes content to path through a temporary file of a
 // unique name beside it, created exclusively without following symlinks,
 // fsynced and renamed over path: a reader never sees half a file, a
 // symlink planted at the temporary name or at path is never written
@@ -21,7 +23,7 @@ import (
 // holds a write lock (fcntl) on what is now path, for as long as it stays
 // open: the proof that the locker owns path (see LockHolder). Without
 // lock the returned file is nil.
-func writeRunFile(path, content string, lock bool) (*os.File, error) {
+func Write(path, content string, lock bool) (*os.File, error) {
 	suffix := make([]byte, 8)
 	if _, err := io.ReadFull(rand.Reader, suffix); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
@@ -72,7 +74,7 @@ func syncDir(dir string) {
 var ErrNotLocked = errors.New("no process holds a lock on it")
 
 // LockHolder returns the PID of the process that holds the write lock that
-// writeRunFile took on path (the server, for its PID file), ErrNotLocked
+// Write took on path (the server, for its PID file), ErrNotLocked
 // when none does, or the error of opening path. The caller's own locks do
 // not count (fcntl locks never conflict with their owner's).
 func LockHolder(path string) (int, error) {

@@ -1,4 +1,4 @@
-package server
+package runfile
 
 import (
 	"os"
@@ -24,7 +24,7 @@ func TestWriteRunFileFollowsNoSymlink(t *testing.T) {
 			assert.NilError(t, os.WriteFile(victim, []byte("precious\n"), 0o600))
 			assert.NilError(t, tc.plant(dir, path, victim))
 
-			_, err := writeRunFile(path, "1234\n", false)
+			_, err := Write(path, "1234\n", false)
 			assert.NilError(t, err)
 
 			b, err := os.ReadFile(victim)
@@ -47,7 +47,7 @@ func TestWriteRunFileFollowsNoSymlink(t *testing.T) {
 
 func TestWriteRunFileLockNamesTheWriter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "server.pid")
-	f, err := writeRunFile(path, "1\n", true)
+	f, err := Write(path, "1\n", true)
 	assert.NilError(t, err)
 	defer f.Close()
 	// fcntl locks never conflict with their owner's, so this process
