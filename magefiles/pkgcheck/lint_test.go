@@ -3,6 +3,7 @@
 package pkgcheck
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -120,15 +121,31 @@ func TestScriptsLint(t *testing.T) {
 	}
 }
 
-// TestTestdataScriptsLint runs shellcheck as POSIX sh and dash's parser on
-// the tests' shell stand-ins (testdata/*.sh), which are kept as files
-// rather than Go strings so that they get the maintainer scripts' lint.
+// TestTestdataScriptsLint runs shellcheck and dash -n on every test
+// stand-in of the module (each testdata/*.sh: the docker, systemctl and cpio
+// stand-ins are code the tests run, so they are linted like the maintainer
+// scripts). It lives here because the package checks install shellcheck.
 func TestTestdataScriptsLint(t *testing.T) {
-	m, err := filepath.Glob("testdata/*.sh")
+	root := repoRoot(t)
+	var scripts []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "dist") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".sh") && filepath.Base(filepath.Dir(path)) == "testdata" {
+			scripts = append(scripts, path)
+		}
+		return nil
+	})
 	assert.NilError(t, err)
-	assert.Assert(t, len(m) > 0, "no testdata/*.sh: the cpio shim should be there")
-	for _, path := range m {
-		t.Run(filepath.Base(path), func(t *testing.T) {
+	assert.Assert(t, len(scripts) >= 5, "found only %v: the docker, systemctl and cpio stand-ins should be there", scripts)
+	for _, path := range scripts {
+		rel, err := filepath.Rel(root, path)
+		assert.NilError(t, err)
+		t.Run(rel, func(t *testing.T) {
 			run(t, "shellcheck", "-s", "sh", path)
 			run(t, "dash", "-n", path)
 		})
