@@ -100,6 +100,12 @@ func startServer(t testing.TB, env []string) *serverProc {
 // example prlimit and its arguments).
 func startServerUnder(t testing.TB, env []string, wrapper ...string) *serverProc {
 	t.Helper()
+	return startServerWithFiles(t, env, nil, wrapper...)
+}
+
+// startServerWithFiles is startServerUnder with files passed as fd 3 on.
+func startServerWithFiles(t testing.TB, env []string, files []*os.File, wrapper ...string) *serverProc {
+	t.Helper()
 	dir := t.TempDir()
 	addrFile := filepath.Join(dir, "addr")
 	logf, err := os.Create(filepath.Join(dir, "server.log"))
@@ -108,6 +114,7 @@ func startServerUnder(t testing.TB, env []string, wrapper ...string) *serverProc
 	argv := append(wrapper, stigmerBin, "internal-server", "--address-file", addrFile)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
+	cmd.ExtraFiles = files
 	cmd.Stdout, cmd.Stderr = logf, logf
 	assert.NilError(t, cmd.Start())
 	s := &serverProc{cmd: cmd, pid: cmd.Process.Pid, logPath: logf.Name(), exited: make(chan struct{})}

@@ -50,7 +50,9 @@ func runServer(cmd *cobra.Command, info buildinfo.Info, addressFile, pidFile str
 	}
 	ctx, hurry, release := stopSignals(cmd.Context(), onHangup)
 	defer release()
-	return withExitCode(1, server.Run(ctx, server.Options{
+	// configExit: a STIGMER_LISTEN that differs from the socket systemd
+	// kept is a configuration error too.
+	return configExit(server.Run(ctx, server.Options{
 		Info: info, Config: cfg, Log: logging.New("server", os.Stderr),
 		Executable: exe, AddressFile: addressFile, PIDFile: pidFile, Hurry: hurry,
 	}))

@@ -21,7 +21,6 @@ import (
 	"github.com/stigmer/stigmer/internal/api"
 	"github.com/stigmer/stigmer/internal/buildinfo"
 	"github.com/stigmer/stigmer/internal/config"
-	"github.com/stigmer/stigmer/internal/listen"
 	"github.com/stigmer/stigmer/internal/notify"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
@@ -44,7 +43,7 @@ type Options struct {
 // Run serves until ctx is done, then stops the runners and returns nil; an
 // error means the server could not start or its API failed.
 func Run(ctx context.Context, o Options) error {
-	ln, err := listen.TCP(o.Config.Listen)
+	ln, err := apiListener(o)
 	if err != nil {
 		return err
 	}
