@@ -24,6 +24,7 @@ vm_plan() {
 		runners	runner kill -9, 3x each: same main PID, runner back, restarts shown
 		segv-runner	SIGSEGV to the workflow runner: its trace under -t stigmer-workflow-runner, not -t stigmer-server
 		kill9	kill -9 main PID: new PID after RestartSec, NRestarts +1, /readyz 200 again
+		backlog	new /readyz connection every 50 ms across kill -9 (none refused) and systemctl restart (figure)
 		startline	journal start line +1 in this systemd's form; the guide's grep count
 		segv	SIGSEGV to main PID: restarted
 		watchdog	SIGSTOP main PID: watchdog kills, systemd restarts
@@ -339,6 +340,54 @@ scenario_kill9() {
 		[ "$unit" = $((KILL_UNIT0 + 1)) ] || fail "unit-name start lines $KILL_UNIT0 -> $unit, want +1"
 		[ "$plain" = 0 ] || fail "plain start lines on systemd $sd: $plain"
 	fi
+	end
+}
+
+# probe FILE: one GET /readyz on a new connection (30 s timeout), appending
+# to FILE "R" (connect failed: refused), "F WAIT" (no answer) or "A WAIT".
+probe() {
+	local fd line t0=$EPOCHREALTIME
+	if ! { exec {fd}<>/dev/tcp/127.0.0.1/7234; } 2>/dev/null; then
+		echo R >>"$1"
+		return
+	fi
+	printf 'GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd"
+	if IFS= read -r -t 30 line <&"$fd" && [ "${line#HTTP/}" != "$line" ]; then
+		echo "A $t0 $EPOCHREALTIME" >>"$1"
+	else
+		echo "F $t0 $EPOCHREALTIME" >>"$1"
+	fi
+}
+
+# prober FILE ACTION...: probes every 50 ms from 2 s before ACTION until 5 s
+# after /readyz is 200 again; sets PROBE to "refused R, failed F, longest W s".
+prober() {
+	local file=$1 stop=$1.stop pid
+	shift
+	rm -f "$file" "$stop"
+	( while [ ! -e "$stop" ]; do probe "$file" & nap 0.05; done; wait ) &
+	pid=$!
+	nap 2
+	"$@"
+	nap 1
+	wait_for 60 ready || fail "/readyz not 200 within 60 s of: $*"
+	nap 5
+	: >"$stop"
+	wait "$pid"
+	PROBE=$(awk '$1 == "R" {r++} $1 == "F" {f++} NF == 3 && $3 - $2 > w {w = $3 - $2}
+		END {printf "refused %d, failed %d, longest %.1f s of %d", r, f, w, NR}' "$file")
+	PROBE_REFUSED=$(awk '$1 == "R" {r++} END {print r + 0}' "$file")
+}
+
+killmain() { kill -9 "$(mainpid)"; }
+
+scenario_backlog() {
+	begin backlog
+	prober /run/vmtest-probe-kill killmain
+	local k=$PROBE
+	[ "$PROBE_REFUSED" = 0 ] || fail "kill -9: $PROBE"
+	prober /run/vmtest-probe-restart systemctl restart stigmer
+	figure "kill -9: $k; systemctl restart: $PROBE"
 	end
 }
 
@@ -790,6 +839,7 @@ deb:1)
 	scenario_runners
 	scenario_segv_runner
 	scenario_kill9 kill9
+	scenario_backlog
 	scenario_segv
 	scenario_watchdog
 	scenario_oom
