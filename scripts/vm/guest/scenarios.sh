@@ -24,13 +24,13 @@ vm_plan() {
 		runners	runner kill -9, 3x each: same main PID, runner back, restarts shown
 		segv-runner	SIGSEGV to the workflow runner: its trace under -t stigmer-workflow-runner, not -t stigmer-server
 		kill9	kill -9 main PID: new PID after RestartSec, NRestarts +1, /readyz 200 again
-		backlog	new /readyz connection every 50 ms across kill -9 (none refused) and systemctl restart (figure)
+		backlog	new /readyz connection every 50 ms across kill -9, systemctl restart, a reinstall: none refused, same socket
 		startline	journal start line +1 in this systemd's form; the guide's grep count
-		segv	SIGSEGV to main PID: restarted
-		watchdog	SIGSTOP main PID: watchdog kills, systemd restarts
+		segv	SIGSEGV to main PID: restarted; probes every 50 ms: none refused
+		watchdog	SIGSTOP main PID: watchdog kills, systemd restarts; probes every 0.2 s: none refused
 		oom	kernel OOM kill of main PID (sysrq f): restarted
 		oom-runner	kernel OOM kill of a runner: unit stays, runner back
-		stop	systemctl stop: stays inactive past RestartSec
+		stop	systemctl stop: nothing listens on 7234, stays inactive past RestartSec
 		term	kill -TERM main PID: exit 0, stays inactive
 		hup	kill -HUP main PID (dies by the signal): restarted
 		timeout	start timeout (TimeoutStartSec=5s, agent runner stand-in held): restarted, up once let go
@@ -41,7 +41,7 @@ vm_plan() {
 		remove	apt remove: stopped, masked, unit+binary gone; data, env, user, enablement kept
 		reinstall	apt install after remove: unmasked, enabled, active, env edit kept
 		purge	apt purge: nothing of stigmer on disk, no user or group
-		upgrade	apt upgrade old->new while running, env file edited and changed: edit kept, .dpkg-dist, data kept
+		upgrade	apt upgrade old (no fd store)->new while running, env file edited and changed: edit kept, .dpkg-dist, data kept; probes
 		upgrade-stopped	apt upgrade while stopped: still stopped, still enabled
 		upgrade-disabled	apt upgrade while disabled: still disabled, running new
 		EOF
@@ -359,13 +359,14 @@ probe() {
 	fi
 }
 
-# prober FILE ACTION...: probes every 50 ms from 2 s before ACTION until 5 s
-# after /readyz is 200 again; sets PROBE to "refused R, failed F, longest W s".
+# prober FILE ACTION...: probes every $PROBE_EVERY s (default 0.05) from 2 s
+# before ACTION until 5 s after /readyz is 200 again; sets PROBE to "refused
+# R, failed F, longest W s of N" and PROBE_REFUSED.
 prober() {
-	local file=$1 stop=$1.stop pid
+	local file=$1 stop=$1.stop pid every=${PROBE_EVERY:-0.05}
 	shift
 	rm -f "$file" "$stop"
-	( while [ ! -e "$stop" ]; do probe "$file" & nap 0.05; done; wait ) &
+	( while [ ! -e "$stop" ]; do probe "$file" & nap "$every"; done; wait ) &
 	pid=$!
 	nap 2
 	"$@"
@@ -381,13 +382,38 @@ prober() {
 
 killmain() { kill -9 "$(mainpid)"; }
 
+# listen_ino prints the inode of the socket listening on 7234 (none: empty):
+# the same inode before and after a restart is the same socket, kept by
+# systemd's fd store.
+listen_ino() { awk '$2 ~ /:1C42$/ && $4 == "0A" {print $10}' /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
+
+# backlog_case NAME ACTION...: probes across ACTION (prober); none may be
+# refused, and the socket listening afterwards must be the one from before.
+# Appends "NAME: figures" to PROBES.
+backlog_case() {
+	local name=$1 ino0 ino1
+	shift
+	ino0=$(listen_ino)
+	prober "/run/vmtest-probe-$name" "$@"
+	ino1=$(listen_ino)
+	PROBES="${PROBES:+$PROBES; }$name: $PROBE"
+	[ "$PROBE_REFUSED" = 0 ] || fail "$name: $PROBE"
+	if [ -z "$ino0" ] || [ "$ino1" != "$ino0" ]; then
+		fail "$name: the listening socket changed (inode '$ino0' -> '$ino1'): systemd did not keep it"
+	fi
+}
+
+# The fd store keeps the socket while systemd restarts the server by itself
+# (kill -9 here; SIGSEGV and the watchdog in their rows) and while a restart
+# job runs: systemctl restart, and the try-restart of a package upgrade (a
+# reinstall of the same .deb runs the same postinst path).
 scenario_backlog() {
 	begin backlog
-	prober /run/vmtest-probe-kill killmain
-	local k=$PROBE
-	[ "$PROBE_REFUSED" = 0 ] || fail "kill -9: $PROBE"
-	prober /run/vmtest-probe-restart systemctl restart stigmer
-	figure "kill -9: $k; systemctl restart: $PROBE"
+	PROBES=
+	backlog_case kill-9 killmain
+	backlog_case restart systemctl restart stigmer
+	[ "$ROLE" != deb ] || backlog_case reinstall pkg apt-get install --reinstall -y "./$NEW_DEB"
+	figure "$PROBES"
 	end
 }
 
@@ -395,7 +421,10 @@ scenario_segv() {
 	begin segv
 	# The Go runtime's crash trace goes to stderr, which the unit tags
 	# stigmer-server (SyslogIdentifier=), like the server's own entries.
-	kill_main SEGV 60 && journalctl -u stigmer -t stigmer-server -q --no-pager | grep -q 'SIGSEGV' ||
+	prober /run/vmtest-probe-segv kill_main SEGV 60
+	figure "$FIG; probes: $PROBE"
+	[ "$PROBE_REFUSED" = 0 ] || fail "probes refused: $PROBE"
+	journalctl -u stigmer -t stigmer-server -q --no-pager | grep -q 'SIGSEGV' ||
 		fail "no SIGSEGV line under stigmer-server in the journal"
 	end
 }
@@ -431,10 +460,14 @@ scenario_watchdog() {
 		return
 	fi
 	t0=$(journalctl -u stigmer -q --no-pager | grep -c 'Watchdog timeout')
-	kill_main STOP 150
+	# Probes every 0.2 s, not 0.05: a probe waits up to 30 s, and over the
+	# ~45 s of a watchdog kill 900 waiting shells would crowd the guest's
+	# 1 GiB. Those waiting more than their 30 s give up: counted as failed.
+	PROBE_EVERY=0.2 prober /run/vmtest-probe-watchdog kill_main STOP 150
+	[ "$PROBE_REFUSED" = 0 ] || fail "probes refused: $PROBE"
 	[ "$(journalctl -u stigmer -q --no-pager | grep -c 'Watchdog timeout')" -gt "$t0" ] ||
 		fail "no 'Watchdog timeout' line from systemd in the journal"
-	figure "WatchdogSec=$wd: $FIG"
+	figure "WatchdogSec=$wd: $FIG; probes: $PROBE"
 	end
 }
 
@@ -493,6 +526,10 @@ scenario_stop() {
 	local n0 p0
 	n0=$(prop NRestarts) p0=$(mainpid)
 	systemctl stop stigmer || fail "systemctl stop exited $?"
+	# Stop means stop: systemd closed the stored socket too, so a client is
+	# refused at once, not parked in a backlog that nobody serves.
+	listening && fail "a connection to 127.0.0.1:7234 was taken right after systemctl stop"
+	[ -z "$(listen_ino)" ] || fail "a socket still listens on 7234 after systemctl stop (inode $(listen_ino))"
 	stays_down "$p0" "$n0"
 	figure "$(systemctl is-active stigmer) 13 s after the stop, NRestarts $n0 -> $(prop NRestarts)"
 	restart_service
@@ -705,6 +742,7 @@ check_rpmnew() {
 # check_gone: remove/erase: stopped, disabled, unit and binary gone.
 check_gone() {
 	active && fail "still active"
+	[ -z "$(listen_ino)" ] || fail "a socket still listens on 7234 (inode $(listen_ino))"
 	[ -z "$(pgrep -u stigmer)" ] || fail "processes of stigmer left: $(pgrep -a -u stigmer)"
 	if [ "$ROLE" = deb ]; then
 		# debhelper's way: masked, the enablement kept for a reinstall.
@@ -763,6 +801,16 @@ scenario_purge() {
 	end
 }
 
+# no_fd_store: the service is stopped (which empties the fd store) and will
+# start without one, as releases before it did.
+NO_FD_STORE=/etc/systemd/system/stigmer.service.d/vmtest-no-fd-store.conf
+no_fd_store() {
+	systemctl stop stigmer
+	mkdir -p "${NO_FD_STORE%/*}"
+	printf '[Service]\nFileDescriptorStoreMax=0\n' >"$NO_FD_STORE"
+	systemctl daemon-reload
+}
+
 # upgrade_case ID STATE SETUP UPGRADE: SETUP puts the old build in (a fresh
 # install or a downgrade), enabled and running; the admin then leaves it
 # running, stopped or disabled (STATE), edits the env file and adds a data
@@ -771,7 +819,13 @@ scenario_purge() {
 upgrade_case() {
 	local id=$1 state=$2 p0 t0
 	begin "$id"
+	PROBE=
 	pkg $3 || { end; return; }
+	# The running case starts as a release before the fd store did (a unit
+	# without FileDescriptorStoreMax=): the upgrade's restart must find the
+	# port free and the new server listen by itself (no EADDRINUSE). The
+	# drop-in goes before the upgrade, whose daemon-reload drops it.
+	[ "$state" != running ] || no_fd_store
 	systemctl enable stigmer 2>/dev/null
 	systemctl start stigmer
 	wait_for 30 ready || fail "old build not ready within 30 s of its install"
@@ -783,7 +837,12 @@ upgrade_case() {
 	esac
 	p0=$(mainpid)
 	t0=$(now)
-	pkg $4
+	if [ "$state" = running ]; then
+		rm -f "$NO_FD_STORE"
+		prober "/run/vmtest-probe-$id" pkg $4
+	else
+		pkg $4
+	fi
 	[ "$(version)" = "$NEW_VERSION" ] || fail "after the upgrade stigmer version is '$(version)', want $NEW_VERSION"
 	check_data_kept
 	[ "$ROLE" != rpm ] || check_rpmnew
@@ -805,7 +864,7 @@ upgrade_case() {
 	else
 		[ "$(systemctl is-enabled stigmer 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1), want enabled"
 	fi
-	figure "$OLD_VERSION -> $(version) in $(since "$t0") s; $(systemctl is-active stigmer), $(systemctl is-enabled stigmer 2>&1); edit and data kept: $(grep -qx "$EDIT" "$ENVFILE" && [ "$(cat "$DATA")" = "$TOKEN" ] && echo yes || echo no)"
+	figure "$OLD_VERSION -> $(version) in $(since "$t0") s; $(systemctl is-active stigmer), $(systemctl is-enabled stigmer 2>&1); edit and data kept: $(grep -qx "$EDIT" "$ENVFILE" && [ "$(cat "$DATA")" = "$TOKEN" ] && echo yes || echo no)${PROBE:+; probes from an older build without the fd store: $PROBE}"
 	end
 }
 
