@@ -57,12 +57,12 @@ func fromStore(f *os.File, want string) (net.Listener, error) {
 	defer f.Close() // FileListener keeps a duplicate
 	ln, err := net.FileListener(f)
 	if err != nil {
-		return nil, fmt.Errorf("using the listening socket systemd passed (%s): %w; run `systemctl stop stigmer && systemctl start stigmer` to start afresh", f.Name(), err)
+		return nil, fmt.Errorf("using the listening socket systemd passed (%s): %w; run `systemctl stop stigmer && systemctl start stigmer` to start with a fresh socket", f.Name(), err)
 	}
 	if !sameAddr(ln.Addr(), want) {
 		ln.Close()
 		return nil, &config.Error{Var: "STIGMER_LISTEN", Value: want,
-			Fix: "differs from " + ln.Addr().String() + ", the socket systemd kept for the service from an earlier start; run `systemctl stop stigmer && systemctl start stigmer` to release it and listen on the new address"}
+			Fix: "differs from " + ln.Addr().String() + ", the socket systemd kept for the service from an earlier start (a restart keeps it); systemd releases it as this start fails: run `systemctl start stigmer` to listen on the new address (to change it, stop and start rather than restart)"}
 	}
 	return ln, nil
 }

@@ -26,6 +26,7 @@ vm_plan() {
 		kill9	kill -9 main PID: new PID after RestartSec, NRestarts +1, /readyz 200 again
 		backlog	new /readyz connection every 50 ms across kill -9, systemctl restart, a reinstall: none refused, same socket
 		startline	journal start line +1 in this systemd's form; the guide's grep count
+		listen-change	STIGMER_LISTEN moved + systemctl restart: exit 78 (kept socket differs), then start serves the new port
 		segv	SIGSEGV to main PID: restarted; probes every 50 ms: none refused
 		watchdog	SIGSTOP main PID: watchdog kills, systemd restarts; probes every 0.2 s: none refused
 		oom	kernel OOM kill of main PID (sysrq f): restarted
@@ -98,12 +99,12 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 prop() { systemctl show -p "$1" --value stigmer 2>/dev/null; }
 mainpid() { prop MainPID; }
 active() { [ "$(systemctl is-active stigmer 2>/dev/null)" = active ]; }
-# http PATH: GET http://127.0.0.1:7234PATH through bash's /dev/tcp (no fork:
+# http PATH: GET http://127.0.0.1:7234PATH (or $API_PORT) through bash's /dev/tcp (no fork:
 # a curl costs 0.3 s of emulated CPU); sets HTTP_CODE (000: no answer) and HTTP_BODY.
 http() {
 	local fd line
 	HTTP_CODE=000 HTTP_BODY=
-	{ exec {fd}<>/dev/tcp/127.0.0.1/7234; } 2>/dev/null || return 1
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/${API_PORT:-7234}"; } 2>/dev/null || return 1
 	printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&"$fd"
 	if IFS= read -r -t 5 line <&"$fd"; then
 		line=${line#* }
@@ -369,14 +370,18 @@ prober() {
 	( while [ ! -e "$stop" ]; do probe "$file" & nap "$every"; done; wait ) &
 	pid=$!
 	nap 2
+	echo "T $EPOCHREALTIME" >>"$file"
 	"$@"
 	nap 1
 	wait_for 60 ready || fail "/readyz not 200 within 60 s of: $*"
 	nap 5
 	: >"$stop"
 	wait "$pid"
-	PROBE=$(awk '$1 == "R" {r++} $1 == "F" {f++} NF == 3 && $3 - $2 > w {w = $3 - $2}
-		END {printf "refused %d, failed %d, longest %.1f s of %d", r, f, w, NR}' "$file")
+	# A failed probe is shown as +START/WAIT s: when it connected, relative
+	# to the action's start ("T" line), and how long it waited.
+	PROBE=$(awk '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++} $1 == "F" {f++; fl = fl sprintf(" %+.2f/%.2f", $2 - t, $3 - $2)}
+		NF == 3 && $3 - $2 > w {w = $3 - $2}
+		END {printf "refused %d, failed %d%s, longest %.1f s of %d", r, f, (fl == "" ? "" : " (" substr(fl, 2) " s)"), w, n}' "$file")
 	PROBE_REFUSED=$(awk '$1 == "R" {r++} END {print r + 0}' "$file")
 }
 
@@ -414,6 +419,34 @@ scenario_backlog() {
 	backlog_case restart systemctl restart stigmer
 	[ "$ROLE" != deb ] || backlog_case reinstall pkg apt-get install --reinstall -y "./$NEW_DEB"
 	figure "$PROBES"
+	end
+}
+
+# The operator moves the API to another port and restarts, as the guide says
+# for any env change. The restart keeps the stored socket (the old port): the
+# new server refuses it with exit 78 and says what to do, and the failed start
+# releases the store, so `systemctl start` then serves the new port. The
+# README says to stop and start when changing the port.
+scenario_listen_change() {
+	begin listen-change
+	local n0 st
+	cp -p "$ENVFILE" /run/vmtest-env.orig
+	echo 'STIGMER_LISTEN=127.0.0.1:7236' >>"$ENVFILE"
+	n0=$(journalctl -u stigmer -q --no-pager -o cat | grep -c 'the socket systemd kept')
+	systemctl restart stigmer 2>/dev/null && fail "systemctl restart succeeded though the kept socket is at 7234"
+	st=$(prop ExecMainStatus)
+	[ "$st" = 78 ] || fail "the refused start exited $st, want 78"
+	[ "$(journalctl -u stigmer -q --no-pager -o cat | grep -c 'the socket systemd kept')" -gt "$n0" ] ||
+		fail "no journal line saying the kept socket differs from STIGMER_LISTEN"
+	[ -z "$(listen_ino)" ] || fail "the kept socket still listens on 7234 after the failed start"
+	systemctl start stigmer || fail "systemctl start after the exit 78 failed"
+	API_PORT=7236 wait_for 30 ready || fail "/readyz on 7236 not 200 within 30 s of systemctl start"
+	listening && fail "7234 still answers after the move to 7236"
+	figure "restart: exit $st refused start, then start: $(API_PORT=7236 http /readyz; echo "$HTTP_CODE") on 7236"
+	# Back, the way the README says: stop, then start.
+	cp -p /run/vmtest-env.orig "$ENVFILE"
+	systemctl stop stigmer
+	restart_service
 	end
 }
 
@@ -899,6 +932,7 @@ deb:1)
 	scenario_segv_runner
 	scenario_kill9 kill9
 	scenario_backlog
+	scenario_listen_change
 	scenario_segv
 	scenario_watchdog
 	scenario_oom
