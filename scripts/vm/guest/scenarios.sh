@@ -366,17 +366,27 @@ probe() {
 prober() {
 	local file=$1 stop=$1.stop pid every=${PROBE_EVERY:-0.05}
 	shift
-	rm -f "$file" "$stop"
-	( while [ ! -e "$stop" ]; do probe "$file" & nap "$every"; done; wait ) &
+	rm -f "$file" "$stop" "$file.done"
+	( while [ ! -e "$stop" ]; do probe "$file" & nap "$every"; done; wait; : >"$file.done" ) &
 	pid=$!
 	nap 2
+	log "probing across: $*"
 	echo "T $EPOCHREALTIME" >>"$file"
 	"$@"
+	log "probing: $* returned"
 	nap 1
 	wait_for 60 ready || fail "/readyz not 200 within 60 s of: $*"
 	nap 5
 	: >"$stop"
+	# A probe ends within its 30 s read timeout, a connect within the
+	# kernel's SYN retries (about 2 min): any later is a hung probe.
+	if ! wait_for 150 test -e "$file.done"; then
+		fail "probes still running 150 s after the last one started: $(pgrep -c -P "$pid")"
+		pkill -P "$pid"
+		kill "$pid"
+	fi
 	wait "$pid"
+	log "probes done"
 	# A failed probe is shown as +START/WAIT s: when it connected, relative
 	# to the action's start ("T" line), and how long it waited.
 	PROBE=$(awk '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++} $1 == "F" {f++; fl = fl sprintf(" %+.2f/%.2f", $2 - t, $3 - $2)}
