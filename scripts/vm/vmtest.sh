@@ -94,7 +94,7 @@ vm_guest() {
 vm_inputs() {
 	local new=$1 old=$2 standin=${3:-} in=$WORK/in f
 	mkdir -p "$in"
-	cp "$VM_DIR/guest/scenarios.sh" "$in/"
+	cp "$VM_DIR/guest/scenarios.sh" "$VM_DIR/guest/probe.pl" "$in/"
 	if [ -n "$standin" ]; then
 		cp "$standin" "$in/"
 	elif [[ " $VM_GUESTS " == *" rpm12 "* ]]; then

@@ -344,84 +344,41 @@ scenario_kill9() {
 	end
 }
 
-# probe FILE: one GET /readyz on a new connection (30 s timeout), appending
-# to FILE "R" (connect failed: refused), "A START END" (answered) or
-# "F START END HOW" (no answer; HOW: write failed, eof (closed or reset
-# before the status line), timeout, or the first line when it is not HTTP).
-probe() {
-	local fd line how t0=$EPOCHREALTIME
-	if ! { exec {fd}<>/dev/tcp/127.0.0.1/7234; } 2>/dev/null; then
-		echo R >>"$1"
-		return
-	fi
-	if ! printf 'GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' 2>/dev/null 1>&"$fd"; then
-		how="write"
-	elif IFS= read -r -t 30 line <&"$fd" 2>/dev/null; then
-		[ "${line#HTTP/}" != "$line" ] || how="line:${line//[^A-Za-z0-9]/_}"
-	elif [ $? -gt 128 ]; then
-		how="timeout"
-	else
-		how="eof"
-	fi
-	if [ -z "$how" ]; then
-		echo "A $t0 $EPOCHREALTIME" >>"$1"
-	else
-		echo "F $t0 $EPOCHREALTIME $how" >>"$1"
-	fi
-}
-
-# prober FILE ACTION...: probes every $PROBE_EVERY s (default 0.05) from 2 s
-# before ACTION until 5 s after /readyz is 200 again; sets PROBE to "refused
-# R, failed F, longest W s of N" and PROBE_REFUSED.
-# The loop sleeps with sleep(1), not nap, and does not wait for its probes:
-# on Debian 11 (bash 5.1) the subshell that started hundreds of probes hung
-# for good in its nap or its wait (idle guest, no child left). It counts the
-# probes it started instead, and prober waits until each has written its line.
+# prober FILE ACTION...: probe.pl opens a new connection to /readyz every
+# $PROBE_EVERY s (default 0.05) from 2 s before ACTION until 5 s after
+# /readyz is 200 again; sets PROBE to "refused R, failed F (+START/WAIT/HOW
+# ...), longest W s of N" and PROBE_REFUSED. A failed probe shows when it
+# connected (s after the action started), how long it waited and how it
+# failed (probe.pl says the kinds).
 prober() {
-	local file=$1 stop=$1.stop pid every=${PROBE_EVERY:-0.05}
+	local file=$1 stop=$1.stop pid up
 	shift
 	rm -f "$file" "$stop" "$file.n"
-	(
-		n=0
-		while [ ! -e "$stop" ]; do
-			probe "$file" &
-			n=$((n + 1))
-			sleep "$every"
-		done
-		echo "$n" >"$file.n"
-	) &
+	perl "$IN/probe.pl" "$file" "${PROBE_EVERY:-0.05}" "$stop" >"$file.n" &
 	pid=$!
 	nap 2
 	log "probing across: $*"
-	echo "T $EPOCHREALTIME" >>"$file"
+	read -r up _ </proc/uptime
+	echo "T $up" >>"$file"
 	"$@"
 	log "probing: $* returned"
 	nap 1
 	wait_for 60 ready || fail "/readyz not 200 within 60 s of: $*"
 	nap 5
 	: >"$stop"
+	# Every probe ends within its 30 s connect and 30 s read timeouts.
+	if ! wait_for 70 test -s "$file.n"; then
+		fail "probe.pl still running 70 s after its last probe started"
+		kill "$pid"
+	fi
 	wait "$pid"
-	# A probe ends within its 30 s read timeout, a connect within the
-	# kernel's SYN retries (about 2 min): any later is a hung probe.
-	wait_for 150 probes_done "$file" || fail "probes without an answer 150 s after the last one started: $(probes_done "$file"; echo "$PROBES_LEFT")"
-	log "probes done"
-	# A failed probe is shown as +START/WAIT/HOW: when it connected (s,
-	# relative to the action's start, the "T" line), how long it waited (s)
-	# and how it failed.
-	PROBE=$(awk '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++} $1 == "F" {f++; fl = fl sprintf(" %+.2f/%.2f/%s", $2 - t, $3 - $2, $4)}
+	PROBE=$(awk -v started="$(cat "$file.n")" '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++}
+		$1 == "F" {f++; fl = fl sprintf(" %+.2f/%.2f/%s", $2 - t, $3 - $2, $4)}
 		$1 != "R" && $3 - $2 > w {w = $3 - $2}
-		END {printf "refused %d, failed %d%s, longest %.1f s of %d", r, f, (fl == "" ? "" : " (" substr(fl, 2) ")"), w, n}' "$file")
+		END {printf "refused %d, failed %d%s, longest %.1f s of %d", r, f, (fl == "" ? "" : " (" substr(fl, 2) ")"), w, n
+			if (n != started) printf " (%d started!)", started}' "$file")
 	PROBE_REFUSED=$(awk '$1 == "R" {r++} END {print r + 0}' "$file")
-}
-
-# probes_done FILE: every probe prober started has written its line to FILE
-# (one line each, plus the "T" line); sets PROBES_LEFT. Builtins only.
-probes_done() {
-	local n lines
-	read -r n <"$1.n" || return 1
-	mapfile -t lines <"$1"
-	PROBES_LEFT=$((n + 1 - ${#lines[@]}))
-	[ "$PROBES_LEFT" -le 0 ]
+	[ "$(cat "$file.n")" = "$(grep -vc '^T' "$file")" ] || fail "probes started and lines written differ: $PROBE"
 }
 
 killmain() { kill -9 "$(mainpid)"; }
