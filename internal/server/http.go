@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,6 +72,20 @@ func newHTTPServer(h http.Handler, log *slog.Logger, l httpLimits, cl *connLimit
 	}
 }
 
+// stopAPI closes the API within 2 s: it stops accepting and answers the
+// connections already accepted (drain, at most 1 s), then Shutdown closes
+// the idle ones and waits for the busy ones.
+func stopAPI(srv *http.Server, cl *connLimit, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Second)
+	cl.drain(drainCtx)
+	cancelDrain()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("closing the API", "err", err)
+	}
+}
+
 // connLimit is a listener that keeps at most max connections open. When a
 // new client arrives at the cap, the connection idle the longest (between
 // requests, or connected without sending one) is closed to make room, so
@@ -81,12 +96,59 @@ type connLimit struct {
 	max      int
 	released chan struct{} // a connection closed
 
-	mu    sync.Mutex
-	conns map[*limitedConn]time.Time // idle since; zero while busy
+	mu     sync.Mutex
+	conns  map[*limitedConn]time.Time // idle since; zero while busy
+	unread map[*limitedConn]bool      // accepted, first request not read yet
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func newConnLimit(ln net.Listener, max int) *connLimit {
-	return &connLimit{Listener: ln, max: max, released: make(chan struct{}, 1), conns: map[*limitedConn]time.Time{}}
+	return &connLimit{Listener: ln, max: max, released: make(chan struct{}, 1),
+		conns: map[*limitedConn]time.Time{}, unread: map[*limitedConn]bool{}}
+}
+
+// Close stops accepting; it may be called again (drain, then the
+// http.Server's Shutdown) and then returns the first result.
+func (l *connLimit) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
+}
+
+// drain stops accepting, then waits until every connection accepted so far
+// has had its first request read and answered, or ctx ends. The stop calls
+// it before http.Server.Shutdown, because net/http drops, without an
+// answer, a request it reads after Shutdown began: a client that connected
+// just before the stop would get nothing. Under systemd the clients that
+// connect meanwhile wait in the socket's backlog for the next server
+// (listener.go); idle kept-alive connections are left to Shutdown.
+func (l *connLimit) drain(ctx context.Context) {
+	l.Close()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !l.answered() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// answered says whether no connection is unread or busy.
+func (l *connLimit) answered() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.unread) > 0 {
+		return false
+	}
+	for _, idle := range l.conns {
+		if idle.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 // Accept returns the next connection once there is room for it.
@@ -100,6 +162,7 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		if len(l.conns) < l.max {
 			l.conns[lc] = time.Now()
+			l.unread[lc] = true
 			l.mu.Unlock()
 			return lc, nil
 		}
@@ -143,6 +206,7 @@ func (l *connLimit) track(c net.Conn, st http.ConnState) {
 		l.conns[lc] = time.Now()
 	case http.StateActive:
 		l.conns[lc] = time.Time{}
+		delete(l.unread, lc)
 	}
 }
 
@@ -165,6 +229,7 @@ func (c *limitedConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
 		delete(c.l.conns, c)
+		delete(c.l.unread, c)
 		c.l.mu.Unlock()
 		select {
 		case c.l.released <- struct{}{}:

@@ -180,3 +180,43 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// A client that connected just before the stop and sends its request only
+// after the stop began (the server stops accepting at once) still gets an
+// answer: net/http's Shutdown alone drops such a request without one.
+func TestStopAnswersAConnectionAcceptedBeforeIt(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NilError(t, err)
+	addr := ln.Addr().String()
+	cl := newConnLimit(ln, testLimits.MaxConns)
+	srv := newHTTPServer(http.HandlerFunc(echoBody), discardLog(), testLimits, cl)
+	go func() { _ = srv.Serve(cl) }()
+	t.Cleanup(func() { srv.Close() })
+
+	c, err := net.Dial("tcp", addr)
+	assert.NilError(t, err)
+	defer c.Close()
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		if cl.open() == 1 {
+			return poll.Success()
+		}
+		return poll.Continue("the connection is not accepted yet")
+	})
+
+	stopped := make(chan struct{})
+	go func() { stopAPI(srv, cl, discardLog()); close(stopped) }()
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		if c2, err := net.Dial("tcp", addr); err == nil {
+			c2.Close()
+			return poll.Continue("still accepting")
+		}
+		return poll.Success()
+	})
+
+	_, err = fmt.Fprint(c, "GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+	assert.NilError(t, err)
+	got, err := readUntilClosed(c, 2*time.Second)
+	assert.NilError(t, err)
+	assert.Assert(t, is.Contains(got, "200 OK"), "the accepted connection got no answer")
+	<-stopped
+}

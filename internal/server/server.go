@@ -115,7 +115,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	}
 	// Stop accepting work (readiness goes false, registrations are
 	// refused), then stop the runners while the API still answers their
-	// deregistration, then close the API.
+	// deregistration, then close the API, answering what it accepted.
 	s.notify.Stopping()
 	s.sup.BeginStop()
 	stopped := make(chan struct{})
@@ -132,11 +132,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	<-healthDone
 	stopRunners()
 	<-supDone
-	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if shutErr := httpSrv.Shutdown(shutCtx); shutErr != nil {
-		s.o.Log.Warn("closing the API", "err", shutErr)
-	}
+	stopAPI(httpSrv, cl, s.o.Log)
 	s.o.Log.Info("server stopped")
 	return err
 }
