@@ -18,5 +18,6 @@ var Aliases = map[string]any{
 	"bench":          Test.Bench,
 	"vmtest":         VM.All,
 	"release":        Release.Run,
+	"repo":           Release.Repo,
 	"check:release":  Release.Check,
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stigmer/stigmer/magefiles/gpgkey"
 	"github.com/stigmer/stigmer/magefiles/pkgbuild"
 )
 
@@ -47,6 +48,8 @@ const (
 	AssetDir = PackageDir + "/assets"
 	// ToolDir holds SBOMTool.
 	ToolDir = PackageDir + "/tools"
+	// RepoDir is the signed apt and dnf repository (package repo).
+	RepoDir = "dist/repo"
 )
 
 // AssetName is the name a package file is released under: its own name
@@ -69,6 +72,8 @@ const (
 	EnvSignKey        = "STIGMER_SIGN_KEY_FILE"   // armored OpenPGP private key; unset: unsigned
 	EnvSignPassphrase = "STIGMER_SIGN_PASSPHRASE" // its passphrase; unset: none
 	EnvToken          = "GITHUB_TOKEN"            // publishes, with a tag in CI
+	EnvRepoURL        = "STIGMER_REPO_URL"        // where the repository is served; a snapshot's default is its own directory
+	EnvRepoEarlier    = "STIGMER_REPO_EARLIER"    // earlier releases' packages, for the repository
 )
 
 // Mode says whether a run publishes.
@@ -117,6 +122,8 @@ type Plan struct {
 	SignKey        string    // absolute path of the signing key, "" for none
 	SignPassphrase string    // its passphrase
 	Path           string    // the user's PATH, for GoReleaser
+	RepoURL        string    // where the repository is served, "" for a snapshot's own directory
+	RepoEarlier    string    // earlier releases' packages for the repository, "" for none
 	Log            io.Writer // progress
 }
 
@@ -129,6 +136,8 @@ type Env struct {
 	SignKeyFile    string // EnvSignKey
 	SignPassphrase string // EnvSignPassphrase
 	Path           string // PATH, which Run prepends the SBOM tool's dir to
+	RepoURL        string // EnvRepoURL
+	RepoEarlier    string // EnvRepoEarlier
 }
 
 // ReadEnv builds an Env through getenv (os.Getenv at the top level).
@@ -139,6 +148,8 @@ func ReadEnv(getenv func(string) string) Env {
 		SignKeyFile:    getenv(EnvSignKey),
 		SignPassphrase: getenv(EnvSignPassphrase),
 		Path:           getenv("PATH"),
+		RepoURL:        getenv(EnvRepoURL),
+		RepoEarlier:    getenv(EnvRepoEarlier),
 	}
 }
 
@@ -149,7 +160,8 @@ func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error
 	// No tag at HEAD is the usual case: describe fails and Tag stays "".
 	tag, _ := git(ctx, root, "describe", "--exact-match", "--tags", "--match", "v[0-9]*", "HEAD")
 	mode, why := Decide(tag, env.CI, env.Token)
-	p := &Plan{Root: root, Mode: mode, Why: why, Tag: tag, SignPassphrase: env.SignPassphrase, Path: env.Path, Log: log}
+	p := &Plan{Root: root, Mode: mode, Why: why, Tag: tag, SignPassphrase: env.SignPassphrase, Path: env.Path,
+		RepoURL: env.RepoURL, RepoEarlier: env.RepoEarlier, Log: log}
 	if key := env.SignKeyFile; key != "" {
 		abs, err := filepath.Abs(key)
 		if err != nil {
@@ -187,6 +199,20 @@ func (p *Plan) CheckVersion(version string) error {
 	return nil
 }
 
+// RepoLocation is where the repository will be served, for its
+// stigmer.sources and stigmer.repo: EnvRepoURL or, for a snapshot, RepoDir
+// as a file: URL, so that a snapshot's tree works where it was made. A
+// published release needs EnvRepoURL.
+func (p *Plan) RepoLocation() (string, error) {
+	switch {
+	case p.RepoURL != "":
+		return p.RepoURL, nil
+	case p.Mode == Publish:
+		return "", fmt.Errorf("%s is unset: a published repository's stigmer.sources and stigmer.repo must name where it is served", EnvRepoURL)
+	}
+	return "file://" + filepath.Join(p.Root, RepoDir), nil
+}
+
 // Announce prints what the run will do.
 func (p *Plan) Announce(version string) {
 	if p.Mode == Publish {
@@ -195,7 +221,7 @@ func (p *Plan) Announce(version string) {
 		fmt.Fprintf(p.Log, "snapshot release %s into %s, offline; nothing is published (%s)\n", version, Dir, p.Why)
 	}
 	if p.SignKey == "" {
-		fmt.Fprintf(p.Log, "unsigned: set %s (and %s) to sign the packages and checksums.txt\n", EnvSignKey, EnvSignPassphrase)
+		fmt.Fprintf(p.Log, "unsigned, and so no apt or dnf repository: set %s (and %s) to sign the packages, checksums.txt and the repository\n", EnvSignKey, EnvSignPassphrase)
 	}
 }
 
@@ -225,8 +251,9 @@ func (p *Plan) ClearSigned(dir string) error {
 // their asset names, runs the pinned GoReleaser on .goreleaser.yaml with the
 // version, commit and date b stamped the packages with, then checks that
 // checksums.txt lists each package and links them into Dir beside the
-// archives.
-func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string) error {
+// archives. GoReleaser signs checksums.txt with key, the imported SignKey
+// (nil: unsigned).
+func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string, key *gpgkey.Home) error {
 	start := time.Now()
 	assets := filepath.Join(p.Root, AssetDir)
 	if err := os.RemoveAll(assets); err != nil {
@@ -251,15 +278,10 @@ func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string) er
 		"STIGMER_LDFLAGS="+b.LDFlags(),
 		EnvSignPassphrase+"="+p.SignPassphrase,
 	)
-	if p.SignKey == "" {
+	if key == nil {
 		args = append(args, "--skip=sign")
 	} else {
-		home, err := p.gnupgHome(ctx)
-		if err != nil {
-			return err
-		}
-		defer p.dropGnupgHome(home)
-		env = append(env, "GNUPGHOME="+home)
+		env = append(env, "GNUPGHOME="+key.Dir)
 	}
 	tools := filepath.Join(p.Root, ToolDir)
 	install := exec.CommandContext(ctx, "go", "install", "-trimpath", SBOMTool)
@@ -323,53 +345,6 @@ func linkOrCopy(src, dst string) error {
 		return fmt.Errorf("copying package: %w", err)
 	}
 	return nil
-}
-
-// gnupgHome imports the signing key into a new GNUPGHOME for GoReleaser's
-// gpg call, so that the engineer's keyring is neither needed nor touched and
-// the key is the only, thus default, secret key.
-func (p *Plan) gnupgHome(ctx context.Context) (string, error) {
-	// gpg-agent's socket lives in GNUPGHOME: keep the path short.
-	home, err := os.MkdirTemp("", "stigmer-gnupg-")
-	if err != nil {
-		return "", fmt.Errorf("creating GNUPGHOME: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, "gpg", "--batch", "--quiet", "--import", p.SignKey)
-	cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		p.dropGnupgHome(home)
-		return "", fmt.Errorf("importing %s=%s with gpg: %w: %s", EnvSignKey, p.SignKey, err, bytes.TrimSpace(out))
-	}
-	cmd = exec.CommandContext(ctx, "gpg", "--batch", "--with-colons", "--list-secret-keys")
-	cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
-	out, err := cmd.Output()
-	if err != nil {
-		p.dropGnupgHome(home)
-		return "", fmt.Errorf("listing the imported key: %w", err)
-	}
-	n := 0
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, "sec:") {
-			n++
-		}
-	}
-	if n != 1 {
-		p.dropGnupgHome(home)
-		return "", fmt.Errorf("%s=%s holds %d secret keys; export exactly one (gpg --armor --export-secret-keys KEYID)", EnvSignKey, p.SignKey, n)
-	}
-	return home, nil
-}
-
-// dropGnupgHome stops the gpg-agent that gpg started for home and removes it.
-func (p *Plan) dropGnupgHome(home string) {
-	cmd := exec.Command("gpgconf", "--kill", "gpg-agent")
-	cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(p.Log, "stopping gpg-agent of %s: %v\n", home, err)
-	}
-	if err := os.RemoveAll(home); err != nil {
-		fmt.Fprintf(p.Log, "removing %s: %v\n", home, err)
-	}
 }
 
 func git(ctx context.Context, root string, args ...string) (string, error) {

@@ -54,7 +54,7 @@ func TestSnapshotSaysSo(t *testing.T) {
 	c := snapA.get(t)
 	assert.Assert(t, is.Contains(c.out, "snapshot release 0.0.0-git."))
 	assert.Assert(t, is.Contains(c.out, "nothing is published (no v* tag at HEAD"))
-	assert.Assert(t, is.Contains(c.out, "unsigned: set STIGMER_SIGN_KEY_FILE"))
+	assert.Assert(t, is.Contains(c.out, "unsigned, and so no apt or dnf repository: set STIGMER_SIGN_KEY_FILE"))
 }
 
 // TestReproducible compares two snapshot releases of the same commit made in

@@ -1,0 +1,221 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stigmer/stigmer/magefiles/gpgkey"
+	"github.com/stigmer/stigmer/magefiles/release"
+)
+
+// The tree's layout, relative to its root. apt and dnf share one pool: the
+// .deb and .rpm of a release sit side by side, apt's indexes under dists/,
+// dnf's under repodata/.
+const (
+	Suite       = "stable"
+	Component   = "main"
+	Pool        = "pool/main/s/stigmer"
+	AptKeyring  = "stigmer-archive-keyring.gpg" // binary public key, for Signed-By
+	DnfKey      = "stigmer-archive-keyring.asc" // armored public key, for gpgkey=
+	SourcesFile = "stigmer.sources"             // apt's deb822 source
+	RepoFile    = "stigmer.repo"                // dnf's repository file
+	// KeyringPath is where the README has operators put AptKeyring, and so
+	// what SourcesFile's Signed-By names.
+	KeyringPath = "/usr/share/keyrings/" + AptKeyring
+)
+
+// Tools maps the commands Write runs to the Debian packages that have them.
+var Tools = [][2]string{{"apt-ftparchive", "apt-utils"}, {"createrepo_c", "createrepo-c"}, {"gpg", "gpg"}}
+
+// Options is what Write makes a tree of.
+type Options struct {
+	Dir      string       // the tree to write; replaced as a whole when Write succeeds
+	URL      string       // where the tree is served (https://..., file:///...), for SourcesFile and RepoFile
+	Packages []string     // this release's .deb and .rpm files
+	Earlier  string       // earlier releases' packages: a directory searched recursively (their assets, or the previous tree); "" for none
+	Key      *gpgkey.Home // signs InRelease, Release.gpg and repomd.xml.asc
+	Date     time.Time    // Release's Date, repomd.xml's timestamps, the pool files' mtimes
+	Log      io.Writer
+}
+
+// Write writes the signed tree: the pool with the packages of this release
+// and every earlier one, apt's and dnf's signed indexes, the public key in
+// both forms, and the two files an operator adds. It refuses a key that RHEL
+// 8's rpm or current apt would refuse, and an earlier package whose name is
+// taken by a different file.
+func Write(ctx context.Context, o Options) error {
+	start := time.Now()
+	if err := o.Key.Check(ctx); err != nil {
+		return err
+	}
+	tmp := strings.TrimSuffix(o.Dir, "/") + ".new"
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("clearing %s: %w", tmp, err)
+	}
+	pool, err := fillPool(tmp, o)
+	if err != nil {
+		return err
+	}
+	steps := []func(context.Context, string, Options) error{writeApt, writeDnf, writeOperatorFiles}
+	for _, step := range steps {
+		if err := step(ctx, tmp, o); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(o.Dir); err != nil {
+		return fmt.Errorf("replacing %s: %w", o.Dir, err)
+	}
+	if err := os.Rename(tmp, o.Dir); err != nil {
+		return fmt.Errorf("replacing %s: %w", o.Dir, err)
+	}
+	fmt.Fprintf(o.Log, "repository of %d packages signed by %s written in %s: %s\n", len(pool), o.Key.Fingerprint, time.Since(start).Round(time.Millisecond), o.Dir)
+	return nil
+}
+
+// fillPool copies the earlier and the current packages into the pool under
+// their release asset names, with Date as their mtime (createrepo_c records
+// it), and returns the pool's file names.
+func fillPool(root string, o Options) ([]string, error) {
+	dir := filepath.Join(root, Pool)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the pool: %w", err)
+	}
+	earlier, err := findPackages(o.Earlier)
+	if err != nil {
+		return nil, err
+	}
+	from := map[string]string{}
+	for _, src := range append(earlier, o.Packages...) {
+		name := release.AssetName(filepath.Base(src))
+		if prev, ok := from[name]; ok {
+			same, err := sameBytes(prev, src)
+			if err != nil {
+				return nil, err
+			}
+			if !same {
+				return nil, fmt.Errorf("%s and %s are both %s but differ: a version is released once; bump the version or drop the stale copy", prev, src, name)
+			}
+			continue
+		}
+		from[name] = src
+		if err := copyFile(src, filepath.Join(dir, name), o.Date); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, 0, len(from))
+	for name := range from {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// findPackages lists the stigmer .deb and .rpm files under dir, in order.
+func findPackages(dir string) ([]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if !d.IsDir() && (strings.HasPrefix(name, "stigmer_") && strings.HasSuffix(name, ".deb") ||
+			strings.HasPrefix(name, "stigmer-") && strings.HasSuffix(name, ".rpm") && !strings.HasPrefix(name, "stigmer-test-")) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the earlier releases' packages in %s: %w", dir, err)
+	}
+	return found, nil
+}
+
+func sameBytes(a, b string) (bool, error) {
+	x, err := os.ReadFile(a)
+	if err != nil {
+		return false, err
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(x, y), nil
+}
+
+// copyFile copies src to dst (mode 0644) and sets its mtime.
+func copyFile(src, dst string, mtime time.Time) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("reading package: %w", err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		return fmt.Errorf("writing package into the pool: %w", err)
+	}
+	return os.Chtimes(dst, mtime, mtime)
+}
+
+// writeOperatorFiles writes the public key in both forms, the deb822
+// source (Signed-By, no apt-key, no trusted=yes) and the dnf repository
+// file (gpgcheck and repo_gpgcheck).
+func writeOperatorFiles(ctx context.Context, root string, o Options) error {
+	bin, err := o.Key.Public(ctx, false)
+	if err != nil {
+		return err
+	}
+	armored, err := o.Key.Public(ctx, true)
+	if err != nil {
+		return err
+	}
+	url := strings.TrimSuffix(o.URL, "/")
+	files := map[string][]byte{
+		AptKeyring: bin,
+		DnfKey:     armored,
+		SourcesFile: []byte(fmt.Sprintf("Types: deb\nURIs: %s/\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
+			url, Suite, Component, KeyringPath)),
+		RepoFile: []byte(fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s/%s\n",
+			url, url, DnfKey)),
+	}
+	for name, data := range files {
+		if err := writeFile(filepath.Join(root, name), data, o.Date); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFile writes data to path (mode 0644, parents made) with mtime.
+func writeFile(path string, data []byte, mtime time.Time) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Chtimes(path, mtime, mtime)
+}
+
+// run runs a tool in dir and returns its standard output.
+func run(ctx context.Context, dir, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("running %s %s: %w: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return out, nil
+}
