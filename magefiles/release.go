@@ -83,7 +83,11 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if err := plan.CheckVersion(b.Version); err != nil {
 		return err
 	}
-	plan.Announce(b.Version)
+	if withAssets {
+		plan.Announce(b.Version)
+	} else {
+		fmt.Printf("repository of stigmer %s into %s, served at %s\n", b.Version, release.RepoDir, url)
+	}
 	if err := plan.ClearSigned(b.Dist); err != nil {
 		return err
 	}

@@ -12,7 +12,9 @@ import (
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/stigmer/stigmer/magefiles/gpgkey"
 	"github.com/stigmer/stigmer/magefiles/pkgbuild"
+	"github.com/stigmer/stigmer/magefiles/repo"
 )
 
 // VM groups the lifecycle test in QEMU guests.
@@ -40,8 +42,9 @@ func (VM) All(ctx context.Context) error {
 // Run boots the guests named in guests ("deb12 deb11 rpm12"), runs the scenarios in each and, with keep, keeps their disks and logs.
 //
 // It builds the packages (the package target), the older build the chroot
-// test uses too (dist/.old) and the rpm guest's stand-in for a RHEL base
-// (dist/.standin), then runs scripts/vm/vmtest.sh (which prints how to get
+// test uses too (dist/.old), the rpm guest's stand-in for a RHEL base
+// (dist/.standin) and the signed repositories to install from
+// (dist/.vmrepo, vmRepos), then runs scripts/vm/vmtest.sh (which prints how to get
 // a shell in a kept guest). STIGMER_VM_CACHE moves the image cache.
 func (VM) Run(ctx context.Context, guests string, keep bool) error {
 	mg.CtxDeps(ctx, Pkg.All)
@@ -63,7 +66,11 @@ func (VM) Run(ctx context.Context, guests string, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("building the rpm stand-in %s: %w", pkgbuild.StandInName, err)
 	}
-	cmd := exec.CommandContext(ctx, "bash", vmtestArgs(standIn, guests, keep, b.Dist, old)...)
+	repos, err := vmRepos(ctx, b)
+	if err != nil {
+		return fmt.Errorf("building the VM test's repositories: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "bash", vmtestArgs(standIn, repos, guests, keep, b.Dist, old)...)
 	cmd.Env = append(os.Environ(), "STIGMER_VM_CACHE="+cache)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -73,8 +80,8 @@ func (VM) Run(ctx context.Context, guests string, keep bool) error {
 }
 
 // vmtestArgs is the command line of scripts/vm/vmtest.sh.
-func vmtestArgs(standIn, guests string, keep bool, dist, old string) []string {
-	args := []string{"scripts/vm/vmtest.sh", "-s", standIn}
+func vmtestArgs(standIn, repos, guests string, keep bool, dist, old string) []string {
+	args := []string{"scripts/vm/vmtest.sh", "-s", standIn, "-r", repos}
 	if keep {
 		args = append(args, "-k")
 	}
@@ -95,4 +102,54 @@ func vmCacheDir() (string, error) {
 		return "", fmt.Errorf("finding the user cache dir for the VM images (set STIGMER_VM_CACHE): %w", err)
 	}
 	return filepath.Join(base, "stigmer", "vm"), nil
+}
+
+// vmRepos writes the trees the VM test installs and upgrades from, and the
+// README blocks it runs, into dist/.vmrepo/trees (repo.TestTrees), and
+// returns that directory. The older and the current build are built again,
+// amd64 only and signed with a throwaway release key, since dnf's gpgcheck
+// needs signed rpms; a second throwaway key signs the tree nobody trusts.
+func vmRepos(ctx context.Context, cur *pkgbuild.Build) (string, error) {
+	dir := filepath.Join(cur.Dist, ".vmrepo")
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := installTools(ctx, repoTools()); err != nil {
+		return "", err
+	}
+	const passphrase = "vm test release key"
+	good, err := gpgkey.Generate(ctx, "Stigmer VM Test Release <vmtest@example.invalid>", passphrase, cur.Log)
+	if err != nil {
+		return "", err
+	}
+	defer good.Close()
+	other, err := gpgkey.Generate(ctx, "Stigmer VM Test Other Key <other@example.invalid>", "", cur.Log)
+	if err != nil {
+		return "", err
+	}
+	defer other.Close()
+	keyFile := filepath.Join(dir, "release-key.asc")
+	if err := good.ExportSecret(ctx, keyFile); err != nil {
+		return "", err
+	}
+	var signed [2][]string
+	for i, v := range []string{olderVersion, cur.Version} {
+		b, err := pkgbuild.New(ctx, cur.Root, cur.Log, pkgbuild.Options{Version: v, Dist: filepath.Join(dir, fmt.Sprint("packages-", i)),
+			SignKey: keyFile, SignPassphrase: passphrase, OlderEnvFile: v == olderVersion})
+		if err != nil {
+			return "", err
+		}
+		if signed[i], err = b.Packages(ctx, []string{"amd64"}, pkgbuild.Formats); err != nil {
+			return "", err
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(cur.Root, "README.md"))
+	if err != nil {
+		return "", err
+	}
+	trees := filepath.Join(dir, "trees")
+	return trees, repo.TestTrees(ctx, trees, signed[0], signed[1], good, other, readme, cur.Date, cur.Log)
 }

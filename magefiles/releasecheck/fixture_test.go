@@ -3,6 +3,7 @@
 package releasecheck
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stigmer/stigmer/magefiles/gpgkey"
 	"github.com/stigmer/stigmer/magefiles/release"
 )
 
@@ -172,6 +174,7 @@ func (c *clone) mage(env map[string]string, target string) (string, error) {
 func cleanEnv(env map[string]string) []string {
 	drop := map[string]bool{
 		release.EnvToken: true, release.EnvSignKey: true, release.EnvSignPassphrase: true,
+		release.EnvRepoURL: true, release.EnvRepoEarlier: true,
 		"STIGMER_VERSION": true, "STIGMER_DIST": true, "GNUPGHOME": true, "MAGEFILE_VERBOSE": true,
 	}
 	var out []string
@@ -187,9 +190,8 @@ func cleanEnv(env map[string]string) []string {
 	return out
 }
 
-// key is a throwaway OpenPGP signing key.
+// key is a throwaway OpenPGP signing key, as files.
 type key struct {
-	home       string // GNUPGHOME holding it
 	secret     string // armored secret key file
 	public     string // armored public key file
 	keyID      string // long key ID, upper-case hex
@@ -197,55 +199,27 @@ type key struct {
 }
 
 // newKey generates an RSA key (what RHEL 8's rpm verifies) protected by a
-// passphrase, as a release key would be.
+// passphrase, as a release key would be, with gpgkey.Generate: the key the
+// README tells a release engineer to make.
 func newKey() (*key, error) {
-	k := &key{home: filepath.Join(scratch, "gnupg"), passphrase: "correct horse battery staple"}
-	if err := os.MkdirAll(k.home, 0o700); err != nil {
-		return nil, fmt.Errorf("creating GNUPGHOME: %w", err)
-	}
-	gpg := func(args ...string) (string, error) {
-		cmd := exec.Command("gpg", append([]string{"--batch", "--pinentry-mode=loopback", "--passphrase", k.passphrase}, args...)...)
-		cmd.Env = append(os.Environ(), "GNUPGHOME="+k.home)
-		out, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("running gpg %s: %w", strings.Join(args, " "), err)
-		}
-		return string(out), nil
-	}
-	if _, err := gpg("--quick-gen-key", "Stigmer Release Test <release-test@example.invalid>", "rsa3072", "sign", "never"); err != nil {
-		return nil, err
-	}
-	list, err := gpg("--with-colons", "--list-secret-keys")
+	ctx := context.Background()
+	k := &key{passphrase: "correct horse battery staple",
+		secret: filepath.Join(scratch, "release-key.asc"), public: filepath.Join(scratch, "release-key.pub.asc")}
+	h, err := gpgkey.Generate(ctx, "Stigmer Release Test <release-test@example.invalid>", k.passphrase, os.Stdout)
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range strings.Split(list, "\n") {
-		if f := strings.Split(l, ":"); f[0] == "sec" && len(f) > 4 {
-			k.keyID = f[4]
-		}
+	defer h.Close()
+	k.keyID = h.Fingerprint[len(h.Fingerprint)-16:]
+	if err := h.ExportSecret(ctx, k.secret); err != nil {
+		return nil, err
 	}
-	if k.keyID == "" {
-		return nil, fmt.Errorf("no key ID in gpg --list-secret-keys:\n%s", list)
-	}
-	sec, err := gpg("--armor", "--export-secret-keys", k.keyID)
+	pub, err := h.Public(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := gpg("--armor", "--export", k.keyID)
-	if err != nil {
-		return nil, err
-	}
-	k.secret, k.public = filepath.Join(scratch, "release-key.asc"), filepath.Join(scratch, "release-key.pub.asc")
-	if err := os.WriteFile(k.secret, []byte(sec), 0o600); err != nil {
+	if err := os.WriteFile(k.public, pub, 0o644); err != nil {
 		return nil, fmt.Errorf("writing key: %w", err)
-	}
-	if err := os.WriteFile(k.public, []byte(pub), 0o644); err != nil {
-		return nil, fmt.Errorf("writing key: %w", err)
-	}
-	stop := exec.Command("gpgconf", "--kill", "gpg-agent")
-	stop.Env = append(os.Environ(), "GNUPGHOME="+k.home)
-	if out, err := stop.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("stopping gpg-agent: %w: %s", err, out)
 	}
 	return k, nil
 }

@@ -5,6 +5,7 @@ package releasecheck
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"debug/macho"
 	"encoding/json"
 	"fmt"
@@ -438,4 +439,58 @@ func archiveListing(t *testing.T, files map[string]entry, top string, date time.
 	}
 	sort.Strings(got)
 	return got
+}
+
+// TestRepository reads the signed snapshot's apt and dnf repository with
+// only the release's public key: InRelease and repomd.xml.asc verify, the
+// key the tree hands out is the release key, the pool holds the release's
+// four packages byte for byte, and apt's indexes list each arch's .deb at
+// the release's version. An unsigned release writes no repository.
+func TestRepository(t *testing.T) {
+	c := signedRC.get(t)
+	tree := filepath.Join(c.dir, release.RepoDir)
+	home := filepath.Join(t.TempDir(), "g")
+	assert.NilError(t, os.Mkdir(home, 0o700))
+	gpgEnv := []string{"GNUPGHOME=" + home}
+	runEnv(gpgEnv, "gpg", "--batch", "--import", c.key.public).Assert(t, icmd.Success)
+	t.Cleanup(func() { runEnv(gpgEnv, "gpgconf", "--kill", "gpg-agent") })
+
+	runEnv(gpgEnv, "gpg", "--batch", "--verify", filepath.Join(tree, "dists/stable/InRelease")).
+		Assert(t, icmd.Expected{ExitCode: 0, Err: "Good signature from \"Stigmer Release Test"})
+	runEnv(gpgEnv, "gpg", "--batch", "--verify", filepath.Join(tree, "repodata/repomd.xml.asc"), filepath.Join(tree, "repodata/repomd.xml")).
+		Assert(t, icmd.Expected{ExitCode: 0, Err: "Good signature from \"Stigmer Release Test"})
+	shown := run(t, "gpg", "--batch", "--with-colons", "--show-keys", filepath.Join(tree, "stigmer-archive-keyring.gpg"))
+	assert.Assert(t, is.Contains(shown, c.key.keyID), "the tree's keyring is not the release key")
+
+	for _, pkg := range append(globAll(t, c.dir, "dist/release-packages/*.deb"), globAll(t, c.dir, "dist/release-packages/*.rpm")...) {
+		pooled := filepath.Join(tree, "pool/main/s/stigmer", release.AssetName(filepath.Base(pkg)))
+		assert.Equal(t, sha256File(t, pooled), sha256File(t, pkg), "%s in the pool", filepath.Base(pkg))
+	}
+	for _, arch := range pkgbuild.Arches {
+		index, err := os.ReadFile(filepath.Join(tree, "dists/stable/main/binary-"+arch, "Packages"))
+		assert.NilError(t, err)
+		assert.Assert(t, is.Contains(string(index), "Version: 1.2.3~rc.1\n"))
+		assert.Assert(t, is.Contains(string(index), "Architecture: "+arch+"\n"))
+	}
+	sources, err := os.ReadFile(filepath.Join(tree, "stigmer.sources"))
+	assert.NilError(t, err)
+	assert.Assert(t, is.Contains(string(sources), "URIs: file://"+tree+"/\n"), "a snapshot's tree serves itself")
+
+	_, err = os.Stat(filepath.Join(snapB.get(t).dir, release.RepoDir))
+	assert.Assert(t, os.IsNotExist(err), "an unsigned release wrote a repository")
+}
+
+func globAll(t *testing.T, dir, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, pattern))
+	assert.NilError(t, err)
+	assert.Assert(t, len(m) > 0, "nothing matches %s in %s", pattern, dir)
+	return m
+}
+
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	assert.NilError(t, err)
+	return fmt.Sprintf("%x", sha256.Sum256(data))
 }

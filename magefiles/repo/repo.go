@@ -25,12 +25,17 @@ const (
 	Component   = "main"
 	Pool        = "pool/main/s/stigmer"
 	AptKeyring  = "stigmer-archive-keyring.gpg" // binary public key, for Signed-By
-	DnfKey      = "stigmer-archive-keyring.asc" // armored public key, for gpgkey=
+	DnfKey      = "stigmer-archive-keyring.asc" // armored public key, for rpm
 	SourcesFile = "stigmer.sources"             // apt's deb822 source
 	RepoFile    = "stigmer.repo"                // dnf's repository file
 	// KeyringPath is where the README has operators put AptKeyring, and so
 	// what SourcesFile's Signed-By names.
 	KeyringPath = "/usr/share/keyrings/" + AptKeyring
+	// DnfKeyPath is where the README has operators put DnfKey, and so what
+	// RepoFile's gpgkey= names. A local file, not a URL on the server: dnf
+	// -y imports whatever key gpgkey= names when a package's key is not
+	// yet trusted, so a server that swapped the key file would be believed.
+	DnfKeyPath = "/etc/pki/rpm-gpg/RPM-GPG-KEY-stigmer"
 )
 
 // Tools maps the commands Write runs to the Debian packages that have them.
@@ -184,8 +189,11 @@ func writeOperatorFiles(ctx context.Context, root string, o Options) error {
 		DnfKey:     armored,
 		SourcesFile: []byte(fmt.Sprintf("Types: deb\nURIs: %s/\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
 			url, Suite, Component, KeyringPath)),
-		RepoFile: []byte(fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s/%s\n",
-			url, url, DnfKey)),
+		// skip_if_unavailable=0: Fedora's and Debian's dnf.conf skip a
+		// repository whose metadata fails, signature included, and exit 0;
+		// RHEL's default, and the safe one, is to stop with the error.
+		RepoFile: []byte(fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=0\ngpgkey=file://%s\n",
+			url, DnfKeyPath)),
 	}
 	for name, data := range files {
 		if err := writeFile(filepath.Join(root, name), data, o.Date); err != nil {

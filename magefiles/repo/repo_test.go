@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/goreleaser/nfpm/v2"
-	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/deb"
+	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -24,7 +24,7 @@ var date = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 // needTools fails (not skips) when a tool is missing: go tool mage test
 // installs them first.
-func needTools(t *testing.T) {
+func needTools(t testing.TB) {
 	t.Helper()
 	for _, tl := range Tools {
 		if _, err := exec.LookPath(tl[0]); err != nil {
@@ -36,18 +36,30 @@ func needTools(t *testing.T) {
 // smallPackages writes a small stigmer .deb and .rpm for amd64 and arm64
 // at version into dir, and returns their paths. They are real packages
 // (nfpm, as the release's), with a file so that filelists has an entry.
-func smallPackages(t *testing.T, dir, version string) []string {
+func smallPackages(t testing.TB, dir, version string) []string {
 	t.Helper()
-	assert.NilError(t, os.MkdirAll(dir, 0o755))
 	payload := filepath.Join(t.TempDir(), "stigmer")
 	assert.NilError(t, os.WriteFile(payload, []byte("#!/bin/sh\necho "+version+"\n"), 0o755))
+	return packages(t, dir, version, payload, "")
+}
+
+// packages writes stigmer .deb and .rpm for amd64 and arm64 at version
+// into dir, with payload as /usr/bin/stigmer, compressed with compression
+// ("" for nfpm's default), and returns their paths.
+func packages(t testing.TB, dir, version, payload, compression string) []string {
+	t.Helper()
+	assert.NilError(t, os.MkdirAll(dir, 0o755))
 	var out []string
 	for _, format := range []string{"deb", "rpm"} {
 		for _, arch := range []string{"amd64", "arm64"} {
 			info := nfpm.WithDefaults(&nfpm.Info{
 				Name: "stigmer", Arch: arch, Version: version, Platform: "linux",
 				Description: "test package", Maintainer: "Test <test@example.invalid>", MTime: date,
-				Overridables: nfpm.Overridables{Contents: []*files.Content{{Source: payload, Destination: "/usr/bin/stigmer"}}},
+				Overridables: nfpm.Overridables{
+					Contents: []*files.Content{{Source: payload, Destination: "/usr/bin/stigmer"}},
+					Deb:      nfpm.Deb{Compression: compression},
+					RPM:      nfpm.RPM{Compression: compression},
+				},
 			})
 			assert.NilError(t, info.Validate())
 			p, err := nfpm.Get(format)
@@ -122,7 +134,7 @@ func TestWriteServesEveryReleaseToApt(t *testing.T) {
 		assert.NilError(t, err, "%s: %s", f, out)
 	}
 	assert.Equal(t, read(t, tree, SourcesFile), "Types: deb\nURIs: https://example.invalid/stigmer/\nSuites: stable\nComponents: main\nSigned-By: /usr/share/keyrings/stigmer-archive-keyring.gpg\n")
-	assert.Equal(t, read(t, tree, RepoFile), "[stigmer]\nname=Stigmer\nbaseurl=https://example.invalid/stigmer/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=https://example.invalid/stigmer/stigmer-archive-keyring.asc\n")
+	assert.Equal(t, read(t, tree, RepoFile), "[stigmer]\nname=Stigmer\nbaseurl=https://example.invalid/stigmer/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=0\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-stigmer\n")
 }
 
 // TestWriteRefusesATamperedPackagesToApt: apt rejects a Packages file

@@ -5,7 +5,7 @@
 # guest/scenarios.sh run the scenarios inside, reads the results back from the
 # guest's second serial port and prints a table. Exits 1 when a row failed.
 #
-# Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] [-s STANDIN_RPM] NEW_DIST OLD_DIST
+# Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] [-s STANDIN_RPM] [-r REPOS] NEW_DIST OLD_DIST
 #   NEW_DIST  dir with the current stigmer_<v>_amd64.deb and stigmer-<v>*.x86_64.rpm
 #   OLD_DIST  dir with an older build of both, the upgrade's starting point
 #   -k        keep the work dir (disks, serial logs) and print how to get a
@@ -14,6 +14,8 @@
 #   -s        the stand-in rpm that provides what the stigmer rpm requires
 #             (stigmer-test-standin-rhel-base, from go tool mage vmtest);
 #             needed by the rpm guest
+#   -r        the signed repository trees and README blocks the guests
+#             install from (dist/.vmrepo/trees, from go tool mage vmtest)
 # Environment: STIGMER_VM_CACHE (default ~/.cache/stigmer/vm) holds the guest
 # kernel, initrd and root images, rebuilt only when their recipe changes.
 #
@@ -45,7 +47,7 @@ VM_BUDGET=${STIGMER_VM_BUDGET:-1200}
 VM_SMP=${STIGMER_VM_SMP:-2}
 
 vm_usage() {
-	sed -n '8,21p' "$0" >&2
+	sed -n '8,23p' "$0" >&2
 	exit 2
 }
 
@@ -88,13 +90,18 @@ vm_guest() {
 	done
 }
 
-# vm_inputs NEW_DIST OLD_DIST [STANDIN_RPM] builds $WORK/in.img: the guest
-# script, the four packages, the stand-in rpm and vmtest.env with the
-# versions their binaries print.
+# vm_inputs NEW_DIST OLD_DIST [STANDIN_RPM] [REPOS] builds $WORK/in.img: the
+# guest script, the four packages, the stand-in rpm, the repository trees
+# and vmtest.env with the versions their binaries print.
 vm_inputs() {
-	local new=$1 old=$2 standin=${3:-} in=$WORK/in f
+	local new=$1 old=$2 standin=${3:-} repos=${4:-} in=$WORK/in f
 	mkdir -p "$in"
 	cp "$VM_DIR/guest/scenarios.sh" "$VM_DIR/guest/probe.pl" "$in/"
+	if [ -n "$repos" ]; then
+		cp -a "$repos" "$in/repo"
+	else
+		echo "vmtest: no -r REPOS: the repository rows will fail; run go tool mage vmtest, which builds them" >&2
+	fi
 	if [ -n "$standin" ]; then
 		cp "$standin" "$in/"
 	elif [[ " $VM_GUESTS " == *" rpm12 "* ]]; then
@@ -204,13 +211,14 @@ main() {
 		vm_shell "$@"
 		return
 	fi
-	local keep=0 opt standin=""
+	local keep=0 opt standin="" repos=""
 	VM_GUESTS="deb12 deb11 rpm12"
-	while getopts kg:s: opt; do
+	while getopts kg:s:r: opt; do
 		case $opt in
 		k) keep=1 ;;
 		g) VM_GUESTS=$OPTARG ;;
 		s) standin=$(realpath "$OPTARG") ;;
+		r) repos=$(realpath "$OPTARG") ;;
 		*) vm_usage ;;
 		esac
 	done
@@ -238,13 +246,13 @@ main() {
 	for name in $VM_GUESTS; do
 		suite=${VM_SUITE[$name]:?unknown guest $name}
 		[ -n "${VM_IMAGE[$suite]:-}" ] && continue
-		# The rpm tool goes into every bookworm image: one image serves both.
-		VM_IMAGE[$suite]=$(vm_rootfs "$suite" "$([ "$suite" = bookworm ] && echo rpm)")
+		# The rpm tool and dnf go into every bookworm image: one image serves both.
+		VM_IMAGE[$suite]=$(vm_rootfs "$suite" "$([ "$suite" = bookworm ] && echo rpm,dnf)")
 	done
 	flock -u 9
 	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
 
-	vm_inputs "$new" "$old" "$standin"
+	vm_inputs "$new" "$old" "$standin" "$repos"
 	. "$WORK/in/vmtest.env"
 	echo "vmtest: upgrade $OLD_VERSION -> $NEW_VERSION; guests: $VM_GUESTS; work dir $WORK" >&2
 	VM_DEADLINE=$(($(date +%s) + VM_BUDGET))

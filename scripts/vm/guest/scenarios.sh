@@ -45,14 +45,20 @@ vm_plan() {
 		upgrade	apt upgrade old (no fd store)->new while running, env file edited and changed: edit kept, .dpkg-dist, data kept; probes
 		upgrade-stopped	apt upgrade while stopped: still stopped, still enabled
 		upgrade-disabled	apt upgrade while disabled: still disabled, running new
+		apt-repo-install	the README's apt block (keyring, .sources, Signed-By) on the old tree: enabled, active, /readyz
+		apt-repo-refuse	apt-get update+upgrade refused, nothing changed: tampered Packages (hash), another key (NO_PUBKEY)
+		apt-repo-upgrade	the README's apt-get upgrade from the new tree: new version, one restart, env edit and data kept, both versions listed
 		EOF
 	rpm:1) cat <<-'EOF' ;;
-		rpm-install	rpm -i (RHEL base stand-in, then the old build): enabled, active, /readyz, user, dirs, rpm -V
+		rpm-install	dnf install ./stigmer-<v>.x86_64.rpm (after the RHEL base stand-in): enabled, active, /readyz, user, dirs, rpm -V
 		rpm-kill9	kill -9 main PID: new PID after RestartSec, NRestarts +1
-		rpm-upgrade	rpm -U old->new while running: new version, env edit and data kept, new default as .rpmnew
-		rpm-upgrade-stopped	rpm -U while stopped: still stopped, still enabled
-		rpm-upgrade-disabled	rpm -U while disabled: still disabled, running new
-		rpm-erase	rpm -e: stopped, disabled, unit+binary+license dir gone; data and user kept
+		rpm-upgrade	dnf upgrade ./new.rpm while running: new version, env edit and data kept, new default as .rpmnew
+		rpm-upgrade-stopped	dnf upgrade while stopped: still stopped, still enabled
+		rpm-upgrade-disabled	dnf upgrade while disabled: still disabled, running new
+		rpm-erase	dnf remove: stopped, disabled, unit+binary+license dir gone; data and user kept
+		dnf-repo-install	the README's dnf block (key, .repo with gpgcheck+repo_gpgcheck) on the old tree: enabled, active, /readyz
+		dnf-repo-refuse	dnf upgrade refused, nothing changed: tampered rpm (gpgcheck), unsigned repomd.xml, another key
+		dnf-repo-upgrade	the README's dnf upgrade from the new tree: new version, one restart, env edit and data kept, .rpmnew, both versions listed
 		EOF
 	*) return 1 ;;
 	esac
@@ -177,6 +183,7 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
 SC=boot
 begin() {
 	SC=$1 FAILS=() FIG="" ATTACH=""
+	ROW_T0=$(now)
 	log "start"
 }
 fail() {
@@ -188,6 +195,8 @@ figure() { FIG="$*"; }
 attach() { ATTACH="$ATTACH $1"; }
 end() {
 	local f
+	# Each row's own length, for the figures (under emulation, 2 cores shared).
+	FIG="${FIG:+$FIG }[row $(since "$ROW_T0") s]"
 	if [ ${#FAILS[@]} -eq 0 ]; then
 		out "VMT RESULT $SC PASS $FIG"
 		log "PASS $FIG"
@@ -909,13 +918,131 @@ scenario_rpm_erase() {
 	# From an enabled, running service, as an admin would erase it.
 	systemctl enable --now stigmer 2>/dev/null
 	wait_for 30 ready || fail "not ready before the erase"
-	pkg rpm -e stigmer
+	pkg dnf remove -y stigmer
 	check_gone
 	# rpm owns /usr/share/licenses/stigmer and removes it; /var/lib/stigmer
 	# holds data and stays (check_gone).
 	[ -e /usr/share/licenses/stigmer ] && fail "/usr/share/licenses/stigmer left after the erase"
 	# rpm keeps an edited %config(noreplace) file as .rpmsave.
 	figure "left: $(ls -d /var/lib/stigmer /var/log/stigmer /etc/sysconfig/stigmer* 2>/dev/null | tr '\n' ' ')user $(id -u stigmer)"
+	end
+}
+
+# --- repositories (issue 11) ----------------------------------------------
+# The host built signed trees (repo.TestTrees): old, new (old's packages
+# too), other-key, tampered-rpm, all with their URLs at /srv/stigmer-repo,
+# and the README's blocks as NAME.sh. A release replaces what the server
+# serves: serve copies a tree there.
+SERVE=/srv/stigmer-repo
+serve() {
+	rm -rf "$SERVE"
+	mkdir -p "${SERVE%/*}"
+	cp -a "$IN/repo/$1" "$SERVE"
+}
+# README=(...) runs the README's block FILE as an operator would, as root:
+# sudo is the command itself (the guest has no sudo).
+README_RUN=(bash -ec 'sudo() { "$@"; }; . "$1"' readme)
+readme() { pkg "${README_RUN[@]}" "$IN/repo/$1.sh"; }
+# starts: how often the unit has started (systemd 247 and 252 phrase it apart).
+starts() { journalctl -u stigmer -q --no-pager -o cat | grep -cE '^Started (stigmer\.service - )?Stigmer Server'; }
+
+# attempt NAME: run the README's block NAME expecting a refusal; sets OUT
+# (its output) and RC.
+attempt() {
+	local log
+	PKG_N=$((PKG_N + 1))
+	log=/var/tmp/vmtest-pkg-$PKG_N.log
+	RC=0
+	"${README_RUN[@]}" "$IN/repo/$1.sh" </dev/null >"$log" 2>&1 || RC=$?
+	attach "$log"
+	OUT=$(cat "$log")
+}
+# refused WHAT PATTERN [warns]: the attempt failed saying PATTERN, and
+# changed nothing: the old build still installed and running, same main PID.
+# With "warns" it may exit 0: apt treats a bad signature on a repository it
+# already knows as a warning, keeps the lists it verified before, and the
+# upgrade then has nothing new to install.
+refused() {
+	local what=$1 pat=$2
+	[ "$RC" != 0 ] || [ "${3:-}" = warns ] || fail "$what: the README's command exited 0, want a refusal"
+	grep -qE "$pat" <<<"$OUT" || fail "$what: no /$pat/ in its output"
+	[ "$(version)" = "$OLD_VERSION" ] || fail "$what: stigmer is now '$(version)', want $OLD_VERSION unchanged"
+	[ "$(mainpid)" = "$P0" ] || fail "$what: main PID $P0 is now $(mainpid)"
+	REFUSALS="$REFUSALS; $what: exit $RC, $(grep -m1 -E "$pat" <<<"$OUT" | tr -s ' ' | cut -c1-160)"
+}
+
+# repo_install ID BLOCK: from nothing installed, the README's install block
+# on the old tree.
+repo_install() {
+	begin "$1"
+	serve old
+	install_fresh "$OLD_VERSION" "${README_RUN[@]}" "$IN/repo/$2.sh"
+	end
+}
+
+# repo_upgrade ID BLOCK LIST...: the env file edited and data written, the
+# new tree served, the README's upgrade block: the new build runs, started
+# once, the edit and data kept; LIST prints the versions the repository
+# offers, which must be both.
+repo_upgrade() {
+	local id=$1 block=$2 p0 s0 n
+	shift 2
+	begin "$id"
+	set_data
+	p0=$(mainpid) s0=$(starts)
+	serve new
+	readme "$block"
+	wait_for 30 ready || fail "not ready within 30 s of the upgrade"
+	[ "$(mainpid)" != "$p0" ] || fail "main PID $p0 not restarted onto the new binary"
+	n=$(($(starts) - s0))
+	[ "$n" = 1 ] || fail "the unit started $n times during the upgrade, want once"
+	check_running "$NEW_VERSION"
+	check_data_kept
+	[ "$ROLE" != rpm ] || check_rpmnew
+	local offered
+	offered=$("$@" 2>/dev/null | grep -c .)
+	[ "$offered" = 2 ] || fail "the repository offers $offered versions ($*: $("$@" 2>&1 | tr '\n' ' ')), want 2 (old and new)"
+	figure "$OLD_VERSION -> $(version), started $n time(s); edit and data kept; $offered versions offered"
+	end
+}
+
+scenario_apt_repo_refuse() {
+	begin apt-repo-refuse
+	P0=$(mainpid) REFUSALS=""
+	# A mirror that serves an edited Packages (the new release's, its
+	# version raised) and no other copy of it.
+	serve new
+	local bin=$SERVE/dists/stable/main/binary-amd64
+	rm -rf "$bin/Packages.gz" "$bin/Packages.xz" "$bin/by-hash"
+	sed -i 's/^Version: .*/Version: 99.0.0/' "$bin/Packages"
+	attempt apt-upgrade
+	refused "tampered Packages" 'Hash Sum mismatch'
+	apt-cache policy stigmer 2>&1 | grep -q '99\.0\.0' && fail "apt-cache policy lists the tampered version 99.0.0"
+	serve other-key
+	attempt apt-upgrade
+	refused "another key" 'The repository is not updated and the previous index files will be used.*NO_PUBKEY' warns
+	local cand
+	cand=$(apt-cache policy stigmer | awk '$1 == "Installed:" {i = $2} $1 == "Candidate:" {c = $2} END {print (i == c) ? "same" : c}')
+	[ "$cand" = same ] || fail "apt's candidate is now $cand, not the installed version: the unverified index was used"
+	figure "${REFUSALS#; }"
+	end
+}
+
+scenario_dnf_repo_refuse() {
+	begin dnf-repo-refuse
+	P0=$(mainpid) REFUSALS=""
+	serve tampered-rpm
+	attempt dnf-upgrade
+	refused "tampered rpm" 'GPG check FAILED'
+	serve new
+	rm "$SERVE/repodata/repomd.xml.asc"
+	attempt dnf-upgrade
+	refused "unsigned repomd.xml" 'GPG signature is not available'
+	serve other-key
+	attempt dnf-upgrade
+	refused "another key" 'repomd.xml GPG signature verification error'
+	rpm -q stigmer --qf '%{VERSION}\n' | grep -q . || fail "stigmer no longer installed"
+	figure "${REFUSALS#; }"
 	end
 }
 
@@ -963,6 +1090,11 @@ deb:2)
 	upgrade_case upgrade running "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
 	upgrade_case upgrade-stopped stopped "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
 	upgrade_case upgrade-disabled disabled "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
+	# From nothing, as an operator who adds the repository.
+	apt-get purge -y stigmer >/dev/null 2>&1
+	repo_install apt-repo-install apt-install
+	scenario_apt_repo_refuse
+	repo_upgrade apt-repo-upgrade apt-upgrade apt-cache madison stigmer
 	out "VMT END"
 	systemctl poweroff
 	;;
@@ -971,16 +1103,19 @@ rpm:1)
 	# Debian's rpm database is empty: the stand-in provides what a RHEL base
 	# system would (/bin/sh, shadow-utils, systemd), so that the stigmer
 	# rpm's Requires are checked, not skipped with --nodeps.
-	if pkg rpm -i "$STANDIN_RPM"; then
-		install_fresh "$OLD_VERSION" rpm -i "$OLD_RPM"
+	if pkg dnf install -y "./$STANDIN_RPM"; then
+		install_fresh "$OLD_VERSION" dnf install -y "./$OLD_RPM"
 		rpm -V stigmer >/var/tmp/vmtest-rpm-V.log 2>&1 || { fail "rpm -V stigmer: $(tr '\n' ';' </var/tmp/vmtest-rpm-V.log)"; }
 	fi
 	end
 	scenario_kill9 rpm-kill9
-	upgrade_case rpm-upgrade running true "rpm -U $NEW_RPM"
-	upgrade_case rpm-upgrade-stopped stopped "rpm -U --oldpackage $OLD_RPM" "rpm -U $NEW_RPM"
-	upgrade_case rpm-upgrade-disabled disabled "rpm -U --oldpackage $OLD_RPM" "rpm -U $NEW_RPM"
+	upgrade_case rpm-upgrade running true "dnf upgrade -y ./$NEW_RPM"
+	upgrade_case rpm-upgrade-stopped stopped "rpm -U --oldpackage $OLD_RPM" "dnf upgrade -y ./$NEW_RPM"
+	upgrade_case rpm-upgrade-disabled disabled "rpm -U --oldpackage $OLD_RPM" "dnf upgrade -y ./$NEW_RPM"
 	scenario_rpm_erase
+	repo_install dnf-repo-install dnf-install
+	scenario_dnf_repo_refuse
+	repo_upgrade dnf-repo-upgrade dnf-upgrade dnf -q repoquery --showduplicates stigmer
 	out "VMT END"
 	systemctl poweroff
 	;;
