@@ -90,7 +90,11 @@ func TestTricklingBodyIsCutOff(t *testing.T) {
 }
 
 func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
-	addr, cl := serveTest(t, http.HandlerFunc(echoBody), discardLog(), testLimits)
+	// Only the idle timeout may close it: net/http falls back to the read
+	// timeouts for idle connections when IdleTimeout is unset.
+	l := testLimits
+	l.Read, l.ReadHeader = time.Hour, time.Hour
+	addr, cl := serveTest(t, http.HandlerFunc(echoBody), discardLog(), l)
 	c, err := net.Dial("tcp", addr)
 	assert.NilError(t, err)
 	defer c.Close()
@@ -100,7 +104,7 @@ func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Equal(t, resp.StatusCode, 200)
 	assert.Assert(t, !resp.Close, "the server did not keep the connection alive")
-	_, err = readUntilClosed(c, 30*time.Second)
+	_, err = readUntilClosed(c, 10*time.Second)
 	assert.NilError(t, err, "an idle keep-alive connection stayed open")
 	poll.WaitOn(t, func(poll.LogT) poll.Result {
 		if n := cl.open(); n != 0 {
