@@ -39,9 +39,9 @@ declare -A VM_PHASES=([deb12]="1 2" [deb11]="1 2" [rpm12]=1)
 # Seconds: at most VM_TIMEOUT per boot, and every boot ends by VM_BUDGET after
 # the first one started, so that a hung guest fails its rows but the whole
 # matrix still ends well inside CI's limit. 30 minutes: the matrix takes 15
-# to 16 with three guests on two idle cores (dnf under emulation is slow),
-# and one busy core more made it 20 (measured): a busier machine must not
-# turn slow rows into failures.
+# to 18 with three guests on two cores (dnf under emulation is slow), and
+# other work on the machine made it past 20 (measured): a busier machine
+# must not turn slow rows into failures.
 VM_TIMEOUT=${STIGMER_VM_TIMEOUT:-1200}
 VM_BUDGET=${STIGMER_VM_BUDGET:-1800}
 # vCPUs per guest.
