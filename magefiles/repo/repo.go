@@ -59,6 +59,9 @@ type Options struct {
 // taken by a different file.
 func Write(ctx context.Context, o Options) error {
 	start := time.Now()
+	if o.Key == nil {
+		return fmt.Errorf("no signing key for the repository in %s: apt and dnf trust a repository only through its signature", o.Dir)
+	}
 	if err := o.Key.Check(ctx); err != nil {
 		return err
 	}

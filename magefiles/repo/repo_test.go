@@ -232,6 +232,15 @@ func TestWriteRefusesAReusedName(t *testing.T) {
 	assert.Assert(t, os.IsNotExist(statErr), "no tree after a refusal")
 }
 
+// TestWriteRefusesNoKey: an unsigned tree is never written.
+func TestWriteRefusesNoKey(t *testing.T) {
+	dir := t.TempDir()
+	err := Write(context.Background(), Options{Dir: filepath.Join(dir, "repo"), URL: "https://example.invalid", Date: date, Log: os.Stderr})
+	assert.ErrorContains(t, err, "no signing key for the repository")
+	_, statErr := os.Stat(filepath.Join(dir, "repo"))
+	assert.Assert(t, os.IsNotExist(statErr))
+}
+
 func read(t *testing.T, dir, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, name))
