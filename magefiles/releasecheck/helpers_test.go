@@ -82,6 +82,18 @@ func runEnv(env []string, name string, args ...string) *icmd.Result {
 	return icmd.RunCmd(icmd.Command(name, args...), icmd.WithEnv(append(os.Environ(), env...)...), icmd.WithTimeout(10*time.Minute))
 }
 
+// publicKeyring returns the environment of a new GNUPGHOME that holds k's
+// public key alone: what a user who verifies a release has.
+func publicKeyring(t *testing.T, k *key) []string {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "g")
+	assert.NilError(t, os.Mkdir(home, 0o700))
+	env := []string{"GNUPGHOME=" + home}
+	runEnv(env, "gpg", "--batch", "--import", k.public).Assert(t, icmd.Success)
+	t.Cleanup(func() { runEnv(env, "gpgconf", "--kill", "gpg-agent") })
+	return env
+}
+
 func sha(t *testing.T, data []byte) string {
 	t.Helper()
 	s := sha256.Sum256(data)

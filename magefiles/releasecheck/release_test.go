@@ -5,7 +5,6 @@ package releasecheck
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"debug/macho"
 	"encoding/json"
 	"fmt"
@@ -250,12 +249,7 @@ func readSums(t *testing.T, path string) map[string]string {
 func TestSignatures(t *testing.T) {
 	c := signedRC.get(t)
 	k := c.key
-	// A keyring with the public key alone: what a user has.
-	home := filepath.Join(t.TempDir(), "g")
-	assert.NilError(t, os.Mkdir(home, 0o700))
-	gpgEnv := []string{"GNUPGHOME=" + home}
-	runEnv(gpgEnv, "gpg", "--batch", "--import", k.public).Assert(t, icmd.Success)
-	t.Cleanup(func() { runEnv(gpgEnv, "gpgconf", "--kill", "gpg-agent") })
+	gpgEnv := publicKeyring(t, k)
 
 	t.Run("checksums.txt", func(t *testing.T) {
 		sums := filepath.Join(c.release, "checksums.txt")
@@ -449,11 +443,7 @@ func archiveListing(t *testing.T, files map[string]entry, top string, date time.
 func TestRepository(t *testing.T) {
 	c := signedRC.get(t)
 	tree := filepath.Join(c.dir, release.RepoDir)
-	home := filepath.Join(t.TempDir(), "g")
-	assert.NilError(t, os.Mkdir(home, 0o700))
-	gpgEnv := []string{"GNUPGHOME=" + home}
-	runEnv(gpgEnv, "gpg", "--batch", "--import", c.key.public).Assert(t, icmd.Success)
-	t.Cleanup(func() { runEnv(gpgEnv, "gpgconf", "--kill", "gpg-agent") })
+	gpgEnv := publicKeyring(t, c.key)
 
 	runEnv(gpgEnv, "gpg", "--batch", "--verify", filepath.Join(tree, "dists/stable/InRelease")).
 		Assert(t, icmd.Expected{ExitCode: 0, Err: "Good signature from \"Stigmer Release Test"})
@@ -462,9 +452,12 @@ func TestRepository(t *testing.T) {
 	shown := run(t, "gpg", "--batch", "--with-colons", "--show-keys", filepath.Join(tree, "stigmer-archive-keyring.gpg"))
 	assert.Assert(t, is.Contains(shown, c.key.keyID), "the tree's keyring is not the release key")
 
-	for _, pkg := range append(globAll(t, c.dir, "dist/release-packages/*.deb"), globAll(t, c.dir, "dist/release-packages/*.rpm")...) {
-		pooled := filepath.Join(tree, "pool/main/s/stigmer", release.AssetName(filepath.Base(pkg)))
-		assert.Equal(t, sha256File(t, pooled), sha256File(t, pkg), "%s in the pool", filepath.Base(pkg))
+	for _, format := range pkgbuild.Formats {
+		for _, arch := range pkgbuild.Arches {
+			pkg := pick(t, filepath.Join(c.dir, release.PackageDir), format, arch)
+			pooled := filepath.Join(tree, "pool/main/s/stigmer", release.AssetName(filepath.Base(pkg)))
+			assert.Equal(t, fileSHA(t, pooled), fileSHA(t, pkg), "%s in the pool", filepath.Base(pkg))
+		}
 	}
 	for _, arch := range pkgbuild.Arches {
 		index, err := os.ReadFile(filepath.Join(tree, "dists/stable/main/binary-"+arch, "Packages"))
@@ -478,19 +471,4 @@ func TestRepository(t *testing.T) {
 
 	_, err = os.Stat(filepath.Join(snapB.get(t).dir, release.RepoDir))
 	assert.Assert(t, os.IsNotExist(err), "an unsigned release wrote a repository")
-}
-
-func globAll(t *testing.T, dir, pattern string) []string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, pattern))
-	assert.NilError(t, err)
-	assert.Assert(t, len(m) > 0, "nothing matches %s in %s", pattern, dir)
-	return m
-}
-
-func sha256File(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	assert.NilError(t, err)
-	return fmt.Sprintf("%x", sha256.Sum256(data))
 }
