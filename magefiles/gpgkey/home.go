@@ -39,7 +39,7 @@ func Import(ctx context.Context, file, passphrase string, log io.Writer) (*Home,
 
 // Generate makes a Home with a new throwaway RSA 3072 signing key for uid
 // ("Name <email>"), protected by passphrase: what a release key looks like,
-// for tests and for snapshots that have no release key.
+// for the tests.
 func Generate(ctx context.Context, uid, passphrase string, log io.Writer) (*Home, error) {
 	h, err := newHome(passphrase, log)
 	if err != nil {

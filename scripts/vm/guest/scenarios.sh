@@ -218,17 +218,23 @@ end() {
 
 # --- shared checks -------------------------------------------------------
 
-# pkg CMD...: run a package command, its output kept for a failure report.
+# run_kept CMD...: run a command with no input, its output kept in PKG_LOG
+# for a failure report; sets RC to its exit status.
 PKG_N=0
-pkg() {
-	local log rc=0
+run_kept() {
 	PKG_N=$((PKG_N + 1))
-	log=/var/tmp/vmtest-pkg-$PKG_N.log
+	PKG_LOG=/var/tmp/vmtest-pkg-$PKG_N.log
 	log "$*"
-	"$@" </dev/null >"$log" 2>&1 || rc=$?
-	attach "$log"
-	[ "$rc" = 0 ] || fail "'$*' exited $rc"
-	return "$rc"
+	RC=0
+	"$@" </dev/null >"$PKG_LOG" 2>&1 || RC=$?
+	attach "$PKG_LOG"
+}
+
+# pkg CMD...: run a package command that must succeed (run_kept).
+pkg() {
+	run_kept "$@"
+	[ "$RC" = 0 ] || fail "'$*' exited $RC"
+	return "$RC"
 }
 
 # check_running VERSION: the three processes as stigmer, /readyz, version.
@@ -939,8 +945,9 @@ serve() {
 	mkdir -p "${SERVE%/*}"
 	cp -a "$IN/repo/$1" "$SERVE"
 }
-# README=(...) runs the README's block FILE as an operator would, as root:
-# sudo is the command itself (the guest has no sudo).
+# README_RUN FILE runs the README's block FILE as an operator would, as
+# root: sudo is the command itself (the guest has no sudo).
+# shellcheck disable=SC2016 # expanded by the child shell, not here
 README_RUN=(bash -ec 'sudo() { "$@"; }; . "$1"' readme)
 readme() { pkg "${README_RUN[@]}" "$IN/repo/$1.sh"; }
 # starts: how often the unit has started (systemd 247 and 252 phrase it apart).
@@ -949,13 +956,8 @@ starts() { journalctl -u stigmer -q --no-pager -o cat | grep -cE '^Started (stig
 # attempt NAME: run the README's block NAME expecting a refusal; sets OUT
 # (its output) and RC.
 attempt() {
-	local log
-	PKG_N=$((PKG_N + 1))
-	log=/var/tmp/vmtest-pkg-$PKG_N.log
-	RC=0
-	"${README_RUN[@]}" "$IN/repo/$1.sh" </dev/null >"$log" 2>&1 || RC=$?
-	attach "$log"
-	OUT=$(cat "$log")
+	run_kept "${README_RUN[@]}" "$IN/repo/$1.sh"
+	OUT=$(cat "$PKG_LOG")
 }
 # refused WHAT PATTERN [warns]: the attempt failed saying PATTERN, and
 # changed nothing: the old build still installed and running, same main PID.
