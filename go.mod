@@ -7,6 +7,8 @@ require (
 	github.com/goreleaser/nfpm/v2 v2.45.2
 	github.com/magefile/mage v1.17.2
 	github.com/spf13/cobra v1.10.2
+	github.com/ulikunitz/xz v0.5.15
+	go.etcd.io/bbolt v1.5.0
 	golang.org/x/sys v0.48.0
 	gotest.tools/v3 v3.5.2
 )
@@ -51,7 +53,6 @@ require (
 	github.com/skeema/knownhosts v1.3.1 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
-	github.com/ulikunitz/xz v0.5.15 // indirect
 	github.com/xanzy/ssh-agent v0.3.3 // indirect
 	gitlab.com/digitalxero/go-conventional-commit v1.0.7 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect

@@ -56,6 +56,24 @@ type Options struct {
 	StopTimeout time.Duration
 	// OnChange is called, outside any lock, after a runner's state changed.
 	OnChange func()
+	// OnLifecycle, when set, is told of every start and end of a runner,
+	// outside any lock, from the runner's own loop (the server records
+	// them in its history; a slow call delays only that runner).
+	OnLifecycle func(Lifecycle)
+}
+
+// Lifecycle is one start or end of a runner.
+type Lifecycle struct {
+	Runner string
+	PID    int
+	// Exited is false for a start. For an end, Exit says how it ended,
+	// Hung whether the supervisor killed it for hanging, Stopping whether
+	// the server's stop ended it, RestartIn the delay before the next start.
+	Exited    bool
+	Exit      string
+	Hung      bool
+	Stopping  bool
+	RestartIn time.Duration
 }
 
 func (o *Options) defaults() {
@@ -79,6 +97,9 @@ func (o *Options) defaults() {
 	}
 	if o.OnChange == nil {
 		o.OnChange = func() {}
+	}
+	if o.OnLifecycle == nil {
+		o.OnLifecycle = func(Lifecycle) {}
 	}
 }
 
@@ -183,8 +204,11 @@ func (s *Supervisor) manage(ctx context.Context, r *runner) {
 	for {
 		s.prepare(ctx, r, log)
 		started := time.Now()
-		how, exitErr := s.runOnce(ctx, r, log)
+		how, pid, exitErr := s.runOnce(ctx, r, log)
 		if errors.Is(exitErr, errNotStarting) || ctx.Err() != nil {
+			if !errors.Is(exitErr, errNotStarting) {
+				s.opts.OnLifecycle(Lifecycle{Runner: r.spec.Name, PID: pid, Exited: true, Exit: how, Stopping: true})
+			}
 			s.update(r, func() {
 				r.state, r.pid, r.token, r.registered = StateStopped, 0, "", false
 				if !errors.Is(exitErr, errNotStarting) {
@@ -200,7 +224,9 @@ func (s *Supervisor) manage(ctx context.Context, r *runner) {
 		}
 		delay := r.backoff.Next(time.Since(started))
 		var restarts int
+		var hung bool
 		s.update(r, func() {
+			hung = r.killedHung
 			r.restarts++
 			restarts = r.restarts
 			r.state, r.pid, r.lastExit, r.lastExitAt, r.restartDelay = StateRestarting, 0, how, time.Now(), delay
@@ -209,6 +235,7 @@ func (s *Supervisor) manage(ctx context.Context, r *runner) {
 			r.token, r.registered = "", false
 		})
 		log.Warn("runner exited; restarting", "exit", how, "restarts", restarts, "restart_in", delay.String(), "err", errString(exitErr))
+		s.opts.OnLifecycle(Lifecycle{Runner: r.spec.Name, PID: pid, Exited: true, Exit: how, Hung: hung, RestartIn: delay})
 		if !s.wait(ctx, r, delay) {
 			s.update(r, func() { r.state = StateStopped })
 			log.Info("runner not restarted: the server is stopping")
@@ -270,13 +297,13 @@ func (s *Supervisor) wait(ctx context.Context, r *runner, d time.Duration) bool 
 var errNotStarting = errors.New("not started: the server is stopping")
 
 // runOnce starts one run of r and returns when it has exited and been
-// reaped, with how it ended (a description, and the exit error). A failed
-// start counts as an exit; a start refused because the server is stopping
-// returns errNotStarting.
-func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (string, error) {
+// reaped, with how it ended (a description, the PID it had, and the exit
+// error). A failed start counts as an exit; a start refused because the
+// server is stopping returns errNotStarting.
+func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (string, int, error) {
 	token, err := newToken()
 	if err != nil {
-		return "not started: " + err.Error(), err
+		return "not started: " + err.Error(), 0, err
 	}
 	cmd := r.spec.Command()
 	cmd.Env = append(append([]string{}, s.opts.Env...),
@@ -296,15 +323,16 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (
 	cmd.SysProcAttr = procAttr()
 	c, err := startChild(cmd, func() error { return s.start(ctx, r, cmd, token) })
 	if errors.Is(err, errNotStarting) {
-		return err.Error(), err
+		return err.Error(), 0, err
 	}
 	s.opts.OnChange()
 	if err != nil {
-		return "not started: " + err.Error(), err
+		return "not started: " + err.Error(), 0, err
 	}
 	log.Info("runner started", "pid", c.pid, "mode", r.spec.Mode)
+	s.opts.OnLifecycle(Lifecycle{Runner: r.spec.Name, PID: c.pid})
 	err = s.watch(ctx, r, c, log)
-	return s.describe(r, err), err
+	return s.describe(r, err), c.pid, err
 }
 
 // start starts cmd unless the server is stopping. It holds the lock from

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,4 +234,37 @@ func TestOutputGivesEachRunnerItsOwnStream(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.DeepEqual(t, opened, []string{"agent-runner"})
+}
+
+// TestLifecycleTellsEachStartAndEnd: a runner killed by a signal, then the
+// server's stop, as the history sees them.
+func TestLifecycleTellsEachStartAndEnd(t *testing.T) {
+	var mu sync.Mutex
+	var got []Lifecycle
+	record := func(l Lifecycle) { mu.Lock(); got = append(got, l); mu.Unlock() }
+	seen := func() []Lifecycle { mu.Lock(); defer mu.Unlock(); return append([]Lifecycle{}, got...) }
+	spec, tokenFile := tokenSpec(t, "workflow-runner")
+	s := New(Options{OnLifecycle: record}, spec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+
+	readToken(t, tokenFile)
+	first := s.Snapshot()[0].PID
+	assert.NilError(t, os.Remove(tokenFile))
+	assert.NilError(t, syscall.Kill(first, syscall.SIGKILL))
+	readToken(t, tokenFile)
+	cancel()
+	<-done
+
+	l := seen()
+	assert.Equal(t, len(l), 4, "%+v", l)
+	assert.DeepEqual(t, l[0], Lifecycle{Runner: "workflow-runner", PID: first})
+	assert.Equal(t, l[1].PID, first)
+	assert.Assert(t, l[1].Exited && !l[1].Stopping && !l[1].Hung)
+	assert.Equal(t, l[1].Exit, "signal 9 (killed)")
+	assert.Assert(t, l[1].RestartIn > 0)
+	assert.Assert(t, !l[2].Exited && l[2].PID != first)
+	assert.Assert(t, l[3].Exited && l[3].Stopping, "%+v", l[3])
+	assert.Equal(t, l[3].PID, l[2].PID)
 }
