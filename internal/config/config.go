@@ -44,6 +44,8 @@ type Config struct {
 	// AllowNonLoopback is STIGMER_ALLOW_NON_LOOPBACK=1: the operator chose
 	// to let Listen be a non-loopback address.
 	AllowNonLoopback bool
+	// Alerts are the STIGMER_ALERT_* settings, see LoadAlerts.
+	Alerts Alerts
 }
 
 // LLM is the model provider the runners use.
@@ -71,7 +73,7 @@ func (e *Error) Error() string {
 }
 
 // secretVars are never shown in full, in errors, logs or status.
-var secretVars = map[string]bool{"OPENAI_API_KEY": true}
+var secretVars = map[string]bool{"OPENAI_API_KEY": true, "STIGMER_ALERT_SMTP_PASSWORD": true}
 
 // Getenv looks a variable up; tests pass a map, the binary os.Getenv.
 type Getenv func(string) string
@@ -121,6 +123,7 @@ func Load(getenv Getenv) (*Config, error) {
 		c.checkListen,
 		func(getenv Getenv) (err error) { dirs, err = c.resolveDirs(getenv); return err },
 		c.checkLLM, c.checkAgentImage, c.loadRestartMaxDelay,
+		func(getenv Getenv) (err error) { c.Alerts, err = LoadAlerts(getenv); return err },
 	}
 	for _, step := range steps {
 		if err := step(getenv); err != nil {

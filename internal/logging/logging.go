@@ -27,7 +27,18 @@ func New(component string, stderr io.Writer) *slog.Logger {
 	if UnderJournal() {
 		return slog.New(NewJournalHandler(component, journal.Send, stderr))
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("component", component)
+	return slog.New(NewTextHandler(stderr)).With("component", component)
+}
+
+// NewTextHandler is the text form of the log, with LevelAlert shown as
+// ALERT rather than ERROR+4.
+func NewTextHandler(w io.Writer) slog.Handler {
+	return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if l, ok := a.Value.Any().(slog.Level); ok && a.Key == slog.LevelKey && l >= LevelAlert {
+			a.Value = slog.StringValue("ALERT")
+		}
+		return a
+	}})
 }
 
 // SendFunc sends one journal entry; journal.Send in production.
@@ -99,9 +110,16 @@ func (h *JournalHandler) WithGroup(name string) slog.Handler {
 	return &c
 }
 
+// LevelAlert is above error: the entry of an alert (the server died, a
+// runner keeps crashing), journaled at syslog priority alert (1), so that
+// `journalctl -p alert` lists exactly the alerts.
+const LevelAlert = slog.LevelError + 4
+
 // Priority maps a slog level to the syslog priority journald stores.
 func Priority(l slog.Level) journal.Priority {
 	switch {
+	case l >= LevelAlert:
+		return journal.PriAlert
 	case l >= slog.LevelError:
 		return journal.PriErr
 	case l >= slog.LevelWarn:

@@ -1,0 +1,192 @@
+// Package alerttest has fake alert receivers, a webhook endpoint and an SMTP relay that record what they are given, for tests here and in the VM (the real ones are remote services).
+package alerttest
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Received is one delivery a fake got.
+type Received struct {
+	Sink string    `json:"sink"` // "webhook" or "mail"
+	Time time.Time `json:"time"`
+	// Webhook: the body. Mail: the DATA, plus the envelope and whether
+	// the session was under TLS.
+	Body     string   `json:"body"`
+	From     string   `json:"from,omitempty"`
+	To       []string `json:"to,omitempty"`
+	TLS      bool     `json:"tls,omitempty"`
+	Path     string   `json:"path,omitempty"`
+	AuthUser string   `json:"auth_user,omitempty"`
+}
+
+// Recorder keeps what the fakes received, and appends each as a JSON
+// line to a file when it has one (the VM reads it from the shell).
+type Recorder struct {
+	mu   sync.Mutex
+	got  []Received
+	file io.Writer
+}
+
+// NewRecorder returns a recorder; file may be nil.
+func NewRecorder(file io.Writer) *Recorder { return &Recorder{file: file} }
+
+func (r *Recorder) add(rc Received) {
+	rc.Time = time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, rc)
+	if r.file != nil {
+		b, _ := json.Marshal(rc)
+		fmt.Fprintf(r.file, "%s\n", b)
+		if f, ok := r.file.(*os.File); ok {
+			_ = f.Sync()
+		}
+	}
+}
+
+// Got returns what was received so far.
+func (r *Recorder) Got() []Received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Received{}, r.got...)
+}
+
+// FakeWebhook answers POSTs with Status (200 when zero) and records them.
+type FakeWebhook struct {
+	Rec *Recorder
+	mu  sync.Mutex
+	// Fail makes the next n requests answer 503.
+	fail int
+}
+
+// FailNext makes the next n requests fail with 503 (still recorded).
+func (f *FakeWebhook) FailNext(n int) { f.mu.Lock(); f.fail = n; f.mu.Unlock() }
+
+func (f *FakeWebhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	f.Rec.add(Received{Sink: "webhook", Body: string(body), Path: r.URL.Path})
+	f.mu.Lock()
+	failing := f.fail > 0
+	if failing {
+		f.fail--
+	}
+	f.mu.Unlock()
+	if failing {
+		http.Error(w, "fake failure", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// FakeSMTP is a relay that accepts every message. With TLS set it offers
+// STARTTLS.
+type FakeSMTP struct {
+	Rec *Recorder
+	TLS *tls.Config
+}
+
+// Serve accepts sessions on ln until it is closed.
+func (f *FakeSMTP) Serve(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go f.session(c)
+	}
+}
+
+func (f *FakeSMTP) session(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	rw := bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c))
+	say := func(s string) { rw.WriteString(s + "\r\n"); rw.Flush() }
+	say("220 fake-smtp ESMTP (a stand-in that records)")
+	var rc Received
+	rc.Sink = "mail"
+	for {
+		line, err := rw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
+		switch {
+		case verb == "EHLO" || verb == "HELO":
+			if f.TLS != nil && !rc.TLS {
+				say("250-fake-smtp\r\n250-AUTH PLAIN\r\n250 STARTTLS")
+			} else {
+				say("250-fake-smtp\r\n250 AUTH PLAIN")
+			}
+		case verb == "STARTTLS" && f.TLS != nil:
+			say("220 go ahead")
+			tc := tls.Server(c, f.TLS)
+			if tc.Handshake() != nil {
+				return
+			}
+			c = tc
+			rw = bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c))
+			rc.TLS = true
+		case verb == "AUTH":
+			rc.AuthUser = plainUser(line)
+			say("235 ok")
+		case verb == "MAIL":
+			rc.From = strings.Trim(strings.TrimPrefix(line[4:], " FROM:"), "<> ")
+			say("250 ok")
+		case verb == "RCPT":
+			rc.To = append(rc.To, strings.Trim(strings.TrimPrefix(line[4:], " TO:"), "<> "))
+			say("250 ok")
+		case verb == "DATA":
+			say("354 end with .")
+			var body strings.Builder
+			for {
+				l, err := rw.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+				body.WriteString(strings.TrimPrefix(l, "."))
+			}
+			rc.Body = body.String()
+			f.Rec.add(rc)
+			rc = Received{Sink: "mail", TLS: rc.TLS}
+			say("250 queued")
+		case verb == "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("250 ok")
+		}
+	}
+}
+
+// plainUser decodes the user of an AUTH PLAIN line (the password is not
+// kept).
+func plainUser(line string) string {
+	f := strings.Fields(line)
+	if len(f) < 3 {
+		return ""
+	}
+	raw, err := base64.StdEncoding.DecodeString(f[2])
+	if err != nil {
+		return ""
+	}
+	parts := strings.Split(string(raw), "\x00")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
