@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
+
+	"github.com/stigmer/stigmer/internal/history"
 )
 
 // ErrRejected is returned when the server answered but refused a runner
@@ -34,6 +37,18 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status
 	_, err := c.do(ctx, http.MethodGet, PathStatus, nil, &st, http.StatusOK)
 	return st, err
+}
+
+// Events fetches GET /api/v1/events, the history at or after since (all
+// when zero).
+func (c *Client) Events(ctx context.Context, since time.Time) ([]history.Event, error) {
+	path := PathEvents
+	if !since.IsZero() {
+		path += "?since=" + url.QueryEscape(since.Format(time.RFC3339Nano))
+	}
+	var list EventList
+	_, err := c.do(ctx, http.MethodGet, path, nil, &list, http.StatusOK)
+	return list.Events, err
 }
 
 // Ready fetches GET /readyz; a 503 is a result, not an error.
@@ -89,7 +104,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, ok ..
 		return 0, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	// The history's 10 000 events are a few MiB.
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("reading answer of %s %s: %w", method, path, err)
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
+
+	"github.com/stigmer/stigmer/internal/history"
 )
 
 // Backend is what the handler serves: the server's state and its runners'
@@ -16,6 +19,7 @@ type Backend interface {
 	Register(name, token string) error
 	Heartbeat(name, token string) error
 	Deregister(name, token string) error
+	Events(since time.Time) ([]history.Event, error)
 }
 
 // Handler returns the API's routes over b.
@@ -34,6 +38,23 @@ func Handler(b Backend) http.Handler {
 	})
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
+	})
+	mux.HandleFunc("GET "+PathEvents, func(w http.ResponseWriter, r *http.Request) {
+		var since time.Time
+		if v := r.URL.Query().Get("since"); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, errorBody{Error: "since is not an RFC 3339 time (for example 2026-11-29T06:00:00Z): " + v})
+				return
+			}
+			since = t
+		}
+		events, err := b.Events(since)
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, EventList{Events: events})
 	})
 	mux.HandleFunc("POST "+PathRegister, runnerCall(b.Register))
 	mux.HandleFunc("POST "+PathHeartbeat, runnerCall(b.Heartbeat))

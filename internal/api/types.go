@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"time"
+
+	"github.com/stigmer/stigmer/internal/history"
 )
 
 // Paths of the API.
@@ -13,6 +15,8 @@ const (
 	PathRegister   = "/api/v1/runners/register"
 	PathHeartbeat  = "/api/v1/runners/heartbeat"
 	PathDeregister = "/api/v1/runners/deregister"
+	// PathEvents lists the history; ?since= takes an RFC 3339 time.
+	PathEvents = "/api/v1/events"
 )
 
 // Status is the body of GET /api/v1/status.
@@ -24,6 +28,8 @@ type Status struct {
 	StartedAt     time.Time   `json:"started_at"`
 	UptimeSeconds float64     `json:"uptime_seconds"`
 	Components    []Component `json:"components"`
+	// History is "on (path)" or "off: why" (newer, damaged, no space).
+	History string `json:"history"`
 }
 
 // Component is the server itself or one runner.
@@ -67,6 +73,11 @@ type RunnerRequest struct {
 	Name  string `json:"name"`
 	Token string `json:"token"`
 	PID   int    `json:"pid"`
+}
+
+// EventList is the body of GET /api/v1/events, oldest first.
+type EventList struct {
+	Events []history.Event `json:"events"`
 }
 
 // Readiness is the body of GET /readyz.

@@ -48,12 +48,18 @@ func runServer(cmd *cobra.Command, info buildinfo.Info, addressFile, pidFile str
 	if err != nil {
 		return withExitCode(1, err)
 	}
+	log, recent, err := logging.WithRecent(logging.New("server", os.Stderr), cfg.LogDir)
+	if err != nil {
+		log.Warn("the last log lines are not kept for alerts", "err", err)
+	} else {
+		defer recent.Close()
+	}
 	ctx, hurry, release := stopSignals(cmd.Context(), onHangup)
 	defer release()
 	// configExit: a STIGMER_LISTEN that differs from the socket systemd
 	// kept is a configuration error too.
 	return configExit(server.Run(ctx, server.Options{
-		Info: info, Config: cfg, Log: logging.New("server", os.Stderr),
+		Info: info, Config: cfg, Log: log,
 		Executable: exe, AddressFile: addressFile, PIDFile: pidFile, Hurry: hurry,
 	}))
 }
@@ -122,6 +128,35 @@ func newRunnerCmd(name string) *cobra.Command {
 				return exitSilently(1)
 			}
 			return nil
+		},
+	}
+}
+
+// newInternalStoppedCmd is stigmer.service's ExecStopPost=: it records how
+// the server ended and sends the alert when that was not a clean stop.
+// It runs under the unit's hardening, as the stigmer user.
+func newInternalStoppedCmd(info buildinfo.Info) *cobra.Command {
+	return &cobra.Command{
+		Use:    "internal-stopped",
+		Short:  "Record how the server ended and alert (what stigmer.service runs after it)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := logging.New("server", os.Stderr)
+			alerts, err := config.LoadAlerts(os.Getenv)
+			if err != nil {
+				log.Error("alert settings refused: the alert goes to the journal only", "err", err)
+				alerts = config.Alerts{Interval: config.DefaultAlertInterval}
+			}
+			dataDir, logDir, err := config.Dirs(os.Getenv)
+			if err != nil {
+				return withExitCode(2, err)
+			}
+			return withExitCode(2, server.Stopped(cmd.Context(), server.StoppedOptions{
+				Version: info.Version, Result: os.Getenv("SERVICE_RESULT"),
+				ExitCode: os.Getenv("EXIT_CODE"), ExitStatus: os.Getenv("EXIT_STATUS"),
+				DataDir: dataDir, LogDir: logDir, Alerts: alerts, Log: log,
+			}))
 		},
 	}
 }

@@ -34,6 +34,8 @@ with its PID file, address file and logs under $STIGMER_HOME (~/.stigmer).`,
 	srv.AddCommand(newServerStartCmd(info), newServerStopCmd(), newServerStatusCmd())
 	root.AddCommand(srv,
 		newInternalServerCmd(info),
+		newInternalStoppedCmd(info),
+		newEventsCmd(),
 		newRunnerCmd(server.WorkflowRunner),
 		newRunnerCmd(server.AgentRunner),
 	)
@@ -182,7 +184,11 @@ func printStatus(w io.Writer, st api.Status) error {
 	if !st.Ready {
 		state = "not ready: " + st.Reason
 	}
-	fmt.Fprintf(w, "stigmer %s on %s: %s (up %s)\n\n", st.Version, st.Listen, state, seconds(st.UptimeSeconds))
+	fmt.Fprintf(w, "stigmer %s on %s: %s (up %s)\n", st.Version, st.Listen, state, seconds(st.UptimeSeconds))
+	if st.History != "" {
+		fmt.Fprintf(w, "history %s\n", st.History)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tPID\tSTATE\tUPTIME\tRESTARTS\tLAST EXIT")
 	for _, c := range st.Components {

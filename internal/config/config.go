@@ -209,6 +209,14 @@ func (c *Config) resolveDirs(getenv Getenv) ([]dir, error) {
 	return []dir{data, log}, nil
 }
 
+// Dirs returns the data and log directories the configuration names,
+// without checking or creating them (for the ExecStopPost report, which
+// must work even when the configuration is what failed).
+func Dirs(getenv Getenv) (data, log string, err error) {
+	d, l, err := dirs(getenv)
+	return d.path, l.path, err
+}
+
 // dirs resolves the data and log directories: the variables when set, the
 // system paths under systemd, $STIGMER_HOME and its logs/ otherwise. Each
 // says which variable chose it.

@@ -50,7 +50,8 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// Exit is how a process ended ("exit status 2", "signal 9 (killed)").
 	Exit string `json:"exit,omitempty"`
-	// Unclean marks an end that was not a clean stop.
+	// Unclean marks an end that was not a clean stop, and a server start
+	// after one (a restart).
 	Unclean bool `json:"unclean,omitempty"`
 	// RestartInMS is the delay before the next start, for a runner exit.
 	RestartInMS int64 `json:"restart_in_ms,omitempty"`
@@ -226,6 +227,11 @@ func (s *Store) Add(e Event) (err error) {
 		if err := count(tx.Bucket(bucketCounts), e.Kind); err != nil {
 			return err
 		}
+		if e.Unclean {
+			if err := count(tx.Bucket(bucketCounts), UncleanPrefix+e.Kind); err != nil {
+				return err
+			}
+		}
 		return trim(events, seq, s.maxEvents)
 	})
 	if err != nil {
@@ -308,8 +314,14 @@ func (s *Store) Last(match func(Event) bool) (found *Event, err error) {
 	return found, err
 }
 
+// UncleanPrefix marks, in Counts, the events of a kind that were unclean:
+// "unclean/server-start" counts the server's starts after an unclean end,
+// its restarts.
+const UncleanPrefix = "unclean/"
+
 // Counts returns how many events of each kind were ever recorded, including
-// those dropped by the bound: they outlive restarts and trimming.
+// those dropped by the bound: they outlive restarts and trimming. Unclean
+// ones are counted again under UncleanPrefix+kind.
 func (s *Store) Counts() (out map[string]uint64, err error) {
 	defer recoverCorrupt(s.path, &err)
 	out = map[string]uint64{}

@@ -67,6 +67,12 @@ func TestTheOldestEventsGoFirstAndCountsOutliveThem(t *testing.T) {
 	counts, err := s.Counts()
 	assert.NilError(t, err)
 	assert.Equal(t, counts[RunnerStart], uint64(12))
+	assert.NilError(t, s.Add(Event{Kind: RunnerExit, Component: "agent-runner", Unclean: true}))
+	assert.NilError(t, s.Add(Event{Kind: RunnerExit, Component: "agent-runner"}))
+	counts, err = s.Counts()
+	assert.NilError(t, err)
+	assert.Equal(t, counts[RunnerExit], uint64(2))
+	assert.Equal(t, counts[UncleanPrefix+RunnerExit], uint64(1))
 }
 
 func TestStateRecords(t *testing.T) {

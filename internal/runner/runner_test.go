@@ -15,6 +15,7 @@ import (
 	"gotest.tools/v3/poll"
 
 	"github.com/stigmer/stigmer/internal/api"
+	"github.com/stigmer/stigmer/internal/history"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
@@ -32,6 +33,9 @@ type standInRegistry struct {
 
 func (b *standInRegistry) Status() api.Status    { return api.Status{} }
 func (b *standInRegistry) Ready() (bool, string) { return true, "" }
+func (b *standInRegistry) Events(time.Time) ([]history.Event, error) {
+	return nil, errors.New("no history in this stand-in")
+}
 func (b *standInRegistry) check(token string, count *int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

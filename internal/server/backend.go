@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stigmer/stigmer/internal/api"
+	"github.com/stigmer/stigmer/internal/history"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
@@ -17,18 +18,31 @@ import (
 func (s *server) Status() api.Status {
 	ready, reason := s.sup.Ready()
 	now := time.Now()
-	components := []api.Component{{
+	server := api.Component{
 		Name: "server", Mode: "native", PID: os.Getpid(), State: "running",
 		StartedAt: &s.started, UptimeSeconds: now.Sub(s.started).Seconds(), HeartbeatAgeSeconds: -1,
-	}}
+		Restarts: s.rec.serverRestarts(), LastExit: s.rec.prevEnd,
+	}
+	if !s.rec.prevAt.IsZero() {
+		server.LastExitAt = &s.rec.prevAt
+	}
+	components := []api.Component{server}
 	for _, st := range s.sup.Snapshot() {
 		components = append(components, api.Component(st))
 	}
 	return api.Status{
 		Version: s.o.Info.Version, Ready: ready, Reason: reason, Listen: s.addr,
 		StartedAt: s.started, UptimeSeconds: now.Sub(s.started).Seconds(),
-		Components: components,
+		Components: components, History: s.rec.state(),
 	}
+}
+
+// Events implements api.Backend: the history since since.
+func (s *server) Events(since time.Time) ([]history.Event, error) {
+	if s.rec.store == nil {
+		return nil, errors.New("history off: " + s.rec.off)
+	}
+	return s.rec.store.Events(since)
 }
 
 // Ready, Register, Heartbeat and Deregister implement api.Backend.

@@ -66,6 +66,7 @@ type server struct {
 	started time.Time
 	notify  *notify.Notifier
 	sup     *supervisor.Supervisor
+	rec     *record
 
 	pidLock *os.File // holds the PID file's lock, see writeRunFiles
 
@@ -76,6 +77,7 @@ type server struct {
 
 func newServer(o Options, addr string) *server {
 	s := &server{o: o, addr: addr, started: time.Now(), notify: notify.New(o.Log)}
+	s.rec = openRecord(s)
 	s.sup = supervisor.New(supervisor.Options{
 		Log:             o.Log,
 		Env:             s.runnerEnv(),
@@ -84,11 +86,14 @@ func newServer(o Options, addr string) *server {
 		Output:          runnerOutput(),
 		RestartMaxDelay: o.Config.RestartMaxDelay,
 		OnChange:        s.stateChanged,
+		OnLifecycle:     s.rec.runner,
 	}, s.runnerSpecs()...)
 	return s
 }
 
-func (s *server) serve(ctx context.Context, ln net.Listener) error {
+func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
+	s.rec.started()
+	defer func() { s.rec.stopped(err) }()
 	limits := defaultHTTPLimits()
 	cl := newConnLimit(ln, limits.MaxConns)
 	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s), s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
@@ -103,9 +108,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	healthDone := make(chan struct{})
 	healthCtx, stopHealth := context.WithCancel(ctx)
 	go func() { s.healthLoop(healthCtx); close(healthDone) }()
+	go s.rec.summaries(healthCtx)
 	s.stateChanged()
 
-	var err error
 	select {
 	case <-ctx.Done():
 		s.o.Log.Info("server stopping", "signal", context.Cause(ctx))

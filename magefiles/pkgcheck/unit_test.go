@@ -94,6 +94,7 @@ func TestUnitContract(t *testing.T) {
 		{"Unit.Description", "Stigmer Server - AI Agent Workflow Platform"},
 		{"Service.Type", "notify"},
 		{"Service.ExecStart", "/usr/bin/stigmer internal-server"},
+		{"Service.ExecStopPost", "-/usr/bin/stigmer internal-stopped"},
 		{"Service.User", "stigmer"},
 		{"Service.Group", "stigmer"},
 		// on-failure restarts every failure result, timeout included; a

@@ -1,0 +1,165 @@
+package main
+
+// Issue 12's history and alerts on the real binary: what an operator sees
+// in status and `stigmer events`, and what a webhook receives, around a
+// kill -9, a crashing runner and a clean stop. systemd's ExecStopPost is
+// played by running `stigmer internal-stopped` with the variables systemd
+// gives it; the VM test runs it under systemd itself.
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+	"gotest.tools/v3/icmd"
+	"gotest.tools/v3/poll"
+
+	"github.com/stigmer/stigmer/internal/alert"
+	"github.com/stigmer/stigmer/internal/alert/alerttest"
+	"github.com/stigmer/stigmer/internal/api"
+)
+
+// fakeWebhook records the alerts posted to it.
+func fakeWebhook(t *testing.T) (url string, alerts func() []alert.Alert) {
+	rec := alerttest.NewRecorder(nil)
+	srv := httptest.NewServer(&alerttest.FakeWebhook{Rec: rec})
+	t.Cleanup(srv.Close)
+	return srv.URL + "/hook/s3cr3t", func() []alert.Alert {
+		var out []alert.Alert
+		for _, r := range rec.Got() {
+			var a alert.Alert
+			assert.NilError(t, json.Unmarshal([]byte(r.Body), &a))
+			out = append(out, a)
+		}
+		return out
+	}
+}
+
+// stopped runs what systemd's ExecStopPost= runs, with its variables.
+func stopped(t *testing.T, env []string, result, code, status string) *icmd.Result {
+	t.Helper()
+	return icmd.RunCmd(bounded(stigmerBin, "internal-stopped"),
+		icmd.WithEnv(append(env, "SERVICE_RESULT="+result, "EXIT_CODE="+code, "EXIT_STATUS="+status)...))
+}
+
+func events(t *testing.T, env []string, args ...string) []api.EventList {
+	t.Helper()
+	res := icmd.RunCmd(bounded(stigmerBin, append([]string{"events", "--json"}, args...)...), icmd.WithEnv(env...))
+	res.Assert(t, icmd.Success)
+	var l api.EventList
+	assert.NilError(t, json.Unmarshal([]byte(res.Stdout()), &l))
+	return []api.EventList{l}
+}
+
+func TestKill9IsRecordedAlertedOnceAndShownInStatus(t *testing.T) {
+	hook, alerts := fakeWebhook(t)
+	env := testEnv(t, "STIGMER_ALERT_WEBHOOK_URL="+hook)
+	home := strings.TrimPrefix(env[2], "STIGMER_HOME=")
+	s := startServer(t, env)
+	s.waitReady(t)
+	st := s.status(t)
+	assert.Equal(t, st.History, "on ("+filepath.Join(home, "history.db")+")")
+	assert.Equal(t, component(st, "server").LastExit, "none (a new history)")
+
+	fi, err := os.Stat(filepath.Join(home, "history.db"))
+	assert.NilError(t, err)
+	assert.Equal(t, fi.Mode().Perm(), os.FileMode(0o600))
+
+	// kill -9, then systemd's report of it.
+	syscall.Kill(s.pid, syscall.SIGKILL)
+	<-s.exited
+	for _, c := range st.Components[1:] {
+		reap(c.PID) // runners die with the server (parent-death signal)
+	}
+	stopped(t, env, "signal", "killed", "KILL").Assert(t, icmd.Success)
+	got := alerts()
+	assert.Equal(t, len(got), 1)
+	a := got[0]
+	assert.Equal(t, a.Kind, alert.ServerDied)
+	assert.Equal(t, a.Unit, "stigmer.service")
+	assert.Equal(t, a.Result, "signal")
+	assert.Check(t, is.Contains(a.Summary, "died: killed by SIGKILL"))
+	assert.Check(t, is.Contains(strings.Join(a.Logs, "\n"), `msg="server ready"`), "the last log lines: %q", a.Logs)
+
+	// While it is down, `stigmer events` reads the file.
+	res := icmd.RunCmd(bounded(stigmerBin, "events"), icmd.WithEnv(env...))
+	res.Assert(t, icmd.Success)
+	assert.Check(t, is.Contains(res.Stderr(), "no server answers"))
+	assert.Check(t, is.Contains(res.Stdout(), "server-exit"))
+	assert.Check(t, is.Contains(res.Stdout(), "killed by SIGKILL"))
+
+	// The next start knows how the last run ended, and counts a restart.
+	s2 := startServer(t, env)
+	s2.waitReady(t)
+	srv := component(s2.status(t), "server")
+	assert.Equal(t, srv.Restarts, 1)
+	assert.Equal(t, srv.LastExit, "killed by SIGKILL")
+	assert.Assert(t, srv.LastExitAt != nil)
+
+	// A clean stop records, alerts nobody, and is not a restart.
+	syscall.Kill(s2.pid, syscall.SIGTERM)
+	<-s2.exited
+	stopped(t, env, "success", "exited", "0").Assert(t, icmd.Success)
+	assert.Equal(t, len(alerts()), 1, "a clean stop sends no alert")
+	s3 := startServer(t, env)
+	s3.waitReady(t)
+	srv = component(s3.status(t), "server")
+	assert.Equal(t, srv.Restarts, 1)
+	assert.Equal(t, srv.LastExit, "clean stop")
+
+	l := events(t, env, "--address", s3.addr)[0].Events
+	var kinds []string
+	for _, e := range l {
+		kinds = append(kinds, e.Kind)
+	}
+	assert.Check(t, is.Contains(strings.Join(kinds, " "), "server-start runner-start"))
+	assert.Check(t, is.Contains(strings.Join(kinds, " "), "server-exit alert"))
+	assert.Check(t, is.Contains(strings.Join(kinds, " "), "server-stop server-exit server-start"))
+}
+
+func TestACrashingRunnerSendsOneAlert(t *testing.T) {
+	hook, alerts := fakeWebhook(t)
+	env := testEnv(t, "STIGMER_ALERT_WEBHOOK_URL="+hook, "STIGMER_ALERT_RUNNER_RESTARTS=3", "STIGMER_ALERT_RUNNER_WINDOW=1m")
+	s := startServer(t, env)
+	s.waitReady(t)
+	pid := component(s.status(t), "workflow-runner").PID
+	for range 5 {
+		syscall.Kill(pid, syscall.SIGKILL)
+		pid = s.waitRunner(t, "workflow-runner", pid).PID
+	}
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		if len(alerts()) == 0 {
+			return poll.Continue("no alert yet")
+		}
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second))
+	time.Sleep(500 * time.Millisecond) // a second alert would be on its way by now
+	got := alerts()
+	assert.Equal(t, len(got), 1, "five kills, one alert: %+v", got)
+	assert.Equal(t, got[0].Kind, alert.RunnerCrashing)
+	assert.Equal(t, got[0].Component, "workflow-runner")
+	assert.Equal(t, got[0].Restarts, 3)
+	assert.Check(t, is.Contains(s.log(), "alert held back"))
+
+	l := events(t, env, "--address", s.addr, "--since", "1m")[0].Events
+	exits := 0
+	for _, e := range l {
+		if e.Kind == "runner-exit" && e.Component == "workflow-runner" {
+			exits++
+			assert.Check(t, is.Equal(e.Exit, "signal 9 (killed)"))
+		}
+	}
+	assert.Equal(t, exits, 5)
+}
+
+func TestInternalStoppedByHandIsRefused(t *testing.T) {
+	res := icmd.RunCmd(bounded(stigmerBin, "internal-stopped"), icmd.WithEnv(testEnv(t)...))
+	res.Assert(t, icmd.Expected{ExitCode: 2, Err: "run by systemd (ExecStopPost="})
+}

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stigmer/stigmer/internal/api"
+	"github.com/stigmer/stigmer/internal/config"
+	"github.com/stigmer/stigmer/internal/history"
+)
+
+func newEventsCmd() *cobra.Command {
+	var asJSON bool
+	var since, address string
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "List the server's and runners' lifecycle history: starts, exits, restarts, alerts",
+		Long: `List what happened to the server and its runners, oldest first: each start
+(with how the previous run ended), each exit with its code or signal and the
+restart delay, each alert. The server keeps the history in history.db in its
+data directory (/var/lib/stigmer), bounded to the newest 10 000 events.
+
+While the server runs the list comes from its API (--address, else
+STIGMER_LISTEN, else 127.0.0.1:7234); when it does not, from the file, which
+only root and the stigmer user may read.`,
+		Example: "  stigmer events --since 1h\n  stigmer events --since 2026-11-29T06:00:00Z --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			from, err := parseSince(since, time.Now())
+			if err != nil {
+				return withExitCode(2, err)
+			}
+			events, note, err := fetchEvents(cmd.Context(), statusAddress(address), from)
+			if err != nil {
+				return withExitCode(1, err)
+			}
+			if note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), note)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(api.EventList{Events: events})
+			}
+			return printEvents(cmd.OutOrStdout(), events)
+		},
+	}
+	cmd.Flags().StringVar(&since, "since", "", "only events this long ago or later (1h, 30m) or since this RFC 3339 time")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the events as JSON")
+	cmd.Flags().StringVar(&address, "address", "", "host:port of the server's API")
+	return cmd
+}
+
+// parseSince reads --since: a duration back from now, or a time.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q is neither a duration (1h, 30m) nor an RFC 3339 time (2026-11-29T06:00:00Z)", v)
+}
+
+// fetchEvents asks the running server, and reads the file when no server
+// answers (the server holds the file while it runs). note says which file
+// was read.
+func fetchEvents(ctx context.Context, addr string, since time.Time) ([]history.Event, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	events, err := api.NewClient("http://"+addr).Events(ctx, since)
+	if err == nil {
+		return events, "", nil
+	}
+	if !unreachable(err) {
+		return nil, "", fmt.Errorf("the server at %s answered: %w", addr, err)
+	}
+	dir := historyDir()
+	st, ferr := history.Open(dir, history.Options{ReadOnly: true, LockTimeout: time.Second})
+	if ferr != nil {
+		if errors.Is(ferr, os.ErrNotExist) {
+			return nil, "", fmt.Errorf("no server answers at %s (%v), and there is no history in %s yet", addr, err, dir)
+		}
+		return nil, "", fmt.Errorf("no server answers at %s, and the history cannot be read: %w", addr, ferr)
+	}
+	defer st.Close()
+	events, err = st.Events(since)
+	return events, "stigmer: no server answers at " + addr + "; read " + st.Path(), err
+}
+
+// unreachable is an API error that means no server listens (as opposed
+// to one that answered with an error).
+func unreachable(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
+		errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "connection reset")
+}
+
+// historyDir is the data directory whose history to read: STIGMER_DATA_DIR,
+// else the packaged service's when it has one, else the dev server's.
+func historyDir() string {
+	if v := os.Getenv("STIGMER_DATA_DIR"); v != "" {
+		return v
+	}
+	if _, err := os.Lstat(filepath.Join(config.DefaultSystemDataDir, history.FileName)); err == nil || errors.Is(err, os.ErrPermission) {
+		return config.DefaultSystemDataDir
+	}
+	if home, err := config.Home(os.Getenv); err == nil {
+		return home
+	}
+	return config.DefaultSystemDataDir
+}
+
+func printEvents(w io.Writer, events []history.Event) error {
+	if len(events) == 0 {
+		fmt.Fprintln(w, "no events")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tEVENT\tCOMPONENT\tPID\tWHAT")
+	for _, e := range events {
+		pid := "-"
+		if e.PID != 0 {
+			pid = fmt.Sprint(e.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Component, pid, what(e))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// The newest end with log lines: what an operator reads first.
+	for i := len(events) - 1; i >= 0; i-- {
+		if e := events[i]; len(e.Logs) > 0 {
+			fmt.Fprintf(w, "\nlast log lines before the %s at %s (all: --json):\n  %s\n", e.Kind, e.Time.Local().Format("15:04:05"), strings.Join(e.Logs, "\n  "))
+			break
+		}
+	}
+	return nil
+}
+
+// what is an event's one line: why, how it ended, when it comes back.
+func what(e history.Event) string {
+	parts := []string{}
+	for _, p := range []string{e.Exit, e.Reason} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if e.RestartInMS > 0 {
+		parts = append(parts, "restart in "+(time.Duration(e.RestartInMS)*time.Millisecond).String())
+	}
+	return strings.Join(parts, "; ")
+}

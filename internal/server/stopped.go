@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/stigmer/stigmer/internal/alert"
+	"github.com/stigmer/stigmer/internal/config"
+	"github.com/stigmer/stigmer/internal/history"
+	"github.com/stigmer/stigmer/internal/logging"
+)
+
+// StoppedOptions are what `stigmer internal-stopped` (the unit's
+// ExecStopPost=) gets: systemd's report of how the server ended, and where
+// the history and the last log lines are.
+type StoppedOptions struct {
+	Version         string
+	Result          string // $SERVICE_RESULT
+	ExitCode        string // $EXIT_CODE: exited, killed or dumped
+	ExitStatus      string // $EXIT_STATUS: a number or a signal name
+	DataDir, LogDir string
+	Alerts          config.Alerts
+	Log             *slog.Logger
+}
+
+// LogLinesInAlert is how many of the server's last log lines an alert
+// quotes, and how many lines of a Go crash trace.
+const (
+	LogLinesInAlert   = 20
+	CrashLinesInAlert = 30
+)
+
+// Stopped records how the server ended and, when that was not a clean
+// stop, sends the alert (rate-limited through the history). It runs after
+// the server is gone, so the history is free to open. It is best effort:
+// it logs what fails and returns an error only for a missing report.
+func Stopped(ctx context.Context, o StoppedOptions) error {
+	if o.Result == "" || o.ExitCode == "" {
+		return fmt.Errorf("SERVICE_RESULT and EXIT_CODE are not set: this command is run by systemd (ExecStopPost= of stigmer.service, systemd 232 or newer), not by hand")
+	}
+	reason, clean := describeServiceEnd(o.Result, o.ExitCode, o.ExitStatus)
+	e := history.Event{Kind: history.ServerExit, Component: "server", Reason: reason, Exit: o.ExitCode + " " + o.ExitStatus, Unclean: !clean}
+	if !clean {
+		e.Logs = lastLogs(o.LogDir)
+	}
+	store, err := history.Open(o.DataDir, history.Options{})
+	if err != nil {
+		o.Log.Error("history off: the server's end is not recorded", "err", err)
+		store = nil
+	} else {
+		defer store.Close()
+		if err := store.Add(e); err != nil {
+			o.Log.Error("history: the server's end is not recorded", "err", err)
+		}
+	}
+	if clean {
+		o.Log.Info("server ended: " + reason)
+		return nil
+	}
+	a := newAlert(alert.ServerDied, "server", o.Version)
+	a.Summary = fmt.Sprintf("stigmer.service on %s died: %s", a.Host, reason)
+	a.Result, a.ExitCode, a.ExitStatus, a.Logs = o.Result, o.ExitCode, o.ExitStatus, e.Logs
+	var limits alert.StateStore
+	if store != nil {
+		limits = store
+	}
+	if !alert.NewLimiter(limits, o.Alerts.Interval).Admit(&a) {
+		o.Log.Warn("alert held back (one per interval; the running server sends a summary)", "alert", a.Summary, "interval", o.Alerts.Interval.String())
+		return nil
+	}
+	if store != nil {
+		_ = store.Add(history.Event{Kind: history.AlertSent, Component: "server", Reason: a.Summary})
+	}
+	_ = alert.NewSender(o.Alerts, o.Log).Send(ctx, a) // each sink's failure is logged
+	return nil
+}
+
+// describeServiceEnd reads systemd's $SERVICE_RESULT, $EXIT_CODE and
+// $EXIT_STATUS (systemd.exec(5)) as an operator would say it. Only an exit
+// with status 0 under a successful result is clean: systemd also counts
+// death by SIGTERM, SIGHUP, SIGINT or SIGPIPE as success, but the server
+// catches TERM and INT and exits 0 itself, so dying by one was not a stop.
+func describeServiceEnd(result, code, status string) (string, bool) {
+	var how string
+	switch code {
+	case "exited":
+		how = "exited with status " + status
+		switch status {
+		case "0":
+			if result == "success" {
+				return "clean stop", true
+			}
+		case "78":
+			how += " (EX_CONFIG: a bad configuration; not restarted until it is fixed, see `journalctl -u stigmer -n 20`)"
+		}
+	case "killed":
+		how = "killed by SIG" + status
+	case "dumped":
+		how = "crashed with SIG" + status + " (core dumped)"
+	default:
+		how = code + " " + status
+	}
+	switch result {
+	case "watchdog":
+		return "watchdog timeout (the server stopped answering for WatchdogSec), then " + how, false
+	case "oom-kill":
+		return "killed by the kernel's OOM killer (" + how + ")", false
+	case "timeout":
+		return "timed out starting or stopping, then " + how, false
+	case "success", "exit-code", "signal", "core-dump":
+		return how, false
+	}
+	return how + " (result: " + result + ")", false
+}
+
+// lastLogs is what the alert quotes: a Go crash trace when the server died
+// of one, then its last log lines.
+func lastLogs(logDir string) []string {
+	var lines []string
+	if trace := logging.FirstLines(filepath.Join(logDir, CrashFile), CrashLinesInAlert); len(trace) > 0 {
+		lines = append(lines, "--- crash trace ("+filepath.Join(logDir, CrashFile)+"):")
+		lines = append(lines, trace...)
+		lines = append(lines, "--- last log lines:")
+	}
+	return append(lines, logging.LastLines(logDir, LogLinesInAlert)...)
+}
