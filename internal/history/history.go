@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the store's name in the data directory.
@@ -129,11 +130,11 @@ func Open(dataDir string, o Options) (st *Store, err error) {
 // openError explains why bbolt could not open path.
 func openError(path string, err error) error {
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, bolterrors.ErrTimeout):
 		return &Error{path, ErrLocked, "another stigmer server is using it; stop it, or ask it (`stigmer events` goes through the API while the server runs)"}
 	case errors.Is(err, os.ErrPermission):
 		return &Error{path, err, "it belongs to the stigmer user: run this as root or as stigmer (sudo -u stigmer), or fix its owner (chown stigmer:stigmer)"}
-	case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
 		return corruptError(path, err)
 	}
 	return &Error{path, err, "check that the data directory is writable and has free space (df -h " + filepath.Dir(path) + ")"}
