@@ -70,7 +70,11 @@ func (VM) Run(ctx context.Context, guests string, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("building the VM test's repositories: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "bash", vmtestArgs(standIn, repos, guests, keep, b.Dist, old)...)
+	fakes, err := fakeAlertSinks(ctx, b)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "bash", vmtestArgs(standIn, repos, fakes, guests, keep, b.Dist, old)...)
 	cmd.Env = append(os.Environ(), "STIGMER_VM_CACHE="+cache)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -80,8 +84,8 @@ func (VM) Run(ctx context.Context, guests string, keep bool) error {
 }
 
 // vmtestArgs is the command line of scripts/vm/vmtest.sh.
-func vmtestArgs(standIn, repos, guests string, keep bool, dist, old string) []string {
-	args := []string{"scripts/vm/vmtest.sh", "-s", standIn, "-r", repos}
+func vmtestArgs(standIn, repos, fakes, guests string, keep bool, dist, old string) []string {
+	args := []string{"scripts/vm/vmtest.sh", "-s", standIn, "-r", repos, "-a", fakes}
 	if keep {
 		args = append(args, "-k")
 	}
@@ -89,6 +93,20 @@ func vmtestArgs(standIn, repos, guests string, keep bool, dist, old string) []st
 		args = append(args, "-g", g)
 	}
 	return append(args, dist, old)
+}
+
+// fakeAlertSinks builds the alerts row's stand-in for a webhook receiver
+// and a mail relay (scripts/vm/fake-alert-sinks), static, for the guest.
+func fakeAlertSinks(ctx context.Context, b *pkgbuild.Build) (string, error) {
+	out := filepath.Join(b.Dist, ".vmfakes", "fake-alert-sinks")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./scripts/vm/fake-alert-sinks")
+	cmd.Dir = b.Root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building the fake alert sinks: %w", err)
+	}
+	return out, nil
 }
 
 // vmCacheDir is the VM image cache: STIGMER_VM_CACHE, else the user cache

@@ -5,7 +5,7 @@
 # guest/scenarios.sh run the scenarios inside, reads the results back from the
 # guest's second serial port and prints a table. Exits 1 when a row failed.
 #
-# Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] [-s STANDIN_RPM] [-r REPOS] NEW_DIST OLD_DIST
+# Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] [-s STANDIN_RPM] [-r REPOS] [-a FAKE_SINKS] NEW_DIST OLD_DIST
 #   NEW_DIST  dir with the current stigmer_<v>_amd64.deb and stigmer-<v>*.x86_64.rpm
 #   OLD_DIST  dir with an older build of both, the upgrade's starting point
 #   -k        keep the work dir (disks, serial logs) and print how to get a
@@ -16,8 +16,12 @@
 #             needed by the rpm guest
 #   -r        the signed repository trees and README blocks the guests
 #             install from (dist/.vmrepo/trees, from go tool mage vmtest)
+#   -a        the fake-alert-sinks binary (a webhook receiver and SMTP relay
+#             that record, scripts/vm/fake-alert-sinks) for the alerts row
 # Environment: STIGMER_VM_CACHE (default ~/.cache/stigmer/vm) holds the guest
 # kernel, initrd and root images, rebuilt only when their recipe changes.
+# STIGMER_VM_ONLY="row row ..." runs only those rows (and install): a
+# developer's shortcut; the rows left out fail for want of a result.
 #
 # Channels: ttyS0 is the console (kept as console-<phase>.log, shown on a
 # failure), ttyS1 carries the "VMT ..." lines of scenarios.sh.
@@ -48,7 +52,7 @@ VM_BUDGET=${STIGMER_VM_BUDGET:-1800}
 VM_SMP=${STIGMER_VM_SMP:-2}
 
 vm_usage() {
-	sed -n '8,23p' "$0" >&2
+	sed -n '8,28p' "$0" >&2
 	exit 2
 }
 
@@ -95,9 +99,14 @@ vm_guest() {
 # guest script, the four packages, the stand-in rpm, the repository trees
 # and vmtest.env with the versions their binaries print.
 vm_inputs() {
-	local new=$1 old=$2 standin=${3:-} repos=${4:-} in=$WORK/in f
+	local new=$1 old=$2 standin=${3:-} repos=${4:-} fakes=${5:-} in=$WORK/in f
 	mkdir -p "$in"
 	cp "$VM_DIR/guest/scenarios.sh" "$VM_DIR/guest/probe.pl" "$in/"
+	if [ -n "$fakes" ]; then
+		cp "$fakes" "$in/fake-alert-sinks"
+	else
+		echo "vmtest: no -a FAKE_SINKS: the alerts row will fail; run go tool mage vmtest, which builds it" >&2
+	fi
 	if [ -n "$repos" ]; then
 		cp -a "$repos" "$in/repo"
 	else
@@ -129,6 +138,7 @@ vm_inputs() {
 		echo "NEW_VERSION=$(vm_pkg_version "$new"/stigmer_*_amd64.deb)"
 		echo "OLD_VERSION=$(vm_pkg_version "$old"/stigmer_*_amd64.deb)"
 		[ -z "$standin" ] || echo "STANDIN_RPM=$(basename "$standin")"
+		[ -z "${STIGMER_VM_ONLY:-}" ] || echo "ONLY=\"$STIGMER_VM_ONLY\""
 	} >"$in/vmtest.env"
 	. "$in/vmtest.env"
 	if [ "$NEW_VERSION" = "$OLD_VERSION" ]; then
@@ -212,14 +222,15 @@ main() {
 		vm_shell "$@"
 		return
 	fi
-	local keep=0 opt standin="" repos=""
+	local keep=0 opt standin="" repos="" fakes=""
 	VM_GUESTS="deb12 deb11 rpm12"
-	while getopts kg:s:r: opt; do
+	while getopts kg:s:r:a: opt; do
 		case $opt in
 		k) keep=1 ;;
 		g) VM_GUESTS=$OPTARG ;;
 		s) standin=$(realpath "$OPTARG") ;;
 		r) repos=$(realpath "$OPTARG") ;;
+		a) fakes=$(realpath "$OPTARG") ;;
 		*) vm_usage ;;
 		esac
 	done
@@ -253,7 +264,7 @@ main() {
 	flock -u 9
 	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
 
-	vm_inputs "$new" "$old" "$standin" "$repos"
+	vm_inputs "$new" "$old" "$standin" "$repos" "$fakes"
 	. "$WORK/in/vmtest.env"
 	echo "vmtest: upgrade $OLD_VERSION -> $NEW_VERSION; guests: $VM_GUESTS; work dir $WORK" >&2
 	VM_DEADLINE=$(($(date +%s) + VM_BUDGET))

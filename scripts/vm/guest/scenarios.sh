@@ -36,6 +36,8 @@ vm_plan() {
 		hup	kill -HUP main PID (dies by the signal): restarted
 		timeout	start timeout (TimeoutStartSec=5s, agent runner stand-in held): restarted, up once let go
 		security	systemd-analyze security stigmer: exposure figure (<= 1.2 on systemd 252)
+		events	history of the rows above: history.db 0600 stigmer, stigmer events (API, file when stopped, refused to nobody), server restarts in status
+		alerts	fake webhook+SMTP on loopback: kill -9 one alert (unit, result, log lines), again held back then summed up, 5 runner kills one, clean stop none
 		EOF
 	deb:2) cat <<-'EOF' ;;
 		reboot	reboot: service comes up by itself
@@ -1048,7 +1050,158 @@ scenario_dnf_repo_refuse() {
 	end
 }
 
+# --- history and alerts (issue 12) ---------------------------------------
+
+# events_json [ARGS...]: `stigmer events --json` as root.
+events_json() { /usr/bin/stigmer events --json "$@" 2>/dev/null; }
+
+scenario_events() {
+	begin events
+	local got n kinds ev
+	got=$(stat -c '%a %U' /var/lib/stigmer/history.db 2>&1)
+	[ "$got" = "600 stigmer" ] || fail "/var/lib/stigmer/history.db is '$got', want 600 stigmer"
+	ev=$(events_json --since 2h)
+	n=$(jq '.events | length' <<<"$ev" 2>/dev/null)
+	[ "${n:-0}" -gt 0 ] || fail "stigmer events --json lists nothing: $(/usr/bin/stigmer events 2>&1 | tail -n 3 | tr '\n' ' ')"
+	# The ends the rows above caused, as systemd reported them to ExecStopPost.
+	for want in 'killed by SIGKILL' 'crashed with SIGSEGV (core dumped)' 'watchdog timeout' 'killed by SIGHUP' 'clean stop' 'timed out starting'; do
+		jq -e --arg w "$want" '[.events[] | select(.kind == "server-exit" and (.reason | contains($w)))] | length > 0' <<<"$ev" >/dev/null ||
+			fail "no server-exit '$want' in stigmer events"
+	done
+	jq -e '[.events[] | select(.kind == "runner-exit" and .exit == "signal 9 (killed)")] | length >= 6' <<<"$ev" >/dev/null ||
+		fail "fewer than 6 runner-exit 'signal 9 (killed)' (the runners row kills 3 of each)"
+	jq -e '[.events[] | select(.kind == "server-exit" and .unclean and (.logs | length) > 0)] | length > 0' <<<"$ev" >/dev/null ||
+		fail "no unclean server-exit carries log lines"
+	local oom
+	oom=$(jq -r '[.events[] | select(.kind == "server-exit" and (.reason | contains("OOM")))] | length' <<<"$ev")
+	kinds=$(jq -r '[.events[].kind] | group_by(.) | map("\(.[0]) \(length)") | join(", ")' <<<"$ev")
+	local restarts last
+	restarts=$(/usr/bin/stigmer server status --json | jq -r '.components[] | select(.name == "server") | .restarts')
+	last=$(/usr/bin/stigmer server status --json | jq -r '.components[] | select(.name == "server") | .last_exit')
+	[ "${restarts:-0}" -ge 5 ] || fail "server status says the server restarted ${restarts:-?} times; the rows above restarted it at least 5"
+	runuser -u nobody -- /usr/bin/stigmer events --since 10m >/var/tmp/vmtest-events-nobody.log 2>&1 ||
+		fail "stigmer events as nobody (through the API) failed: $(tail -n 2 /var/tmp/vmtest-events-nobody.log)"
+	# Stopped: the file itself, to root only.
+	systemctl stop stigmer
+	/usr/bin/stigmer events --since 10m >/var/tmp/vmtest-events-file.log 2>&1 ||
+		fail "stigmer events with the server stopped failed: $(tail -n 2 /var/tmp/vmtest-events-file.log)"
+	grep -q 'read /var/lib/stigmer/history.db' /var/tmp/vmtest-events-file.log || fail "stopped: events did not say it read the file"
+	grep -q 'clean stop' /var/tmp/vmtest-events-file.log || fail "stopped: the stop just made is not listed"
+	if runuser -u nobody -- /usr/bin/stigmer events >/var/tmp/vmtest-events-nobody2.log 2>&1; then
+		fail "stigmer events as nobody read the stopped server's history"
+	fi
+	grep -q 'run this as root' /var/tmp/vmtest-events-nobody2.log || fail "as nobody, no fix given: $(tail -n 1 /var/tmp/vmtest-events-nobody2.log)"
+	attach /var/tmp/vmtest-events-file.log
+	attach /var/tmp/vmtest-events-nobody2.log
+	systemctl start stigmer
+	wait_for 30 ready || fail "not ready again after the start"
+	figure "$n events ($kinds); OOM kills named as such: $oom; server restarts $restarts, last end: $last"
+	end
+}
+
+ALERTS=/var/tmp/fake-alert-sinks.jsonl
+# sent SINK PATTERN: deliveries to SINK (webhook, mail) whose body has PATTERN.
+sent() { grep -F "\"sink\":\"$1\"" "$ALERTS" 2>/dev/null | grep -cF -- "$2"; }
+# hooked KIND: webhook deliveries of alerts of that kind.
+hooked() { jq -r 'select(.sink == "webhook") | .body | fromjson | .kind' "$ALERTS" 2>/dev/null | grep -cx -- "$1"; }
+# alerts_settle: wait until the deliveries file stops growing (2 s quiet).
+alerts_settle() {
+	local a b
+	a=$(wc -c <"$ALERTS")
+	while nap 2; b=$(wc -c <"$ALERTS"); [ "$a" != "$b" ]; do a=$b; done
+}
+
+scenario_alerts() {
+	begin alerts
+	local p0 p1 t0 tsent r rp i
+	setsid "$IN/fake-alert-sinks" -out "$ALERTS" >/var/tmp/fake-alert-sinks.log 2>&1 </dev/null &
+	attach /var/tmp/fake-alert-sinks.log
+	attach "$ALERTS"
+	wait_for 20 eval '{ exec {F}<>/dev/tcp/127.0.0.1/9099; } 2>/dev/null && exec {F}>&-' || fail "the fake webhook does not listen"
+	# A new history, so that the rows above (which alerted to the journal)
+	# do not hold these alerts back; the interval short enough to see the
+	# summary.
+	systemctl stop stigmer
+	mv /var/lib/stigmer/history.db /var/tmp/history.db.before-alerts
+	cp -p "$ENVFILE" /var/tmp/envfile.before-alerts
+	cat >>"$ENVFILE" <<-'EOF'
+		STIGMER_ALERT_WEBHOOK_URL=http://127.0.0.1:9099/hook/s3cr3t-token
+		STIGMER_ALERT_SMTP_SERVER=127.0.0.1:2525
+		STIGMER_ALERT_SMTP_FROM=stigmer@vmtest.example.com
+		STIGMER_ALERT_SMTP_TO=ops@example.com
+		STIGMER_ALERT_INTERVAL=45s
+	EOF
+	systemctl start stigmer
+	wait_for 30 ready || fail "not ready with the alert settings"
+	[ "$(sent webhook '')" = 0 ] || fail "alerts before any failure: $(cat "$ALERTS")"
+
+	# kill -9: one alert, on both sinks, with the unit, result and log lines.
+	p0=$(mainpid) t0=$(now)
+	kill -9 "$p0"
+	wait_for 30 eval '[ "$(hooked server-died)" -ge 1 ] && [ "$(sent mail "died: killed by SIGKILL")" -ge 1 ]' ||
+		fail "no alert on both sinks 30 s after kill -9 (webhook $(hooked server-died), mail $(sent mail died:))"
+	tsent=$(since "$t0")
+	local body
+	body=$(grep -F '"sink":"webhook"' "$ALERTS" | head -n 1 | jq -r .body)
+	for want in '"unit":"stigmer.service"' '"result":"signal"' '"exit_status":"KILL"' 'server ready'; do
+		grep -qF -- "$want" <<<"$body" || fail "the webhook's alert lacks $want: $body"
+	done
+	grep -F '"sink":"mail"' "$ALERTS" | head -n 1 | jq -r .body | grep -q 'Last log lines' || fail "the mail has no log lines"
+	wait_for 40 new_main "$p0" || fail "not restarted after kill -9"
+	wait_for 30 ready || fail "not ready after kill -9"
+
+	# Again within the interval: held back (the journal says so), no post.
+	p1=$(mainpid)
+	kill -9 "$p1"
+	wait_for 40 new_main "$p1" || fail "not restarted after the second kill -9"
+	wait_for 30 ready || fail "not ready after the second kill -9"
+	[ "$(hooked server-died)" = 1 ] || fail "the second kill -9 within the interval was posted too ($(hooked server-died) server-died alerts)"
+	journalctl -u stigmer -q --no-pager | grep -q 'alert held back' || fail "the journal does not say the second alert was held back"
+
+	# A runner killed 5 times (the default: 5 restarts in 10 minutes): one alert.
+	rp=$(runner_pid workflow-runner)
+	for i in 1 2 3 4 5; do
+		kill -9 "$rp" 2>/dev/null
+		wait_for 30 runner_back workflow-runner "$rp" || { fail "workflow-runner not back after kill $i"; break; }
+		rp=$RP_PID
+	done
+	wait_for 20 eval '[ "$(hooked runner-crashing)" -ge 1 ]' || fail "no runner-crashing alert after 5 kills"
+
+	# The held-back server alert, summed up once its interval is over.
+	wait_for 90 eval '[ "$(hooked summary)" -ge 1 ]' || fail "no summary of the held-back alert within 90 s"
+	alerts_settle
+	local died crash sum mails
+	died=$(hooked server-died) crash=$(hooked runner-crashing) sum=$(hooked summary) mails=$(sent mail '')
+	[ "$crash" = 1 ] || fail "$crash runner-crashing alerts for 5 kills, want 1"
+	[ "$sum" = 1 ] || fail "$sum summaries, want 1"
+	[ "$(jq -r 'select(.sink == "webhook") | .body | fromjson | select(.kind == "summary") | .held_back' "$ALERTS")" = 1 ] ||
+		fail "the summary does not say 1 alert was held back"
+	[ "$mails" = 3 ] || fail "$mails mails, want 3 (server died, runner crashing, summary)"
+
+	# A clean stop alerts nobody; ExecStopPost has run when stop returns.
+	systemctl stop stigmer
+	[ "$(sent webhook '')" = $((died + crash + sum)) ] || fail "the clean stop sent an alert: $(tail -n 1 "$ALERTS")"
+	[ "$(sent mail '')" = "$mails" ] || fail "the clean stop sent a mail"
+	local journaled secret
+	journaled=$(journalctl -u stigmer -p alert -q --no-pager -o cat | grep -c .)
+	secret=$(journalctl -u stigmer -q --no-pager | grep -c s3cr3t)
+	[ "$journaled" -ge 3 ] || fail "$journaled journal entries at priority alert, want 3 or more"
+	[ "$secret" = 0 ] || fail "the webhook's token is in the journal $secret times"
+	figure "kill -9: alert on webhook and mail ${tsent} s after; second kill held back, summed up once; 5 runner kills: $crash alert; clean stop: none; journal -p alert: $journaled; token logged: $secret"
+	cp -p /var/tmp/envfile.before-alerts "$ENVFILE"
+	systemctl start stigmer
+	wait_for 30 ready || fail "not ready after restoring the env file"
+	pkill -f fake-alert-sinks
+	end
+}
+
 # --- the phases ----------------------------------------------------------
+
+# only ROW: whether to run ROW. A developer's shortcut: STIGMER_VM_ONLY on the
+# host (vmtest.env's ONLY) names the rows to run; install always runs, and
+# the rows left out have no result, so the run fails and cannot pass for a
+# whole one.
+only() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 systemctl is-system-running --wait >/dev/null 2>&1
 out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')"
@@ -1060,43 +1213,45 @@ deb:1)
 	begin install
 	install_fresh "$NEW_VERSION" apt install -y "./$NEW_DEB"
 	end
-	scenario_runners
-	scenario_segv_runner
-	scenario_kill9 kill9
-	scenario_backlog
-	scenario_listen_change
-	scenario_segv
-	scenario_watchdog
-	scenario_oom
-	scenario_oom_runner
-	scenario_stop
-	scenario_term
-	scenario_hup
-	scenario_timeout
-	scenario_security
+	only runners && scenario_runners
+	only segv-runner && scenario_segv_runner
+	only kill9 && scenario_kill9 kill9
+	only backlog && scenario_backlog
+	only listen-change && scenario_listen_change
+	only segv && scenario_segv
+	only watchdog && scenario_watchdog
+	only oom && scenario_oom
+	only oom-runner && scenario_oom_runner
+	only stop && scenario_stop
+	only term && scenario_term
+	only hup && scenario_hup
+	only timeout && scenario_timeout
+	only security && scenario_security
+	only events && scenario_events
+	only alerts && scenario_alerts
 	cat /proc/sys/kernel/random/boot_id >/var/lib/vmtest-phase1
 	out "VMT END"
 	systemctl reboot
 	;;
 deb:2)
-	scenario_reboot
-	scenario_remove
-	scenario_reinstall
-	scenario_purge
+	only reboot && scenario_reboot
+	only remove && scenario_remove
+	only reinstall && scenario_reinstall
+	only purge && scenario_purge
 	# Each case's setup uses dpkg (a fresh install, then downgrades); the
 	# upgrade itself is apt, as an operator runs it. The env file is edited
 	# and the older build ships another default, so both ask dpkg's conffile
 	# question; with no terminal (pkg's stdin is /dev/null) the README's
 	# options answer it: keep the edit, the new default as .dpkg-dist.
 	conf="-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
-	upgrade_case upgrade running "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
-	upgrade_case upgrade-stopped stopped "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
-	upgrade_case upgrade-disabled disabled "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
+	only upgrade && upgrade_case upgrade running "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
+	only upgrade-stopped && upgrade_case upgrade-stopped stopped "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
+	only upgrade-disabled && upgrade_case upgrade-disabled disabled "dpkg -i --force-confdef --force-confold $OLD_DEB" "apt install -y $conf ./$NEW_DEB"
 	# From nothing, as an operator who adds the repository.
 	apt-get purge -y stigmer >/dev/null 2>&1
-	repo_install apt-repo-install apt-install
-	scenario_apt_repo_refuse
-	repo_upgrade apt-repo-upgrade apt-upgrade apt-cache madison stigmer
+	only apt-repo-install && repo_install apt-repo-install apt-install
+	only apt-repo-refuse && scenario_apt_repo_refuse
+	only apt-repo-upgrade && repo_upgrade apt-repo-upgrade apt-upgrade apt-cache madison stigmer
 	out "VMT END"
 	systemctl poweroff
 	;;
@@ -1110,14 +1265,14 @@ rpm:1)
 		rpm -V stigmer >/var/tmp/vmtest-rpm-V.log 2>&1 || { fail "rpm -V stigmer: $(tr '\n' ';' </var/tmp/vmtest-rpm-V.log)"; }
 	fi
 	end
-	scenario_kill9 rpm-kill9
-	upgrade_case rpm-upgrade running true "dnf upgrade -y ./$NEW_RPM"
-	upgrade_case rpm-upgrade-stopped stopped "rpm -U --oldpackage $OLD_RPM" "dnf upgrade -y ./$NEW_RPM"
-	upgrade_case rpm-upgrade-disabled disabled "rpm -U --oldpackage $OLD_RPM" "dnf upgrade -y ./$NEW_RPM"
-	scenario_rpm_erase
-	repo_install dnf-repo-install dnf-install
-	scenario_dnf_repo_refuse
-	repo_upgrade dnf-repo-upgrade dnf-upgrade dnf -q repoquery --showduplicates stigmer
+	only rpm-kill9 && scenario_kill9 rpm-kill9
+	only rpm-upgrade && upgrade_case rpm-upgrade running true "dnf upgrade -y ./$NEW_RPM"
+	only rpm-upgrade-stopped && upgrade_case rpm-upgrade-stopped stopped "rpm -U --oldpackage $OLD_RPM" "dnf upgrade -y ./$NEW_RPM"
+	only rpm-upgrade-disabled && upgrade_case rpm-upgrade-disabled disabled "rpm -U --oldpackage $OLD_RPM" "dnf upgrade -y ./$NEW_RPM"
+	only rpm-erase && scenario_rpm_erase
+	only dnf-repo-install && repo_install dnf-repo-install dnf-install
+	only dnf-repo-refuse && scenario_dnf_repo_refuse
+	only dnf-repo-upgrade && repo_upgrade dnf-repo-upgrade dnf-upgrade dnf -q repoquery --showduplicates stigmer
 	out "VMT END"
 	systemctl poweroff
 	;;
