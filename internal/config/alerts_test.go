@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +62,23 @@ func TestAlertSecretsAreNeverShown(t *testing.T) {
 		"STIGMER_ALERT_SMTP_TO": "o@example.com", "STIGMER_ALERT_SMTP_PASSWORD": "hunter2-long-password"}))
 	assert.ErrorContains(t, err, "STIGMER_ALERT_SMTP_USERNAME")
 	assert.Assert(t, !strings.Contains(err.Error(), "hunter2"), "%v", err)
+}
+
+// TestEveryServiceVariableIsInTheEnvFile: the packaged env file documents
+// each variable the service reads (those of the dev server aside).
+func TestEveryServiceVariableIsInTheEnvFile(t *testing.T) {
+	envFile, err := os.ReadFile("../../packaging/stigmer.env")
+	assert.NilError(t, err)
+	read := map[string]bool{}
+	spy := func(k string) string { read[k] = true; return map[string]string{"INVOCATION_ID": "x", "STIGMER_DATA_DIR": t.TempDir(), "STIGMER_LOG_DIR": t.TempDir()}[k] }
+	_, err = Load(spy)
+	assert.NilError(t, err)
+	assert.Assert(t, read["STIGMER_ALERT_WEBHOOK_URL"], "Load reads the alert settings")
+	for k := range read {
+		switch k {
+		case "INVOCATION_ID", "HOME", "STIGMER_HOME":
+			continue
+		}
+		assert.Check(t, strings.Contains(string(envFile), "\n#"+k+"="), "packaging/stigmer.env does not show #%s=", k)
+	}
 }
