@@ -163,3 +163,37 @@ func TestInternalStoppedByHandIsRefused(t *testing.T) {
 	res := icmd.RunCmd(bounded(stigmerBin, "internal-stopped"), icmd.WithEnv(testEnv(t)...))
 	res.Assert(t, icmd.Expected{ExitCode: 2, Err: "run by systemd (ExecStopPost="})
 }
+
+// TestABrokenHistoryNeverStopsTheServer: a damaged history file, and one
+// the server may not write: it starts and serves, and says so in status
+// and its log, with the file and the fix.
+func TestABrokenHistoryNeverStopsTheServer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoil func(t *testing.T, path string)
+		want  string
+	}{
+		{"damaged", func(t *testing.T, path string) {
+			assert.NilError(t, os.WriteFile(path, []byte(strings.Repeat("not a bbolt file ", 4096)), 0o600))
+		}, "damaged"},
+		{"not writable", func(t *testing.T, path string) {
+			assert.NilError(t, os.Mkdir(path, 0o700)) // a directory where the file should be
+		}, "is a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testEnv(t)
+			home := strings.TrimPrefix(env[2], "STIGMER_HOME=")
+			assert.NilError(t, os.MkdirAll(home, 0o750))
+			path := filepath.Join(home, "history.db")
+			tc.spoil(t, path)
+			s := startServer(t, env)
+			s.waitReady(t)
+			st := s.status(t)
+			assert.Check(t, is.Contains(st.History, "off: history "+path))
+			assert.Check(t, is.Contains(st.History, tc.want))
+			assert.Check(t, is.Contains(s.log(), "history off"))
+			res := icmd.RunCmd(bounded(stigmerBin, "events", "--address", s.addr), icmd.WithEnv(env...))
+			res.Assert(t, icmd.Expected{ExitCode: 1, Err: "history off"})
+		})
+	}
+}
