@@ -22,12 +22,22 @@ func (s *server) Status() api.Status {
 		StartedAt: &s.started, UptimeSeconds: now.Sub(s.started).Seconds(), HeartbeatAgeSeconds: -1,
 	}}
 	for _, st := range s.sup.Snapshot() {
-		components = append(components, api.Component(st))
+		components = append(components, component(st))
 	}
 	return api.Status{
 		Version: s.o.Info.Version, Ready: ready, Reason: reason, Listen: s.addr,
 		StartedAt: s.started, UptimeSeconds: now.Sub(s.started).Seconds(),
 		Components: components,
+	}
+}
+
+// component is a runner's status as the API shows it.
+func component(st supervisor.Status) api.Component {
+	return api.Component{
+		Name: st.Name, Mode: st.Mode, PID: st.PID, State: st.State,
+		StartedAt: st.StartedAt, UptimeSeconds: st.UptimeSeconds,
+		Restarts: st.Restarts, LastExit: st.LastExit, LastExitAt: st.LastExitAt,
+		RestartDelayMS: st.RestartDelayMS, HeartbeatAgeSeconds: st.HeartbeatAgeSeconds,
 	}
 }
 
