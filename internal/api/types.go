@@ -13,6 +13,7 @@ const (
 	PathRegister   = "/api/v1/runners/register"
 	PathHeartbeat  = "/api/v1/runners/heartbeat"
 	PathDeregister = "/api/v1/runners/deregister"
+	PathMetrics    = "/metrics" // Prometheus' conventional path
 )
 
 // Status is the body of GET /api/v1/status.
