@@ -22,9 +22,15 @@ type Backend interface {
 	Events(since time.Time) ([]history.Event, error)
 }
 
-// Handler returns the API's routes over b.
-func Handler(b Backend) http.Handler {
+// Handler returns the API's routes over b. metrics, when not nil, serves
+// GET and HEAD PathMetrics (other methods get 405); it is written by the
+// metrics package, not here, because its body is Prometheus' exposition
+// format, not JSON.
+func Handler(b Backend, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("GET "+PathMetrics, metrics) // GET patterns match HEAD too
+	}
 	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})

@@ -16,7 +16,8 @@ const (
 	PathHeartbeat  = "/api/v1/runners/heartbeat"
 	PathDeregister = "/api/v1/runners/deregister"
 	// PathEvents lists the history; ?since= takes an RFC 3339 time.
-	PathEvents = "/api/v1/events"
+	PathEvents  = "/api/v1/events"
+	PathMetrics = "/metrics" // Prometheus' conventional path
 )
 
 // Status is the body of GET /api/v1/status.

@@ -60,7 +60,7 @@ func serveAt(t *testing.T, addr string, b *standInRegistry) (string, func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	assert.NilError(t, err)
-	srv := &http.Server{Handler: api.Handler(b)}
+	srv := &http.Server{Handler: api.Handler(b, nil)}
 	go srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on close
 	return ln.Addr().String(), func() { srv.Close() }
 }

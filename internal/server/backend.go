@@ -28,7 +28,7 @@ func (s *server) Status() api.Status {
 	}
 	components := []api.Component{server}
 	for _, st := range s.sup.Snapshot() {
-		components = append(components, api.Component(st))
+		components = append(components, component(st))
 	}
 	return api.Status{
 		Version: s.o.Info.Version, Ready: ready, Reason: reason, Listen: s.addr,
@@ -43,6 +43,16 @@ func (s *server) Events(since time.Time) ([]history.Event, error) {
 		return nil, errors.New("history off: " + s.rec.off)
 	}
 	return s.rec.store.Events(since)
+}
+
+// component is a runner's status as the API shows it.
+func component(st supervisor.Status) api.Component {
+	return api.Component{
+		Name: st.Name, Mode: st.Mode, PID: st.PID, State: st.State,
+		StartedAt: st.StartedAt, UptimeSeconds: st.UptimeSeconds,
+		Restarts: st.Restarts, LastExit: st.LastExit, LastExitAt: st.LastExitAt,
+		RestartDelayMS: st.RestartDelayMS, HeartbeatAgeSeconds: st.HeartbeatAgeSeconds,
+	}
 }
 
 // Ready, Register, Heartbeat and Deregister implement api.Backend.

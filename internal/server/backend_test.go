@@ -35,7 +35,7 @@ func TestSupervisorErrorsGetTheirStatusCode(t *testing.T) {
 		{supervisor.ErrStopping, http.StatusServiceUnavailable},
 		{errors.New("disk on fire"), http.StatusInternalServerError},
 	} {
-		h := api.Handler(refusingBackend{err: tc.err})
+		h := api.Handler(refusingBackend{err: tc.err}, nil)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("POST", api.PathRegister, strings.NewReader(`{"name":"agent","token":"t"}`)))
 		assert.Equal(t, rec.Code, tc.code, "error %v: body %s", tc.err, rec.Body)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,8 +153,10 @@ func (r *record) runner(l supervisor.Lifecycle) {
 		switch {
 		case l.Stopping:
 			e.Reason = "stopped with the server"
-		case l.Hung:
-			e.Reason = "killed for hanging"
+		case l.Reason == supervisor.ExitHung:
+			e.Reason = "killed for hanging (no heartbeat)"
+		case l.Reason == supervisor.ExitNotRegistered:
+			e.Reason = "killed for not registering in time"
 		}
 	}
 	r.add(e)
@@ -217,6 +220,36 @@ func (r *record) serverRestarts() int {
 		return 0
 	}
 	return int(counts[history.UncleanPrefix+history.ServerStart])
+}
+
+// metricCounts is the history's counts for stigmer_history_events_total,
+// or nil when the history is off. The unclean ones, which Counts keeps
+// under a prefix, get names of their own: server-restart (a start after
+// an unclean end), server-died, runner-crashed.
+func (r *record) metricCounts() func() (map[string]uint64, error) {
+	if r.store == nil {
+		return nil
+	}
+	rename := map[string]string{
+		history.UncleanPrefix + history.ServerStart: "server-restart",
+		history.UncleanPrefix + history.ServerExit:  "server-died",
+		history.UncleanPrefix + history.RunnerExit:  "runner-crashed",
+	}
+	return func() (map[string]uint64, error) {
+		counts, err := r.store.Counts()
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]uint64{}
+		for k, n := range counts {
+			if name, ok := rename[k]; ok {
+				out[name] = n
+			} else if !strings.HasPrefix(k, history.UncleanPrefix) {
+				out[k] = n
+			}
+		}
+		return out, nil
+	}
 }
 
 // summaries sends, every quarter interval, a summary of the alerts held

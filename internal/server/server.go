@@ -21,6 +21,7 @@ import (
 	"github.com/stigmer/stigmer/internal/api"
 	"github.com/stigmer/stigmer/internal/buildinfo"
 	"github.com/stigmer/stigmer/internal/config"
+	"github.com/stigmer/stigmer/internal/metrics"
 	"github.com/stigmer/stigmer/internal/notify"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
@@ -96,7 +97,10 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	defer func() { s.rec.stopped(err) }()
 	limits := defaultHTTPLimits()
 	cl := newConnLimit(ln, limits.MaxConns)
-	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s), s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
+	metricsHandler := metrics.Handler(metrics.NewRegistry(metrics.Options{
+		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, History: s.rec.metricCounts(),
+	}), s.o.Log)
+	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s, metricsHandler), s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(cl) }()
 	s.o.Log.Info("server listening", "addr", s.addr, "version", s.o.Info.Version, "data_dir", s.o.Config.DataDir,

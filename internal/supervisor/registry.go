@@ -3,6 +3,7 @@ package supervisor
 import (
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -89,13 +90,23 @@ type Status struct {
 	StartedAt     *time.Time
 	UptimeSeconds float64
 	Restarts      int
-	LastExit      string
-	LastExitAt    *time.Time
+	// RestartsByReason splits Restarts by why each run ended; every
+	// ExitReason is present, zero or not.
+	RestartsByReason map[ExitReason]int
+	LastExit         string
+	LastExitAt       *time.Time
+	// LastExitCode is the exit status of the last run that ran, 128+N
+	// when signal N ended it (a start that failed does not change it);
+	// -1 before the first exit.
+	LastExitCode int
 	// RestartDelayMS is the backoff applied before the current run.
 	RestartDelayMS int64
 	// HeartbeatAgeSeconds is the time since the last heartbeat, -1 before
 	// the first.
 	HeartbeatAgeSeconds float64
+	// Up is whether the runner is registered and heartbeating (its last
+	// heartbeat within three intervals): its part of Ready.
+	Up bool
 }
 
 // Snapshot returns the state of every runner, in start order.
@@ -107,8 +118,10 @@ func (s *Supervisor) Snapshot() []Status {
 	for _, r := range s.runners {
 		st := Status{
 			Name: r.spec.Name, Mode: r.spec.Mode, PID: r.pid, State: r.state,
-			Restarts: r.restarts, LastExit: r.lastExit,
+			Restarts: r.restarts(), RestartsByReason: maps.Clone(r.restartsBy),
+			LastExit: r.lastExit, LastExitCode: r.lastExitCode,
 			RestartDelayMS: r.restartDelay.Milliseconds(), HeartbeatAgeSeconds: -1,
+			Up: s.heartbeating(r, now),
 		}
 		if r.pid != 0 {
 			started := r.startedAt
@@ -136,19 +149,25 @@ func (s *Supervisor) Ready() (bool, string) {
 		return false, "the server is stopping"
 	}
 	var reasons []string
-	fresh := 3 * s.opts.HeartbeatInterval
+	now := time.Now()
 	for _, r := range s.runners {
 		switch {
 		case !r.registered:
 			reasons = append(reasons, fmt.Sprintf("%s is %s", r.spec.Name, r.state))
-		case time.Since(r.lastHeartbeat) > fresh:
-			reasons = append(reasons, fmt.Sprintf("%s sent no heartbeat for %s", r.spec.Name, time.Since(r.lastHeartbeat).Round(time.Second)))
+		case !s.heartbeating(r, now):
+			reasons = append(reasons, fmt.Sprintf("%s sent no heartbeat for %s", r.spec.Name, now.Sub(r.lastHeartbeat).Round(time.Second)))
 		}
 	}
 	if len(reasons) > 0 {
 		return false, strings.Join(reasons, "; ")
 	}
 	return true, ""
+}
+
+// heartbeating is whether r is registered and its last heartbeat is at
+// most three intervals old. s.mu is held.
+func (s *Supervisor) heartbeating(r *runner, now time.Time) bool {
+	return r.registered && now.Sub(r.lastHeartbeat) <= 3*s.opts.HeartbeatInterval
 }
 
 // Summary is the one-line state for systemd's STATUS= and logs:
@@ -159,7 +178,7 @@ func (s *Supervisor) Summary() string {
 	var states, restarts []string
 	for _, r := range s.runners {
 		states = append(states, r.spec.Name+" "+r.state)
-		restarts = append(restarts, fmt.Sprint(r.restarts))
+		restarts = append(restarts, fmt.Sprint(r.restarts()))
 	}
 	return strings.Join(states, ", ") + "; restarts " + strings.Join(restarts, "/")
 }

@@ -67,11 +67,11 @@ type Lifecycle struct {
 	Runner string
 	PID    int
 	// Exited is false for a start. For an end, Exit says how it ended,
-	// Hung whether the supervisor killed it for hanging, Stopping whether
-	// the server's stop ended it, RestartIn the delay before the next start.
+	// Reason how the restart is counted, Stopping whether the server's
+	// stop ended it, RestartIn the delay before the next start.
 	Exited    bool
 	Exit      string
-	Hung      bool
+	Reason    ExitReason
 	Stopping  bool
 	RestartIn time.Duration
 }
@@ -143,19 +143,31 @@ type runner struct {
 	backoff Backoff
 	ping    chan chan struct{} // liveness round trips to the manage loop
 
-	pid           int
-	state         string
-	startedAt     time.Time
-	restarts      int
-	lastExit      string
-	lastExitAt    time.Time
+	pid        int
+	state      string
+	startedAt  time.Time
+	restartsBy map[ExitReason]int // every reason, from New on
+	lastExit   string
+	lastExitAt time.Time
+	// lastExitCode is the exit code (see classifyExit) of the last run
+	// that ran; -1 before the first.
+	lastExitCode  int
 	restartDelay  time.Duration
 	token         string
 	registered    bool
 	lastHeartbeat time.Time
-	// killedHung marks, between the kill and the exit, a run the
-	// supervisor killed for hanging.
-	killedHung bool
+	// killedFor is, between the kill and the exit, why the supervisor
+	// killed the run (ExitHung, ExitNotRegistered); "" otherwise.
+	killedFor ExitReason
+}
+
+// restarts is the total of restartsBy. s.mu is held.
+func (r *runner) restarts() int {
+	n := 0
+	for _, c := range r.restartsBy {
+		n += c
+	}
+	return n
 }
 
 // New returns a supervisor for specs; Run starts them.
@@ -163,12 +175,20 @@ func New(opts Options, specs ...Spec) *Supervisor {
 	opts.defaults()
 	s := &Supervisor{opts: opts, hurry: make(chan struct{})}
 	for _, spec := range specs {
-		s.runners = append(s.runners, &runner{
-			spec:    spec,
-			backoff: DefaultBackoff(opts.RestartMaxDelay),
-			ping:    make(chan chan struct{}),
-			state:   StateStarting,
-		})
+		r := &runner{
+			spec:         spec,
+			backoff:      DefaultBackoff(opts.RestartMaxDelay),
+			ping:         make(chan chan struct{}),
+			state:        StateStarting,
+			restartsBy:   map[ExitReason]int{},
+			lastExitCode: -1,
+		}
+		// Every reason counts from zero, so that a reason's first restart
+		// is an increase and not a new series.
+		for _, reason := range ExitReasons() {
+			r.restartsBy[reason] = 0
+		}
+		s.runners = append(s.runners, r)
 	}
 	return s
 }
@@ -204,38 +224,39 @@ func (s *Supervisor) manage(ctx context.Context, r *runner) {
 	for {
 		s.prepare(ctx, r, log)
 		started := time.Now()
-		how, pid, exitErr := s.runOnce(ctx, r, log)
-		if errors.Is(exitErr, errNotStarting) || ctx.Err() != nil {
-			if !errors.Is(exitErr, errNotStarting) {
-				s.opts.OnLifecycle(Lifecycle{Runner: r.spec.Name, PID: pid, Exited: true, Exit: how, Stopping: true})
+		end := s.runOnce(ctx, r, log)
+		notStarted := errors.Is(end.err, errNotStarting)
+		if notStarted || ctx.Err() != nil {
+			if !notStarted {
+				s.opts.OnLifecycle(Lifecycle{Runner: r.spec.Name, PID: end.pid, Exited: true, Exit: end.how, Reason: end.reason, Stopping: true})
 			}
 			s.update(r, func() {
 				r.state, r.pid, r.token, r.registered = StateStopped, 0, "", false
-				if !errors.Is(exitErr, errNotStarting) {
-					r.lastExit, r.lastExitAt = how, time.Now()
+				if !notStarted {
+					r.recordExit(end)
 				}
 			})
-			if errors.Is(exitErr, errNotStarting) {
+			if notStarted {
 				log.Info("runner not started: the server is stopping")
 			} else {
-				log.Info("runner stopped", "exit", how)
+				log.Info("runner stopped", "exit", end.how)
 			}
 			return
 		}
 		delay := r.backoff.Next(time.Since(started))
 		var restarts int
-		var hung bool
 		s.update(r, func() {
-			hung = r.killedHung
-			r.restarts++
-			restarts = r.restarts
-			r.state, r.pid, r.lastExit, r.lastExitAt, r.restartDelay = StateRestarting, 0, how, time.Now(), delay
+			r.restartsBy[end.reason]++
+			restarts = r.restarts()
+			r.recordExit(end)
+			r.state, r.pid, r.restartDelay = StateRestarting, 0, delay
 			// The exited instance's token dies with it: through the
 			// backoff nothing may register or heartbeat in its name.
 			r.token, r.registered = "", false
 		})
-		log.Warn("runner exited; restarting", "exit", how, "restarts", restarts, "restart_in", delay.String(), "err", errString(exitErr))
-		s.opts.OnLifecycle(Lifecycle{Runner: r.spec.Name, PID: pid, Exited: true, Exit: how, Hung: hung, RestartIn: delay})
+		log.Warn("runner exited; restarting", "exit", end.how, "reason", string(end.reason), "restarts", restarts,
+			"restart_in", delay.String(), "err", errString(end.err))
+		s.opts.OnLifecycle(Lifecycle{Runner: r.spec.Name, PID: end.pid, Exited: true, Exit: end.how, Reason: end.reason, RestartIn: delay})
 		if !s.wait(ctx, r, delay) {
 			s.update(r, func() { r.state = StateStopped })
 			log.Info("runner not restarted: the server is stopping")
@@ -296,14 +317,36 @@ func (s *Supervisor) wait(ctx context.Context, r *runner, d time.Duration) bool 
 // runner was not started, and must not be.
 var errNotStarting = errors.New("not started: the server is stopping")
 
+// runEnd is how one run ended.
+type runEnd struct {
+	how    string     // for logs and status: "exit status 3", "signal 9 (killed) after no heartbeat for 10s"
+	reason ExitReason // as the restart is counted
+	code   int        // see classifyExit; -1 when it never ran
+	err    error      // the start's or Wait's error
+	pid    int        // 0 when it never ran
+}
+
+func startFailed(err error) runEnd {
+	return runEnd{how: "not started: " + err.Error(), reason: ExitStartFailed, code: -1, err: err}
+}
+
+// recordExit keeps end as r's last exit; a start that failed leaves the
+// exit code of the last run that ran. s.mu is held.
+func (r *runner) recordExit(end runEnd) {
+	r.lastExit, r.lastExitAt = end.how, time.Now()
+	if end.reason != ExitStartFailed {
+		r.lastExitCode = end.code
+	}
+}
+
 // runOnce starts one run of r and returns when it has exited and been
-// reaped, with how it ended (a description, the PID it had, and the exit
-// error). A failed start counts as an exit; a start refused because the
-// server is stopping returns errNotStarting.
-func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (string, int, error) {
+// reaped, with how it ended. A failed start counts as an exit
+// (ExitStartFailed); a start refused because the server is stopping ends
+// with errNotStarting.
+func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) runEnd {
 	token, err := newToken()
 	if err != nil {
-		return "not started: " + err.Error(), 0, err
+		return startFailed(err)
 	}
 	cmd := r.spec.Command()
 	cmd.Env = append(append([]string{}, s.opts.Env...),
@@ -323,16 +366,18 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) (
 	cmd.SysProcAttr = procAttr()
 	c, err := startChild(cmd, func() error { return s.start(ctx, r, cmd, token) })
 	if errors.Is(err, errNotStarting) {
-		return err.Error(), 0, err
+		return runEnd{how: err.Error(), code: -1, err: err}
 	}
 	s.opts.OnChange()
 	if err != nil {
-		return "not started: " + err.Error(), 0, err
+		return startFailed(err)
 	}
 	log.Info("runner started", "pid", c.pid, "mode", r.spec.Mode)
 	s.opts.OnLifecycle(Lifecycle{Runner: r.spec.Name, PID: c.pid})
 	err = s.watch(ctx, r, c, log)
-	return s.describe(r, err), c.pid, err
+	end := s.ended(r, err)
+	end.pid = c.pid
+	return end
 }
 
 // start starts cmd unless the server is stopping. It holds the lock from
@@ -347,7 +392,7 @@ func (s *Supervisor) start(ctx context.Context, r *runner, cmd *exec.Cmd, token 
 	if s.stopping || ctx.Err() != nil {
 		return errNotStarting
 	}
-	r.token, r.state, r.registered, r.killedHung = token, StateStarting, false, false
+	r.token, r.state, r.registered, r.killedFor = token, StateStarting, false, ""
 	if err := cmd.Start(); err != nil {
 		r.token = ""
 		return err
@@ -356,16 +401,21 @@ func (s *Supervisor) start(ctx context.Context, r *runner, cmd *exec.Cmd, token 
 	return nil
 }
 
-// describe is how the run ended, with the reason when the supervisor
-// killed it for hanging.
-func (s *Supervisor) describe(r *runner, err error) string {
-	how := describeExit(err)
+// ended is how a run that ran ended, given Wait's err: when the
+// supervisor killed it, its reason for the kill, else how the process
+// ended.
+func (s *Supervisor) ended(r *runner, err error) runEnd {
+	end := runEnd{how: describeExit(err), err: err}
+	end.reason, end.code = classifyExit(err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.killedHung {
-		how += " after no heartbeat for " + s.opts.HungAfter.String()
+	switch r.killedFor {
+	case ExitHung:
+		end.reason, end.how = ExitHung, end.how+" after no heartbeat for "+s.opts.HungAfter.String()
+	case ExitNotRegistered:
+		end.reason, end.how = ExitNotRegistered, end.how+" after no registration within "+s.opts.RegisterTimeout.String()
 	}
-	return how
+	return end
 }
 
 // watch waits for the child to exit, killing it when it hangs and
@@ -380,9 +430,9 @@ func (s *Supervisor) watch(ctx context.Context, r *runner, c *child, log *slog.L
 		case <-ctx.Done():
 			return s.stop(r, c, log)
 		case <-tick.C:
-			if reason := s.hung(r); reason != "" {
-				log.Error("runner hung; killing it", "pid", c.pid, "reason", reason)
-				s.update(r, func() { r.state, r.killedHung = StateRestarting, true })
+			if reason, detail := s.hung(r); reason != "" {
+				log.Error("runner hung; killing it", "pid", c.pid, "reason", detail)
+				s.update(r, func() { r.state, r.killedFor = StateRestarting, reason })
 				c.signalGroup(syscall.SIGKILL)
 			}
 		case reply := <-r.ping:
@@ -411,20 +461,21 @@ func (s *Supervisor) stop(r *runner, c *child, log *slog.Logger) error {
 	}
 }
 
-// hung says why r must be killed, or "" when it is healthy.
-func (s *Supervisor) hung(r *runner) string {
+// hung says why r must be killed (ExitHung or ExitNotRegistered, and the
+// details for the log), or "" when it is healthy or already being killed.
+func (s *Supervisor) hung(r *runner) (ExitReason, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	switch {
-	case r.killedHung:
-		return ""
+	case r.killedFor != "":
+		return "", ""
 	case r.registered && now.Sub(r.lastHeartbeat) > s.opts.HungAfter:
-		return fmt.Sprintf("no heartbeat for %s", now.Sub(r.lastHeartbeat).Round(time.Millisecond))
+		return ExitHung, fmt.Sprintf("no heartbeat for %s", now.Sub(r.lastHeartbeat).Round(time.Millisecond))
 	case !r.registered && now.Sub(r.startedAt) > s.opts.RegisterTimeout:
-		return fmt.Sprintf("not registered %s after start", s.opts.RegisterTimeout)
+		return ExitNotRegistered, fmt.Sprintf("not registered %s after start", s.opts.RegisterTimeout)
 	}
-	return ""
+	return "", ""
 }
 
 // update changes r under the lock, then reports the change.

@@ -41,18 +41,91 @@ func TestDefaultBackoffReachesThirtySeconds(t *testing.T) {
 	assert.Equal(t, last, 30*time.Second)
 }
 
-func TestDescribeExit(t *testing.T) {
+func TestDescribeAndClassifyExit(t *testing.T) {
 	for _, tc := range []struct {
 		name, script, want string
+		reason             ExitReason
+		code               int
 	}{
-		{"clean", "exit 0", "exit status 0"},
-		{"status", "exit 3", "exit status 3"},
-		{"killed", "kill -9 $$", "signal 9 (killed)"},
-		{"segv", "kill -SEGV $$", "signal 11 (segmentation fault)"},
+		{"clean", "exit 0", "exit status 0", ExitCode, 0},
+		{"status", "exit 3", "exit status 3", ExitCode, 3},
+		{"killed", "kill -9 $$", "signal 9 (killed)", ExitSignal, 137},
+		{"segv", "kill -SEGV $$", "signal 11 (segmentation fault)", ExitSignal, 139},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := exec.Command("/bin/sh", "-c", tc.script).Run()
 			assert.Equal(t, describeExit(err), tc.want)
+			reason, code := classifyExit(err)
+			assert.Equal(t, reason, tc.reason)
+			assert.Equal(t, code, tc.code)
+		})
+	}
+}
+
+func TestRestartsAreCountedByReason(t *testing.T) {
+	shell := func(script string) func(*testing.T) (Spec, string) {
+		return func(*testing.T) (Spec, string) {
+			return Spec{Name: "workflow-runner", Command: func() *exec.Cmd { return exec.Command("/bin/sh", "-c", script) }}, ""
+		}
+	}
+	waiting := func(t *testing.T) (Spec, string) { return tokenSpec(t, "workflow-runner") }
+	for _, tc := range []struct {
+		name     string
+		spec     func(*testing.T) (Spec, string) // the spec, and the file it writes its token to
+		opts     Options
+		register bool // register once, then send no heartbeat
+		reason   ExitReason
+		code     int // LastExitCode after the first restart
+		lastExit string
+	}{
+		// how the process ended
+		{name: "exit status", spec: shell("exit 3"), reason: ExitCode, code: 3, lastExit: "exit status 3"},
+		{name: "clean exit", spec: shell("exit 0"), reason: ExitCode, code: 0, lastExit: "exit status 0"},
+		{name: "signal", spec: shell("kill -9 $$"), reason: ExitSignal, code: 137, lastExit: "signal 9 (killed)"},
+		// the supervisor's kills count under why it killed, not as signals
+		{name: "hung", spec: waiting, register: true,
+			opts:   Options{HeartbeatInterval: 20 * time.Millisecond, HungAfter: 100 * time.Millisecond},
+			reason: ExitHung, code: 137, lastExit: "signal 9 (killed) after no heartbeat for 100ms"},
+		{name: "not registered", spec: waiting,
+			opts:   Options{HeartbeatInterval: 20 * time.Millisecond, RegisterTimeout: 100 * time.Millisecond},
+			reason: ExitNotRegistered, code: 137, lastExit: "signal 9 (killed) after no registration within 100ms"},
+		// never ran, so no exit code
+		{name: "start failed", spec: func(t *testing.T) (Spec, string) {
+			missing := filepath.Join(t.TempDir(), "missing")
+			return Spec{Name: "workflow-runner", Command: func() *exec.Cmd { return exec.Command(missing) }}, ""
+		}, reason: ExitStartFailed, code: -1, lastExit: "not started: fork/exec "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, tokenFile := tc.spec(t)
+			s := New(tc.opts, spec)
+			before := s.Snapshot()[0]
+			assert.Equal(t, before.LastExitCode, -1)
+			for _, reason := range ExitReasons() {
+				n, ok := before.RestartsByReason[reason]
+				assert.Assert(t, ok && n == 0, "reason %s before any restart: %d (present: %v)", reason, n, ok)
+			}
+			runSupervisor(t, s)
+			if tc.register {
+				assert.NilError(t, s.Register("workflow-runner", readToken(t, tokenFile)))
+			}
+
+			var st Status
+			poll.WaitOn(t, func(poll.LogT) poll.Result {
+				if st = s.Snapshot()[0]; st.Restarts == 0 {
+					return poll.Continue("state %s, no restart yet", st.State)
+				}
+				return poll.Success()
+			}, poll.WithTimeout(10*time.Second), poll.WithDelay(5*time.Millisecond))
+			for _, reason := range ExitReasons() {
+				want := 0
+				if reason == tc.reason {
+					want = st.Restarts // every restart so far ended the same way
+				}
+				assert.Check(t, is.Equal(st.RestartsByReason[reason], want), "restarts for reason %s", reason)
+			}
+			assert.Check(t, is.Equal(st.LastExitCode, tc.code))
+			assert.Check(t, is.Contains(st.LastExit, tc.lastExit))
+			assert.Check(t, !st.Up)
 		})
 	}
 }
@@ -92,6 +165,7 @@ func TestRegistrationAndReadiness(t *testing.T) {
 	ready, reason := s.Ready()
 	assert.Assert(t, !ready)
 	assert.Equal(t, reason, "workflow-runner is starting")
+	assert.Assert(t, !s.Snapshot()[0].Up)
 
 	// failure: wrong name, stale token
 	assert.Assert(t, errors.Is(s.Register("nope", tok), ErrUnknownRunner))
@@ -105,6 +179,7 @@ func TestRegistrationAndReadiness(t *testing.T) {
 	snap := s.Snapshot()
 	assert.Equal(t, len(snap), 1)
 	assert.Equal(t, snap[0].State, StateUp)
+	assert.Assert(t, snap[0].Up)
 	assert.Assert(t, snap[0].PID > 0)
 	assert.Equal(t, s.Summary(), "workflow-runner up; restarts 0")
 
@@ -261,7 +336,8 @@ func TestLifecycleTellsEachStartAndEnd(t *testing.T) {
 	assert.Equal(t, len(l), 4, "%+v", l)
 	assert.DeepEqual(t, l[0], Lifecycle{Runner: "workflow-runner", PID: first})
 	assert.Equal(t, l[1].PID, first)
-	assert.Assert(t, l[1].Exited && !l[1].Stopping && !l[1].Hung)
+	assert.Assert(t, l[1].Exited && !l[1].Stopping)
+	assert.Equal(t, l[1].Reason, ExitSignal)
 	assert.Equal(t, l[1].Exit, "signal 9 (killed)")
 	assert.Assert(t, l[1].RestartIn > 0)
 	assert.Assert(t, !l[2].Exited && l[2].PID != first)
