@@ -197,3 +197,32 @@ func TestABrokenHistoryNeverStopsTheServer(t *testing.T) {
 		})
 	}
 }
+
+// TestACrashTraceIsQuotedOnce: SIGSEGV makes the Go runtime print its trace
+// and exit 2; the report names the crash and quotes the trace, and the
+// next report (a start that fails before the server runs) does not again.
+func TestACrashTraceIsQuotedOnce(t *testing.T) {
+	hook, alerts := fakeWebhook(t)
+	env := testEnv(t, "STIGMER_ALERT_WEBHOOK_URL="+hook, "STIGMER_ALERT_INTERVAL=10s")
+	s := startServer(t, env)
+	s.waitReady(t)
+	st := s.status(t)
+	syscall.Kill(s.pid, syscall.SIGSEGV)
+	<-s.exited
+	for _, c := range st.Components[1:] {
+		reap(c.PID)
+	}
+	assert.Equal(t, s.state.ExitCode(), 2, "the Go runtime's exit status after a fatal signal")
+	stopped(t, env, "exit-code", "exited", "2").Assert(t, icmd.Success)
+	got := alerts()
+	assert.Equal(t, len(got), 1)
+	assert.Check(t, is.Contains(got[0].Summary, "died: crashed (Go runtime: SIGSEGV: segmentation violation), exit status 2"))
+	assert.Check(t, is.Contains(strings.Join(got[0].Logs, "\n"), "--- crash trace ("))
+
+	time.Sleep(10 * time.Second) // past the alert interval
+	stopped(t, env, "exit-code", "exited", "78").Assert(t, icmd.Success)
+	got = alerts()
+	assert.Equal(t, len(got), 2)
+	assert.Check(t, is.Contains(got[1].Summary, "exited with status 78 (EX_CONFIG"))
+	assert.Check(t, !strings.Contains(strings.Join(got[1].Logs, "\n"), "crash trace"), "the old trace again: %q", got[1].Logs)
+}

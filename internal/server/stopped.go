@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/stigmer/stigmer/internal/alert"
@@ -40,10 +41,11 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	if o.Result == "" || o.ExitCode == "" {
 		return fmt.Errorf("SERVICE_RESULT and EXIT_CODE are not set: this command is run by systemd (ExecStopPost= of stigmer.service, systemd 232 or newer), not by hand")
 	}
-	reason, clean := describeServiceEnd(o.Result, o.ExitCode, o.ExitStatus)
+	trace := takeCrashTrace(o.LogDir)
+	reason, clean := describeServiceEnd(o.Result, o.ExitCode, o.ExitStatus, firstOr(trace, ""))
 	e := history.Event{Kind: history.ServerExit, Component: "server", Reason: reason, Exit: o.ExitCode + " " + o.ExitStatus, Unclean: !clean}
 	if !clean {
-		e.Logs = lastLogs(o.LogDir)
+		e.Logs = lastLogs(o.LogDir, trace)
 	}
 	store, err := history.Open(o.DataDir, history.Options{})
 	if err != nil {
@@ -82,11 +84,17 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 // with status 0 under a successful result is clean: systemd also counts
 // death by SIGTERM, SIGHUP, SIGINT or SIGPIPE as success, but the server
 // catches TERM and INT and exits 0 itself, so dying by one was not a stop.
-func describeServiceEnd(result, code, status string) (string, bool) {
+// A Go runtime crash (a panic, a fatal signal such as SIGSEGV or the
+// watchdog's SIGABRT) exits with status 2 after writing its trace; crash
+// is the trace's first line then, and names it.
+func describeServiceEnd(result, code, status, crash string) (string, bool) {
 	var how string
 	switch code {
 	case "exited":
 		how = "exited with status " + status
+		if crash != "" {
+			how = "crashed (Go runtime: " + crash + "), exit status " + status
+		}
 		switch status {
 		case "0":
 			if result == "success" {
@@ -115,11 +123,31 @@ func describeServiceEnd(result, code, status string) (string, bool) {
 	return how + " (result: " + result + ")", false
 }
 
-// lastLogs is what the alert quotes: a Go crash trace when the server died
-// of one, then its last log lines.
-func lastLogs(logDir string) []string {
+// takeCrashTrace returns the start of the Go crash trace the server left,
+// and empties the file: each trace is reported once, and a start that
+// fails before the server empties it (a bad configuration) does not
+// report the previous crash again.
+func takeCrashTrace(logDir string) []string {
+	path := filepath.Join(logDir, CrashFile)
+	trace := logging.FirstLines(path, CrashLinesInAlert)
+	if len(trace) > 0 {
+		_ = os.Truncate(path, 0)
+	}
+	return trace
+}
+
+func firstOr(lines []string, def string) string {
+	if len(lines) == 0 {
+		return def
+	}
+	return lines[0]
+}
+
+// lastLogs is what the alert quotes: the Go crash trace when the server
+// died of one, then its last log lines.
+func lastLogs(logDir string, trace []string) []string {
 	var lines []string
-	if trace := logging.FirstLines(filepath.Join(logDir, CrashFile), CrashLinesInAlert); len(trace) > 0 {
+	if len(trace) > 0 {
 		lines = append(lines, "--- crash trace ("+filepath.Join(logDir, CrashFile)+"):")
 		lines = append(lines, trace...)
 		lines = append(lines, "--- last log lines:")

@@ -1064,7 +1064,9 @@ scenario_events() {
 	n=$(jq '.events | length' <<<"$ev" 2>/dev/null)
 	[ "${n:-0}" -gt 0 ] || fail "stigmer events --json lists nothing: $(/usr/bin/stigmer events 2>&1 | tail -n 3 | tr '\n' ' ')"
 	# The ends the rows above caused, as systemd reported them to ExecStopPost.
-	for want in 'killed by SIGKILL' 'crashed with SIGSEGV (core dumped)' 'watchdog timeout' 'killed by SIGHUP' 'clean stop' 'timed out starting'; do
+	# SIGSEGV and the watchdog's SIGABRT: the Go runtime prints its trace
+	# (kept in crash.log and quoted) and exits 2.
+	for want in 'killed by SIGKILL' 'crashed (Go runtime: SIGSEGV' 'watchdog timeout (the server stopped answering for WatchdogSec), then crashed (Go runtime: SIGABRT' 'killed by SIGHUP' 'clean stop' 'timed out starting'; do
 		jq -e --arg w "$want" '[.events[] | select(.kind == "server-exit" and (.reason | contains($w)))] | length > 0' <<<"$ev" >/dev/null ||
 			fail "no server-exit '$want' in stigmer events"
 	done
@@ -1072,6 +1074,8 @@ scenario_events() {
 		fail "fewer than 6 runner-exit 'signal 9 (killed)' (the runners row kills 3 of each)"
 	jq -e '[.events[] | select(.kind == "server-exit" and .unclean and (.logs | length) > 0)] | length > 0' <<<"$ev" >/dev/null ||
 		fail "no unclean server-exit carries log lines"
+	jq -e '[.events[] | select(.kind == "server-exit" and (.reason | contains("SIGSEGV")) and (.logs | index("--- crash trace (/var/log/stigmer/crash.log):")))] | length > 0' <<<"$ev" >/dev/null ||
+		fail "the SIGSEGV's server-exit does not quote the crash trace"
 	local oom
 	oom=$(jq -r '[.events[] | select(.kind == "server-exit" and (.reason | contains("OOM")))] | length' <<<"$ev")
 	kinds=$(jq -r '[.events[].kind] | group_by(.) | map("\(.[0]) \(length)") | join(", ")' <<<"$ev")
