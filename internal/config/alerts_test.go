@@ -70,7 +70,10 @@ func TestEveryServiceVariableIsInTheEnvFile(t *testing.T) {
 	envFile, err := os.ReadFile("../../packaging/stigmer.env")
 	assert.NilError(t, err)
 	read := map[string]bool{}
-	spy := func(k string) string { read[k] = true; return map[string]string{"INVOCATION_ID": "x", "STIGMER_DATA_DIR": t.TempDir(), "STIGMER_LOG_DIR": t.TempDir()}[k] }
+	spy := func(k string) string {
+		read[k] = true
+		return map[string]string{"INVOCATION_ID": "x", "STIGMER_DATA_DIR": t.TempDir(), "STIGMER_LOG_DIR": t.TempDir()}[k]
+	}
 	_, err = Load(spy)
 	assert.NilError(t, err)
 	assert.Assert(t, read["STIGMER_ALERT_WEBHOOK_URL"], "Load reads the alert settings")

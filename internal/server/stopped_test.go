@@ -12,7 +12,7 @@ func TestDescribeServiceEnd(t *testing.T) {
 	for _, tc := range []struct {
 		result, code, status, crash string
 		want                        string
-		clean                bool
+		clean                       bool
 	}{
 		{"success", "exited", "0", "", "clean stop", true},
 		{"signal", "killed", "KILL", "", "killed by SIGKILL", false},
