@@ -75,6 +75,10 @@ func (e *Error) Error() string {
 // secretVars are never shown in full, in errors, logs or status.
 var secretVars = map[string]bool{"OPENAI_API_KEY": true, "STIGMER_ALERT_SMTP_PASSWORD": true}
 
+// IsSecret reports whether the variable name holds a secret that is never
+// shown in full (see Mask).
+func IsSecret(name string) bool { return secretVars[name] }
+
 // Getenv looks a variable up; tests pass a map, the binary os.Getenv.
 type Getenv func(string) string
 
