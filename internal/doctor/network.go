@@ -109,7 +109,7 @@ func checkPort(ctx context.Context, e *Env) Result {
 		return pass("%s is held by %s", l.raw, strings.Join(slices.Compact(mine), "; "))
 	}
 	r := fail(fmt.Sprintf("stop that process, or set STIGMER_LISTEN to a free address in %s and sudo systemctl restart stigmer", e.service(ctx).mainEnvFile()),
-		"%s is taken by %s: the service cannot listen there", l.raw, strings.Join(foreign, "; "))
+		"%s is taken by %s: the service cannot listen there%s", l.raw, strings.Join(foreign, "; "), e.assumption(ctx))
 	if hiddenAny && e.UID != 0 {
 		r.Verdict += fmt.Sprintf(" (uid %d cannot see other users' processes; sudo stigmer doctor names them)", e.UID)
 	}
