@@ -135,7 +135,11 @@ func (e *Env) holder(ctx context.Context, l portowner.Listener, stigmerUID int) 
 		case isStigmerServer(p.Cmdline) && !unitLoaded:
 			return true, fmt.Sprintf("a stigmer dev server (pid %d, uid %d)", p.PID, l.UID), hidden
 		}
-		names = append(names, fmt.Sprintf("pid %d `%s`", p.PID, p.Cmdline))
+		cmd := p.Cmdline
+		if len(cmd) > 100 {
+			cmd = cmd[:100] + "…"
+		}
+		names = append(names, fmt.Sprintf("pid %d `%s`", p.PID, cmd))
 	}
 	if len(procs) == 0 && l.UID == stigmerUID {
 		return true, "a process of the stigmer user", hidden
