@@ -41,8 +41,11 @@ func checkEnvFile(ctx context.Context, e *Env) Result {
 		if len(e.EnvFiles) > 0 {
 			return fail("pass an existing file to --env-file", "%s does not exist", e.EnvFiles[0])
 		}
-		return warn("optional; to configure the service: sudo install -m 0600 -o root -g root /dev/null "+s.mainEnvFile()+", then add VARIABLE=value lines",
-			"no env file (%s): the service runs with the defaults", joinPaths(s.files))
+		fix := "optional; to configure the service: sudo install -m 0600 -o root -g root /dev/null " + s.mainEnvFile() + ", then add VARIABLE=value lines"
+		if len(s.files) == 0 {
+			return warn(fix+", and name it in EnvironmentFile= (sudo systemctl edit stigmer)", "the unit names no EnvironmentFile=: the service runs with the defaults")
+		}
+		return warn(fix, "no env file (%s): the service runs with the defaults", joinPaths(s.files))
 	}
 	var results []Result
 	for _, f := range present {
