@@ -285,6 +285,8 @@ func TestEachBreakageIsNamed(t *testing.T) {
 			"config", Fail, `stigmer:3: "STIGMER_LLM_PROVIDER ollama" has no '='`, "fix or delete line 3"},
 		{"a secret on a bad line is masked", func(s *system) { s.appendEnv("OPENAI_API_KEY sk-0123456789abcdef\n") },
 			"config", Fail, `"OPENAI_API_KEY sk-…" has no '='`, "line 3"},
+		{"a password on a bad line is masked", func(s *system) { s.appendEnv("export STIGMER_ALERT_SMTP_PASSWORD=hunter2-long-password\n") },
+			"config", Fail, `"export STIGMER_ALERT_SMTP_PASSWORD hun…" does not start with a variable name`, "line 3"},
 		{"a value the server refuses", func(s *system) { s.appendEnv("STIGMER_LLM_PROVIDER=gemini\n") },
 			"config", Fail, `STIGMER_LLM_PROVIDER="gemini" is not a known provider`, "sudoedit "},
 		{"edited after the start", func(s *system) { s.unit.ActiveEnter = time.Now().Add(-time.Hour) },

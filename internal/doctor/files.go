@@ -172,13 +172,18 @@ func badLines(s *service) (Result, bool) {
 	return r, true
 }
 
-// describe is a problem with any secret on its line masked.
+// describe is a problem with the value of any secret on its line masked
+// (config.IsSecret names them): the verdict may end up in a ticket.
 func describe(p envfile.Problem) string {
 	text := p.Text
-	for _, name := range []string{"OPENAI_API_KEY"} {
-		if i := strings.Index(text, name); i >= 0 && config.IsSecret(name) {
-			rest := strings.TrimLeft(text[i+len(name):], " \t=")
-			text = text[:i+len(name)] + " " + config.Mask(rest)
+	words := strings.FieldsFunc(text, func(r rune) bool {
+		return !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	})
+	for _, w := range words {
+		if config.IsSecret(w) {
+			i := strings.Index(text, w) + len(w)
+			text = text[:i] + " " + config.Mask(strings.TrimLeft(text[i:], " \t="))
+			break
 		}
 	}
 	return fmt.Sprintf("%q %s", text, p.Why)
