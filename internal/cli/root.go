@@ -81,6 +81,7 @@ On a server the packages run it as the systemd service stigmer.service
 	root.AddCommand(
 		newVersionCmd(info),
 		newGenDocsCmd(),
+		newDoctorCmd(info),
 	)
 	addServerCommands(root, info)
 	return root

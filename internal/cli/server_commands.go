@@ -138,25 +138,37 @@ func newServerStatusCmd() *cobra.Command {
 		Long: `Ask the server's API for its state and print each component (the server and
 its two runners) with its PID, state, uptime, restart count and last exit.
 The address is --address, else the running dev server's, else
-STIGMER_LISTEN, else 127.0.0.1:7234. Exits 1 when the server cannot be reached.`,
+STIGMER_LISTEN, else 127.0.0.1:7234. Under systemd it also shows the unit:
+its state, whether it is enabled, systemd's restart count (NRestarts) and
+how its last run ended, read over D-Bus (any user may). Exits 1 when the
+server cannot be reached.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addr := statusAddress(address)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 			defer cancel()
+			unit, unitErr := readUnit(ctx)
+			out := cmd.OutOrStdout()
 			st, err := api.NewClient("http://" + addr).Status(ctx)
 			if err != nil {
+				if !asJSON {
+					printUnit(out, unit, unitErr)
+				}
 				return withExitCode(1, fmt.Errorf("cannot reach the stigmer server at %s: %w; is it running? (`systemctl status stigmer`, or `stigmer server start` for development; --address or STIGMER_LISTEN pick another address)", addr, err))
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return enc.Encode(statusOutput{Status: st, Unit: unit})
 			}
-			return printStatus(cmd.OutOrStdout(), st)
+			if err := printStatus(out, st); err != nil {
+				return err
+			}
+			printUnit(out, unit, unitErr)
+			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON (with \"unit\" under systemd)")
 	cmd.Flags().StringVar(&address, "address", "", "host:port of the server's API")
 	return cmd
 }

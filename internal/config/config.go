@@ -75,6 +75,10 @@ func (e *Error) Error() string {
 // secretVars are never shown in full, in errors, logs or status.
 var secretVars = map[string]bool{"OPENAI_API_KEY": true, "STIGMER_ALERT_SMTP_PASSWORD": true}
 
+// IsSecret reports whether the variable name holds a secret that is never
+// shown in full (see Mask).
+func IsSecret(name string) bool { return secretVars[name] }
+
 // Getenv looks a variable up; tests pass a map, the binary os.Getenv.
 type Getenv func(string) string
 
@@ -107,6 +111,34 @@ func Home(getenv Getenv) (string, error) {
 // log directories that are missing and prove them writable, so that a bad
 // path fails at start, not later, and a bad value leaves nothing behind.
 func Load(getenv Getenv) (*Config, error) {
+	c, dirs, err := check(getenv)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dirs {
+		if err := ensureWritableDir(d.path); err != nil {
+			why := err.Error()
+			if d.path != d.value {
+				why = d.path + ": " + why
+			}
+			return nil, &Error{Var: d.from, Value: d.value, Fix: "is not a writable directory (" + why + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
+		}
+	}
+	return c, nil
+}
+
+// Check is Load without touching the disk: every value is checked the same
+// way, the directories are resolved but neither created nor written to.
+// `stigmer doctor` uses it on the service's environment, which it runs
+// under another user than the service's, so that it can judge the
+// directories itself.
+func Check(getenv Getenv) (*Config, error) {
+	c, _, err := check(getenv)
+	return c, err
+}
+
+// check runs every value check and returns the directories to prove.
+func check(getenv Getenv) (*Config, []dir, error) {
 	c := &Config{
 		Listen:       or(getenv("STIGMER_LISTEN"), DefaultListen),
 		AgentImage:   strings.TrimSpace(getenv("STIGMER_AGENT_RUNNER_IMAGE")),
@@ -127,19 +159,10 @@ func Load(getenv Getenv) (*Config, error) {
 	}
 	for _, step := range steps {
 		if err := step(getenv); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	for _, d := range dirs {
-		if err := ensureWritableDir(d.path); err != nil {
-			why := err.Error()
-			if d.path != d.value {
-				why = d.path + ": " + why
-			}
-			return nil, &Error{Var: d.from, Value: d.value, Fix: "is not a writable directory (" + why + "); point it at a directory the stigmer user owns, or fix its owner and mode"}
-		}
-	}
-	return c, nil
+	return c, dirs, nil
 }
 
 func or(v, def string) string {

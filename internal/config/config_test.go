@@ -131,6 +131,17 @@ func TestLoad(t *testing.T) {
 		_, err = os.Stat(filepath.Dir(data))
 		assert.Assert(t, errors.Is(err, os.ErrNotExist), "created %s before the checks passed", filepath.Dir(data))
 	})
+	t.Run("Check creates and writes nothing, and resolves the same directories", func(t *testing.T) {
+		data := filepath.Join(t.TempDir(), "new", "data")
+		c, err := Check(envOf(base(map[string]string{"STIGMER_DATA_DIR": data, "STIGMER_LOG_DIR": "/proc/stigmer-unwritable"})))
+		assert.NilError(t, err)
+		assert.Equal(t, c.DataDir, data)
+		assert.Equal(t, c.LogDir, "/proc/stigmer-unwritable")
+		_, err = os.Stat(filepath.Dir(data))
+		assert.Assert(t, errors.Is(err, os.ErrNotExist), "Check created %s", filepath.Dir(data))
+		_, err = Check(envOf(base(map[string]string{"STIGMER_LLM_PROVIDER": "gemini"})))
+		assert.ErrorContains(t, err, "STIGMER_LLM_PROVIDER")
+	})
 	t.Run("unwritable data dir, even for root", func(t *testing.T) {
 		_, err := Load(envOf(base(map[string]string{"STIGMER_DATA_DIR": "/proc/stigmer-unwritable"})))
 		assert.ErrorContains(t, err, `STIGMER_DATA_DIR="/proc/stigmer-unwritable" is not a writable directory (mkdir: `)

@@ -35,6 +35,7 @@ vm_plan() {
 		term	kill -TERM main PID: exit 0, stays inactive
 		hup	kill -HUP main PID (dies by the signal): restarted
 		timeout	start timeout (TimeoutStartSec=5s, agent runner stand-in held): restarted, up once let go
+		doctor	stigmer doctor: exit 0 as root and as nobody (says what it cannot read); env mode, bad env line, data dir owner, stop, taken port each FAIL with the fix; exit 0 once restored; time of a run
 		security	systemd-analyze security stigmer: exposure figure (<= 1.2 on systemd 252)
 		events	history of the rows above: history.db 0600 stigmer, stigmer events (API, file when stopped, refused to nobody), server restarts in status
 		alerts	fake webhook+SMTP on loopback: kill -9 one alert (unit, result, log lines), again held back then summed up, 5 runner kills one, clean stop none
@@ -694,6 +695,105 @@ scenario_timeout() {
 	end
 }
 
+# doctor_run: `stigmer doctor` as root; sets DOC_OUT (its
+# output), DOC_RC and DOC_T (its length in seconds).
+doctor_run() {
+	local t0
+	t0=$(now)
+	DOC_RC=0
+	DOC_OUT=$(/usr/bin/stigmer doctor 2>&1) || DOC_RC=$?
+	DOC_T=$(since "$t0")
+}
+
+# doctor_fails CHECK VERDICT FIX: the last doctor_run exited 1, and CHECK's
+# line is a FAIL whose verdict has VERDICT and whose fix line has FIX
+# (read with builtins: no process per check).
+doctor_fails() {
+	local check=$1 verdict=$2 fix=$3 line found=""
+	[ "$DOC_RC" = 1 ] || fail "$check broken: doctor exited $DOC_RC, want 1"
+	while IFS= read -r line; do
+		if [ -n "$found" ]; then
+			[[ $line == "      fix: "*"$fix"* ]] && return 0
+			fail "$check: the fix after '$found' does not mention '$fix': '$line'"
+			return 1
+		fi
+		[[ $line == "FAIL  $check "* ]] || continue
+		[[ $line == *"$verdict"* ]] || { fail "$check: '$line' does not say '$verdict'"; return 1; }
+		found=$line
+	done <<<"$DOC_OUT"
+	fail "$check broken: no FAIL line with a fix for it: $(grep -E '^(FAIL|WARN)' <<<"$DOC_OUT" | tr '\n' ';')"
+	return 1
+}
+
+# scenario_doctor: `stigmer doctor` on the installed, running service, as
+# root and as a user who may not read the env file; then one thing broken
+# at a time, each restored before the next, as operators and the VM rows
+# have broken them: the check that looks at it fails with the repair as its
+# fix. It ends with everything restored and passing, the service running on
+# the same configuration.
+scenario_doctor() {
+	begin doctor
+	local troot tnobody json rc uid cfg unit pp n named=""
+	cp -p "$ENVFILE" /run/vmtest-env.doctor
+	doctor_run
+	troot=$DOC_T
+	[ "$DOC_RC" = 0 ] || fail "doctor exited $DOC_RC on the healthy service: $(grep -E '^FAIL' <<<"$DOC_OUT" | tr '\n' ';')"
+	# Skips are no failure; nobody may not read the 0600 env file.
+	tick
+	n=$T
+	rc=0
+	json=$(cd / && runuser -u nobody -- /usr/bin/stigmer doctor --json 2>&1) || rc=$?
+	tick
+	tnobody=$(((T - n) / 100)).$(((T - n) % 100 / 10))
+	[ "$rc" = 0 ] || fail "as nobody, doctor exited $rc: $(jq -r '.checks[] | select(.status == "fail") | "\(.name): \(.verdict)"' <<<"$json" 2>&1 | tr '\n' ';')"
+	IFS=$'\t' read -r uid cfg unit < <(jq -r '[.uid, (.checks[] | select(.name == "config") | .status), (.checks[] | select(.name == "unit") | .status)] | @tsv' <<<"$json" 2>/dev/null)
+	[ "$uid" = 65534 ] || fail "as nobody, doctor reports uid '$uid'"
+	if [ "$cfg" != skip ] || [[ $json != *"cannot read $ENVFILE as uid 65534: permission denied; run as root"* ]]; then
+		fail "as nobody, the config check is '$cfg' without saying it cannot read $ENVFILE"
+	fi
+
+	chmod 0644 "$ENVFILE"
+	doctor_run
+	doctor_fails env-file "is mode 0644, want 0600" "chmod 0600 $ENVFILE" && named="$named env-mode"
+	chmod 0600 "$ENVFILE"
+
+	echo 'STIGMER_LLM_PROVIDER openai' >>"$ENVFILE"
+	n=$(grep -c '' "$ENVFILE")
+	doctor_run
+	doctor_fails config "$ENVFILE:$n: \"STIGMER_LLM_PROVIDER openai\" has no '='" "line $n" && named="$named env-line"
+	cp -p /run/vmtest-env.doctor "$ENVFILE"
+
+	chown root:root /var/lib/stigmer
+	doctor_run
+	doctor_fails data-dir "owned by root:root, want stigmer:stigmer" "chown -R stigmer:stigmer /var/lib/stigmer" && named="$named data-owner"
+	chown stigmer:stigmer /var/lib/stigmer
+
+	systemctl stop stigmer
+	doctor_run
+	doctor_fails active "inactive (dead)" "systemctl start stigmer" && named="$named stopped"
+	doctor_fails api "no answer from http://127.0.0.1:7234/readyz" "systemctl start stigmer" && named="$named+api"
+	# Another program on the port (the guide's "port already in use"):
+	# perl-base has sockets; the guest has no python or socat.
+	perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:7234", Listen => 5, ReuseAddr => 1) or die "listen: $!\n"; sleep 300' &
+	pp=$!
+	if wait_for 10 listening; then
+		doctor_run
+		doctor_fails port "is taken by pid $pp \`perl -MIO::Socket::INET" "STIGMER_LISTEN" && named="$named port"
+	else
+		fail "the perl listener on 7234 did not come up"
+	fi
+	kill "$pp"
+	wait "$pp" 2>/dev/null
+	restart_service
+
+	doctor_run
+	[ "$DOC_RC" = 0 ] || fail "doctor exited $DOC_RC once everything was restored: $(grep -E '^FAIL' <<<"$DOC_OUT" | tr '\n' ';')"
+	active || fail "not active at the end: $(systemctl is-active stigmer)"
+	cmp -s /run/vmtest-env.doctor "$ENVFILE" || fail "$ENVFILE differs from before the row"
+	figure "doctor as root ${troot} s (restored: ${DOC_T} s), as nobody ${tnobody} s (unit: $unit); named:$named; warnings: $(grep -c '^WARN' <<<"$DOC_OUT")"
+	end
+}
+
 # scenario_security: the unit's exposure as systemd-analyze rates it.
 scenario_security() {
 	begin security
@@ -1230,6 +1330,7 @@ deb:1)
 	only term && scenario_term
 	only hup && scenario_hup
 	only timeout && scenario_timeout
+	only doctor && scenario_doctor
 	only security && scenario_security
 	only events && scenario_events
 	only alerts && scenario_alerts
