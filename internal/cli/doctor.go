@@ -34,6 +34,7 @@ failed (warnings and skips do not fail), 1 when one did.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			env := doctor.System(info.Version)
 			env.EnvFiles = envFiles
+			env.OpenHistory = openCrashHistory(cmd.Context())
 			results := doctor.Run(cmd.Context(), env)
 			out := cmd.OutOrStdout()
 			var err error

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stigmer/stigmer/internal/api"
 	"github.com/stigmer/stigmer/internal/config"
+	"github.com/stigmer/stigmer/internal/doctor"
 	"github.com/stigmer/stigmer/internal/history"
 )
 
@@ -40,7 +41,7 @@ only root and the stigmer user may read.`,
 			if err != nil {
 				return withExitCode(2, err)
 			}
-			events, note, err := fetchEvents(cmd.Context(), statusAddress(address), from)
+			events, note, err := fetchEvents(cmd.Context(), statusAddress(address), historyDir(), from)
 			if err != nil {
 				return withExitCode(1, err)
 			}
@@ -78,7 +79,7 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 // fetchEvents asks the running server, and reads the file when no server
 // answers (the server holds the file while it runs). note says which file
 // was read.
-func fetchEvents(ctx context.Context, addr string, since time.Time) ([]history.Event, string, error) {
+func fetchEvents(ctx context.Context, addr, dir string, since time.Time) ([]history.Event, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	events, err := api.NewClient("http://"+addr).Events(ctx, since)
@@ -88,7 +89,6 @@ func fetchEvents(ctx context.Context, addr string, since time.Time) ([]history.E
 	if !unreachable(err) {
 		return nil, "", fmt.Errorf("the server at %s answered: %w", addr, err)
 	}
-	dir := historyDir()
 	st, ferr := history.Open(dir, history.Options{ReadOnly: true, LockTimeout: time.Second})
 	if ferr != nil {
 		if errors.Is(ferr, os.ErrNotExist) {
@@ -163,4 +163,31 @@ func what(e history.Event) string {
 		parts = append(parts, "restart in "+(time.Duration(e.RestartInMS)*time.Millisecond).String())
 	}
 	return strings.Join(parts, "; ")
+}
+
+// crashHistory is doctor's view of the history: the last unclean end of the
+// server, read like `stigmer events` (the API, else the file).
+type crashHistory struct {
+	ctx       context.Context
+	addr, dir string
+}
+
+func openCrashHistory(ctx context.Context) func(dataDir string) (doctor.CrashHistory, error) {
+	return func(dataDir string) (doctor.CrashHistory, error) {
+		return crashHistory{ctx: ctx, addr: statusAddress(""), dir: dataDir}, nil
+	}
+}
+
+// LastCrash implements doctor.CrashHistory.
+func (h crashHistory) LastCrash() (*doctor.Crash, error) {
+	events, _, err := fetchEvents(h.ctx, h.addr, h.dir, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	for i := len(events) - 1; i >= 0; i-- {
+		if e := events[i]; e.Kind == history.ServerExit && e.Unclean {
+			return &doctor.Crash{At: e.Time, Reason: e.Reason, Logs: e.Logs}, nil
+		}
+	}
+	return nil, nil
 }
