@@ -37,7 +37,7 @@ vm_plan() {
 		timeout	start timeout (TimeoutStartSec=5s, agent runner stand-in held): restarted, up once let go
 		doctor	stigmer doctor: exit 0 as root and as nobody (says what it cannot read); env mode, bad env line, data dir owner, stop, taken port each FAIL with the fix; exit 0 once restored; time of a run
 		security	systemd-analyze security stigmer: exposure figure (<= 1.2 on systemd 252)
-		events	history of the rows above: history.db 0600 stigmer, stigmer events (API, file when stopped, refused to nobody), server restarts in status
+		events	history of the rows above: history.db 0600 stigmer, stigmer events (API, file when stopped, refused to nobody), server restarts in status and /metrics
 		alerts	fake webhook+SMTP on loopback: kill -9 one alert (unit, result, log lines), again held back then summed up, 5 runner kills one, clean stop none
 		EOF
 	deb:2) cat <<-'EOF' ;;
@@ -1183,6 +1183,16 @@ scenario_events() {
 	restarts=$(/usr/bin/stigmer server status --json | jq -r '.components[] | select(.name == "server") | .restarts')
 	last=$(/usr/bin/stigmer server status --json | jq -r '.components[] | select(.name == "server") | .last_exit')
 	[ "${restarts:-0}" -ge 5 ] || fail "server status says the server restarted ${restarts:-?} times; the rows above restarted it at least 5"
+	# The same history in Prometheus' exposition, beside the runners' state.
+	local m mrestarts
+	http /metrics
+	m=$HTTP_BODY
+	[ "$HTTP_CODE" = 200 ] || fail "GET /metrics answered $HTTP_CODE"
+	mrestarts=$(awk '$1 == "stigmer_history_events_total{kind=\"server-restart\"}" {print $2}' <<<"$m")
+	[ "$mrestarts" = "$restarts" ] || fail "/metrics has server-restart $mrestarts, status says $restarts"
+	for want in "stigmer_build_info{" "version=\"$NEW_VERSION\"" 'stigmer_runner_up{runner="workflow-runner"} 1' 'stigmer_runner_restarts_total{reason="signal",runner="agent-runner"}' 'process_resident_memory_bytes'; do
+		grep -qF -- "$want" <<<"$m" || fail "/metrics has no $want"
+	done
 	runuser -u nobody -- /usr/bin/stigmer events --since 10m >/var/tmp/vmtest-events-nobody.log 2>&1 ||
 		fail "stigmer events as nobody (through the API) failed: $(tail -n 2 /var/tmp/vmtest-events-nobody.log)"
 	# Stopped: the file itself, to root only.
@@ -1199,7 +1209,7 @@ scenario_events() {
 	attach /var/tmp/vmtest-events-nobody2.log
 	systemctl start stigmer
 	wait_for 30 ready || fail "not ready again after the start"
-	figure "$n events ($kinds); OOM kills named as such: $oom; server restarts $restarts, last end: $last"
+	figure "$n events ($kinds); OOM kills named as such: $oom; server restarts $restarts (status and /metrics), last end: $last"
 	end
 }
 
