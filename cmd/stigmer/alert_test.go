@@ -226,3 +226,33 @@ func TestACrashTraceIsQuotedOnce(t *testing.T) {
 	assert.Check(t, is.Contains(got[1].Summary, "exited with status 78 (EX_CONFIG"))
 	assert.Check(t, !strings.Contains(strings.Join(got[1].Logs, "\n"), "crash trace"), "the old trace again: %q", got[1].Logs)
 }
+
+// TestAFullDiskLeavesTheServerServing: the data directory on a file system
+// with no room for the history (a 64 KiB tmpfs, filled): the server starts,
+// serves, and says the history is off with the file and the fix. Needs
+// root for the mount (CI runs as root).
+func TestAFullDiskLeavesTheServerServing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	icmd.RunCommand("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "stigmer-test-full", dir).Assert(t, icmd.Success)
+	t.Cleanup(func() { icmd.RunCommand("umount", dir) })
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	assert.NilError(t, err)
+	for {
+		if _, err := filler.Write(make([]byte, 4096)); err != nil {
+			break // ENOSPC: the disk is full
+		}
+	}
+	filler.Close()
+
+	env := testEnv(t, "STIGMER_DATA_DIR="+dir)
+	s := startServer(t, env)
+	s.waitReady(t)
+	st := s.status(t)
+	assert.Check(t, is.Contains(st.History, "off: history "+filepath.Join(dir, "history.db")))
+	assert.Check(t, is.Contains(st.History, "no space left on device"))
+	assert.Check(t, is.Contains(st.History, "df -h "+dir))
+	assert.Check(t, is.Contains(s.log(), "history off"))
+}
