@@ -74,10 +74,30 @@ func (r *record) add(e history.Event) {
 	}
 }
 
+// oomBaselineRecord is the state record holding the unit's OOM kill count
+// as of the server's start or its last runner's death: a count above it
+// when the server dies by SIGKILL means the OOM killer killed the server.
+const oomBaselineRecord = "oom-baseline"
+
+// noteOOMKills records the unit's OOM kill count as the baseline, and
+// says whether it rose since the last baseline (a runner that just died
+// by SIGKILL was the OOM killer's then).
+func (r *record) noteOOMKills() bool {
+	n, known, rose := oomKillsRose(r.store)
+	if !known {
+		return false
+	}
+	if err := r.store.Put(oomBaselineRecord, n); err != nil {
+		r.s.o.Log.Warn("history: OOM kill count not recorded", "err", err)
+	}
+	return rose
+}
+
 // started records the server's start with how its previous run ended, and
 // points the Go runtime's crash output at the log directory.
 func (r *record) started() {
 	r.catchCrashOutput()
+	r.noteOOMKills()
 	prev, unclean := "none (a new history)", false
 	if r.store != nil {
 		last, err := r.store.Last(func(e history.Event) bool {
@@ -153,6 +173,8 @@ func (r *record) runner(l supervisor.Lifecycle) {
 		switch {
 		case l.Stopping:
 			e.Reason = "stopped with the server"
+		case l.Reason == supervisor.ExitSignal && r.noteOOMKills():
+			e.Reason = "killed by the kernel's OOM killer"
 		case l.Reason == supervisor.ExitHung:
 			e.Reason = "killed for hanging (no heartbeat)"
 		case l.Reason == supervisor.ExitNotRegistered:

@@ -11,6 +11,7 @@ import (
 	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/history"
 	"github.com/stigmer/stigmer/internal/logging"
+	"github.com/stigmer/stigmer/internal/oomkills"
 )
 
 // StoppedOptions are what `stigmer internal-stopped` (the unit's
@@ -41,18 +42,24 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	if o.Result == "" || o.ExitCode == "" {
 		return fmt.Errorf("SERVICE_RESULT and EXIT_CODE are not set: this command is run by systemd (ExecStopPost= of stigmer.service, systemd 232 or newer), not by hand")
 	}
-	trace := takeCrashTrace(o.LogDir)
-	reason, clean := describeServiceEnd(o.Result, o.ExitCode, o.ExitStatus, firstOr(trace, ""))
-	e := history.Event{Kind: history.ServerExit, Component: "server", Reason: reason, Exit: o.ExitCode + " " + o.ExitStatus, Unclean: !clean}
-	if !clean {
-		e.Logs = lastLogs(o.LogDir, trace)
-	}
 	store, err := history.Open(o.DataDir, history.Options{})
 	if err != nil {
 		o.Log.Error("history off: the server's end is not recorded", "err", err)
 		store = nil
 	} else {
 		defer store.Close()
+	}
+	result := o.Result
+	if _, _, rose := oomKillsRose(store); rose && o.ExitCode == "killed" && o.ExitStatus == "KILL" {
+		result = "oom-kill" // what systemd says when OOMPolicy= is not continue
+	}
+	trace := takeCrashTrace(o.LogDir)
+	reason, clean := describeServiceEnd(result, o.ExitCode, o.ExitStatus, firstOr(trace, ""))
+	e := history.Event{Kind: history.ServerExit, Component: "server", Reason: reason, Exit: o.ExitCode + " " + o.ExitStatus, Unclean: !clean}
+	if !clean {
+		e.Logs = lastLogs(o.LogDir, trace)
+	}
+	if store != nil {
 		if err := store.Add(e); err != nil {
 			o.Log.Error("history: the server's end is not recorded", "err", err)
 		}
@@ -77,6 +84,21 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	}
 	_ = alert.NewSender(o.Alerts, o.Log).Send(ctx, a) // each sink's failure is logged
 	return nil
+}
+
+// oomKillsRose reads the unit's OOM kill count and says whether it is
+// above the baseline in store (set when the server started or last saw a
+// runner die): then the SIGKILL that ended the server was the OOM
+// killer's. ExecStopPost runs in the unit's cgroup and reads the same
+// count. known is false when the kernel does not tell, or with no history.
+func oomKillsRose(store *history.Store) (n int64, known, rose bool) {
+	n, known = oomkills.Count()
+	if !known || store == nil {
+		return n, false, false
+	}
+	var before int64
+	found, err := store.Get(oomBaselineRecord, &before)
+	return n, true, err == nil && found && n > before
 }
 
 // describeServiceEnd reads systemd's $SERVICE_RESULT, $EXIT_CODE and

@@ -561,6 +561,10 @@ scenario_oom_runner() {
 stays_down() {
 	local p0=$1 n0=$2
 	wait_for 30 gone "$p0" || { fail "PID $p0 still there 30 s later"; return 1; }
+	# The unit ends once ExecStopPost= (the history and alert report) has
+	# run; until then systemd still holds the stored socket, as during any
+	# stop. From then on nothing may listen before RestartSec is over.
+	EVERY=0.5 wait_for 30 eval '[ "$(systemctl is-active stigmer)" = inactive ]' || fail "not inactive 30 s after PID $p0 ended: $(systemctl is-active stigmer)"
 	EVERY=1 wait_for 13 listening && fail "the API answers again within 13 s (RestartSec=10)"
 	[ "$(systemctl is-active stigmer)" = inactive ] || fail "is-active: $(systemctl is-active stigmer), want inactive"
 	[ "$(prop NRestarts)" = "$n0" ] || fail "NRestarts $n0 -> $(prop NRestarts)"
@@ -1176,8 +1180,13 @@ scenario_events() {
 		fail "no unclean server-exit carries log lines"
 	jq -e '[.events[] | select(.kind == "server-exit" and (.reason | contains("SIGSEGV")) and (.logs | index("--- crash trace (/var/log/stigmer/crash.log):")))] | length > 0' <<<"$ev" >/dev/null ||
 		fail "the SIGSEGV's server-exit does not quote the crash trace"
-	local oom
-	oom=$(jq -r '[.events[] | select(.kind == "server-exit" and (.reason | contains("OOM")))] | length' <<<"$ev")
+	# systemd says only "signal" for the oom row's kill (OOMPolicy=continue):
+	# the unit's cgroup OOM kill count tells the OOM killer's SIGKILL apart.
+	local oom oomr
+	oom=$(jq -r '[.events[] | select(.kind == "server-exit" and (.reason | contains("OOM killer")))] | length' <<<"$ev")
+	oomr=$(jq -r '[.events[] | select(.kind == "runner-exit" and (.reason // "" | contains("OOM killer")))] | length' <<<"$ev")
+	[ "$oom" -ge 1 ] || fail "the oom row's kill of the server is not named an OOM kill"
+	[ "$oomr" -ge 1 ] || fail "the oom-runner row's kill of a runner is not named an OOM kill"
 	kinds=$(jq -r '[.events[].kind] | group_by(.) | map("\(.[0]) \(length)") | join(", ")' <<<"$ev")
 	local restarts last
 	restarts=$(/usr/bin/stigmer server status --json | jq -r '.components[] | select(.name == "server") | .restarts')
@@ -1209,7 +1218,7 @@ scenario_events() {
 	attach /var/tmp/vmtest-events-nobody2.log
 	systemctl start stigmer
 	wait_for 30 ready || fail "not ready again after the start"
-	figure "$n events ($kinds); OOM kills named as such: $oom; server restarts $restarts (status and /metrics), last end: $last"
+	figure "$n events ($kinds); OOM kills named as such: server $oom, runner $oomr; server restarts $restarts (status and /metrics), last end: $last"
 	end
 }
 
@@ -1303,6 +1312,7 @@ scenario_alerts() {
 	[ "$secret" = 0 ] || fail "the webhook's token is in the journal $secret times"
 	figure "kill -9: alert on webhook and mail ${tsent} s after; second kill held back, summed up once; 5 runner kills: $crash alert; clean stop: none; journal -p alert: $journaled; token logged: $secret"
 	cp -p /var/tmp/envfile.before-alerts "$ENVFILE"
+	rm -f /var/tmp/history.db.before-alerts # the stigmer user's: purge must find nothing of it
 	systemctl start stigmer
 	wait_for 30 ready || fail "not ready after restoring the env file"
 	pkill -f fake-alert-sinks
