@@ -35,7 +35,7 @@ vm_plan() {
 		term	kill -TERM main PID: exit 0, stays inactive
 		hup	kill -HUP main PID (dies by the signal): restarted
 		timeout	start timeout (TimeoutStartSec=5s, agent runner stand-in held): restarted, up once let go
-		doctor	stigmer doctor: exit 0 as root and as nobody (says what it cannot read); env mode, bad env line, data dir owner, stop, taken port each FAIL with the fix; exit 0 once restored; time of a run
+		doctor	stigmer doctor: exit 0 as root and as nobody (says what it cannot read); env mode, bad env line, data and log dir owners, binary mode, disabled, user namespaces off, image without docker, stop, taken port, masked, full disk, no user each FAIL with the fix; API beyond loopback and a kill -9 (restarts, last crash) WARN; exit 0 once restored; time of a run
 		security	systemd-analyze security stigmer: exposure figure (<= 1.2 on systemd 252)
 		events	history of the rows above: history.db 0600 stigmer, stigmer events (API, file when stopped, refused to nobody), server restarts in status and /metrics
 		alerts	fake webhook+SMTP on loopback: kill -9 one alert (unit, result, log lines), again held back then summed up, 5 runner kills one, clean stop none
@@ -710,22 +710,28 @@ doctor_run() {
 }
 
 # doctor_fails CHECK VERDICT FIX: the last doctor_run exited 1, and CHECK's
-# line is a FAIL whose verdict has VERDICT and whose fix line has FIX
-# (read with builtins: no process per check).
+# line is a FAIL whose verdict has VERDICT and whose fix line has FIX.
 doctor_fails() {
-	local check=$1 verdict=$2 fix=$3 line found=""
-	[ "$DOC_RC" = 1 ] || fail "$check broken: doctor exited $DOC_RC, want 1"
+	[ "$DOC_RC" = 1 ] || fail "$1 broken: doctor exited $DOC_RC, want 1"
+	doctor_says FAIL "$@"
+}
+
+# doctor_says STATUS CHECK VERDICT FIX: in the last doctor_run, CHECK's line
+# has STATUS (FAIL, WARN), a verdict with VERDICT and a fix line with FIX
+# (read with builtins: no process per check).
+doctor_says() {
+	local status=$1 check=$2 verdict=$3 fix=$4 line found=""
 	while IFS= read -r line; do
 		if [ -n "$found" ]; then
 			[[ $line == "      fix: "*"$fix"* ]] && return 0
 			fail "$check: the fix after '$found' does not mention '$fix': '$line'"
 			return 1
 		fi
-		[[ $line == "FAIL  $check "* ]] || continue
+		[[ $line == "$status  $check "* ]] || continue
 		[[ $line == *"$verdict"* ]] || { fail "$check: '$line' does not say '$verdict'"; return 1; }
 		found=$line
 	done <<<"$DOC_OUT"
-	fail "$check broken: no FAIL line with a fix for it: $(grep -E '^(FAIL|WARN)' <<<"$DOC_OUT" | tr '\n' ';')"
+	fail "$check broken: no $status line with a fix for it: $(grep -E '^(FAIL|WARN)' <<<"$DOC_OUT" | tr '\n' ';')"
 	return 1
 }
 
@@ -737,7 +743,7 @@ doctor_fails() {
 # the same configuration.
 scenario_doctor() {
 	begin doctor
-	local troot tnobody json rc uid cfg unit pp n named=""
+	local troot tnobody json rc uid cfg unit pp n t line mode named=""
 	cp -p "$ENVFILE" /run/vmtest-env.doctor
 	doctor_run
 	troot=$DOC_T
@@ -772,6 +778,67 @@ scenario_doctor() {
 	doctor_fails data-dir "owned by root:root, want stigmer:stigmer" "chown -R stigmer:stigmer /var/lib/stigmer" && named="$named data-owner"
 	chown stigmer:stigmer /var/lib/stigmer
 
+	chown root:root /var/log/stigmer
+	doctor_run
+	doctor_fails log-dir "owned by root:root, want stigmer:stigmer" "chown -R stigmer:stigmer /var/log/stigmer" && named="$named log-owner"
+	chown stigmer:stigmer /var/log/stigmer
+
+	mode=$(stat -c %a /usr/bin/stigmer)
+	chmod 0700 /usr/bin/stigmer
+	doctor_run
+	doctor_fails binary "/usr/bin/stigmer is mode 0700: the stigmer user cannot run it" "chmod 0755 /usr/bin/stigmer" && named="$named binary-mode"
+	chmod "$mode" /usr/bin/stigmer
+
+	systemctl disable --quiet stigmer 2>/dev/null
+	doctor_run
+	doctor_fails enabled "disabled: it will not start at boot" "systemctl enable stigmer" && named="$named disabled"
+	systemctl enable --quiet stigmer 2>/dev/null
+
+	# The packaged unit has PrivateUsers=yes: with user namespaces off,
+	# every start fails at step NAMESPACE. The running service is not
+	# touched by the sysctl.
+	if [ "$(prop PrivateUsers)" = yes ]; then
+		n=$(</proc/sys/user/max_user_namespaces)
+		echo 0 >/proc/sys/user/max_user_namespaces
+		doctor_run
+		doctor_fails userns "user namespaces are off (user.max_user_namespaces=0)" "PrivateUsers=no" && named="$named userns-off"
+		echo "$n" >/proc/sys/user/max_user_namespaces
+	else
+		fail "the unit's PrivateUsers= is '$(prop PrivateUsers)', want yes"
+	fi
+
+	# A runner image with no docker on the guest (none is installed).
+	if command -v docker >/dev/null; then
+		fail "the guest has a docker CLI: the no-docker case cannot be made"
+	else
+		echo 'STIGMER_AGENT_RUNNER_IMAGE=stigmer/agent-runner:vmtest' >>"$ENVFILE"
+		doctor_run
+		doctor_fails docker "STIGMER_AGENT_RUNNER_IMAGE=stigmer/agent-runner:vmtest needs docker, which is not on the service's PATH" "install docker" && named="$named no-docker"
+		cp -p /run/vmtest-env.doctor "$ENVFILE"
+	fi
+
+	# The API beyond loopback: doctor cannot read firewall rules, and
+	# says so (a warning; the running server is not restarted).
+	printf '%s\n' STIGMER_LISTEN=0.0.0.0:7234 STIGMER_ALLOW_NON_LOOPBACK=1 >>"$ENVFILE"
+	doctor_run
+	doctor_says WARN firewall "listens on 0.0.0.0:7234 beyond this machine and has no authentication" "ufw status" && named="$named non-loopback"
+	cp -p /run/vmtest-env.doctor "$ENVFILE"
+
+	# A crash: systemd's restart count and the history's last crash, with
+	# this kill's time (earlier rows crashed it too).
+	n=$(prop NRestarts) pp=$(mainpid) t=$(date +%s)
+	kill -KILL "$pp"
+	if wait_for 30 eval '[ "$(mainpid)" != "$pp" ] && ready'; then
+		doctor_run
+		doctor_says WARN restarts "systemd restarted the server $((n + 1)) time(s) since the last start by hand" "journalctl -u stigmer" && named="$named kill9-restarts"
+		doctor_says WARN last-crash "killed by SIGKILL" "journalctl -u stigmer --since" && named="$named+last-crash"
+		line=$(grep '^WARN  last-crash' <<<"$DOC_OUT")
+		[[ $line =~ \(([0-9T:+Z-]+)\) ]] && [ "$(date -d "${BASH_REMATCH[1]}" +%s)" -ge "$t" ] ||
+			fail "the last crash doctor names is not this kill's (at $(date -d "@$t" -Is)): $line"
+	else
+		fail "not restarted and ready within 30 s of kill -9"
+	fi
+
 	systemctl stop stigmer
 	doctor_run
 	doctor_fails active "inactive (dead)" "systemctl start stigmer" && named="$named stopped"
@@ -788,6 +855,28 @@ scenario_doctor() {
 	fi
 	kill "$pp"
 	wait "$pp" 2>/dev/null
+
+	systemctl mask --quiet stigmer 2>/dev/null
+	doctor_run
+	doctor_fails unit "stigmer.service is masked" "systemctl unmask stigmer" && named="$named masked"
+	systemctl unmask --quiet stigmer 2>/dev/null
+
+	# A full data directory: a 16 MiB tmpfs over it, the service stopped.
+	mount -t tmpfs -o "size=16m,mode=0750,uid=$(id -u stigmer),gid=$(id -g stigmer)" vmtest-full /var/lib/stigmer
+	doctor_run
+	doctor_fails disk "on the filesystem of /var/lib/stigmer: below 100 MiB" "free space there" && named="$named disk-full"
+	umount /var/lib/stigmer
+
+	# No stigmer user (as a botched migration leaves it); the fix doctor
+	# gives brings it back. If the uid differs, the unit's StateDirectory=
+	# and LogsDirectory= make systemd chown them on start; the last doctor
+	# run checks the owners.
+	uid=$(id -u stigmer)
+	userdel stigmer 2>/dev/null
+	doctor_run
+	doctor_fails user "no user stigmer" "systemd-sysusers /usr/lib/sysusers.d/stigmer.conf" && named="$named no-user"
+	systemd-sysusers /usr/lib/sysusers.d/stigmer.conf
+	[ "$(id -u stigmer 2>&1)" = "$uid" ] || log "the stigmer user came back as uid $(id -u stigmer 2>&1), was $uid"
 	restart_service
 
 	doctor_run
