@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"time"
@@ -47,7 +48,11 @@ func (c *Client) Events(ctx context.Context, since time.Time) ([]history.Event, 
 		path += "?since=" + url.QueryEscape(since.Format(time.RFC3339Nano))
 	}
 	var list EventList
-	_, err := c.do(ctx, http.MethodGet, path, nil, &list, http.StatusOK)
+	code, err := c.do(ctx, http.MethodGet, path, nil, &list, http.StatusOK)
+	if code == http.StatusForbidden {
+		// As the file's mode refuses it: callers say "run as root" for both.
+		err = fmt.Errorf("%w (%w)", err, fs.ErrPermission)
+	}
 	return list.Events, err
 }
 

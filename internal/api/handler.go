@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/history"
@@ -20,6 +22,10 @@ type Backend interface {
 	Heartbeat(name, token string) error
 	Deregister(name, token string) error
 	Events(since time.Time) ([]history.Event, error)
+	// MayReadHistory says whether the client at peer, connected to this
+	// server's local address, may read the history (it quotes the
+	// server's log lines, which the file keeps from other users).
+	MayReadHistory(peer, local netip.AddrPort) error
 }
 
 // Handler returns the API's routes over b. metrics, when not nil, serves
@@ -46,6 +52,10 @@ func Handler(b Backend, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, b.Status())
 	})
 	mux.HandleFunc("GET "+PathEvents, func(w http.ResponseWriter, r *http.Request) {
+		if err := b.MayReadHistory(connEnds(r)); err != nil {
+			writeJSON(w, http.StatusForbidden, errorBody{Error: err.Error()})
+			return
+		}
 		var since time.Time
 		if v := r.URL.Query().Get("since"); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
@@ -66,6 +76,16 @@ func Handler(b Backend, metrics http.Handler) http.Handler {
 	mux.HandleFunc("POST "+PathHeartbeat, runnerCall(b.Heartbeat))
 	mux.HandleFunc("POST "+PathDeregister, runnerCall(b.Deregister))
 	return mux
+}
+
+// connEnds returns the client's and this server's address of r's
+// connection; zero values where they are not TCP addresses.
+func connEnds(r *http.Request) (peer, local netip.AddrPort) {
+	peer, _ = netip.ParseAddrPort(r.RemoteAddr)
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		local = a.AddrPort()
+	}
+	return peer, local
 }
 
 // runnerCall decodes a RunnerRequest and maps the registry's errors to

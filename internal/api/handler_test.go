@@ -2,8 +2,10 @@ package api
 
 import (
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -28,21 +30,33 @@ func (idleBackend) Events(since time.Time) ([]history.Event, error) {
 	return []history.Event{{Seq: 7, Time: since, Kind: history.ServerStart}}, nil
 }
 
+// MayReadHistory refuses clients on port 4444, and takes the others.
+func (idleBackend) MayReadHistory(peer, _ netip.AddrPort) error {
+	if peer.Port() == 4444 {
+		return errors.New("uid 1000 may not read the history")
+	}
+	return nil
+}
+
 // TestEventsRoute: since is checked, the history's refusal is a 503 with
 // its reason.
 func TestEventsRoute(t *testing.T) {
 	h := Handler(idleBackend{}, nil)
 	for _, tc := range []struct {
+		peer  string
 		query string
 		code  int
 		body  string
 	}{
-		{"?since=2026-11-29T06:00:00Z", http.StatusOK, `"kind":"server-start"`},
-		{"?since=yesterday", http.StatusBadRequest, "since is not an RFC 3339 time"},
-		{"", http.StatusServiceUnavailable, "history off: a stand-in reason"},
+		{"127.0.0.1:5555", "?since=2026-11-29T06:00:00Z", http.StatusOK, `"kind":"server-start"`},
+		{"127.0.0.1:5555", "?since=yesterday", http.StatusBadRequest, "since is not an RFC 3339 time"},
+		{"127.0.0.1:5555", "", http.StatusServiceUnavailable, "history off: a stand-in reason"},
+		{"127.0.0.1:4444", "?since=2026-11-29T06:00:00Z", http.StatusForbidden, `{"error":"uid 1000 may not read the history"}`},
 	} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", PathEvents+tc.query, nil))
+		req := httptest.NewRequest("GET", PathEvents+tc.query, nil)
+		req.RemoteAddr = tc.peer
+		h.ServeHTTP(rec, req)
 		assert.Equal(t, rec.Code, tc.code, tc.query)
 		assert.Assert(t, strings.Contains(rec.Body.String(), tc.body), "%s: %s", tc.query, rec.Body.String())
 	}
@@ -73,4 +87,30 @@ func TestMetricsRoute(t *testing.T) {
 			assert.Equal(t, w.Header().Get("Allow"), tc.allow)
 		})
 	}
+}
+
+// A refused history is a permission error for the client, as the file's
+// mode is, with the server's reason; the backend is asked with the real
+// connection's ends.
+func TestClientEventsRefused(t *testing.T) {
+	b := &refusingBackend{}
+	srv := httptest.NewServer(Handler(b, nil))
+	defer srv.Close()
+	_, err := NewClient(srv.URL).Events(t.Context(), time.Time{})
+	assert.ErrorIs(t, err, fs.ErrPermission)
+	assert.ErrorContains(t, err, "403 Forbidden: uid 1000 may not read the history")
+	assert.Equal(t, b.peer.Addr().String(), "127.0.0.1")
+	assert.Equal(t, b.local.String(), strings.TrimPrefix(srv.URL, "http://"))
+}
+
+// refusingBackend refuses every reader of the history and keeps the
+// connection's ends it was last asked about.
+type refusingBackend struct {
+	idleBackend
+	peer, local netip.AddrPort
+}
+
+func (b *refusingBackend) MayReadHistory(peer, local netip.AddrPort) error {
+	b.peer, b.local = peer, local
+	return errors.New("uid 1000 may not read the history")
 }

@@ -32,8 +32,9 @@ restart delay, each alert. The server keeps the history in history.db in its
 data directory (/var/lib/stigmer), bounded to the newest 10 000 events.
 
 While the server runs the list comes from its API (--address, else
-STIGMER_LISTEN, else 127.0.0.1:7234); when it does not, from the file, which
-only root and the stigmer user may read.`,
+STIGMER_LISTEN, else 127.0.0.1:7234); when it does not, from the file. Only
+root and the stigmer user may read either: the history quotes the server's
+log lines.`,
 		Example: "  stigmer events --since 1h\n  stigmer events --since 2026-11-29T06:00:00Z --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

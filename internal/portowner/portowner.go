@@ -1,13 +1,16 @@
-// Package portowner tells who listens on a TCP port, as `ss -ltnp` does:
-// the listening sockets come from /proc/net/tcp and /proc/net/tcp6 (with
-// the uid that opened each, which any user may read), the processes that
-// hold them from the socket links in /proc/PID/fd (proc(5)), which only
-// root may read for other users' processes. It only reads /proc.
+// Package portowner tells who owns a TCP socket: who listens on a port, as
+// `ss -ltnp` does, and which user opened the other end of a local
+// connection, as identd does. The sockets come from /proc/net/tcp and
+// /proc/net/tcp6 (with the uid that opened each, which any user may read),
+// the processes that hold them from the socket links in /proc/PID/fd
+// (proc(5)), which only root may read for other users' processes. It only
+// reads /proc.
 package portowner
 
 import (
 	"bufio"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -33,26 +36,56 @@ type Process struct {
 // of their own).
 type Proc struct{ Root string }
 
-// tcpListen is the st column of a listening socket (TCP_LISTEN).
-const tcpListen = "0A"
+// tcpListen and tcpEstablished are st column values (TCP_LISTEN,
+// TCP_ESTABLISHED).
+const (
+	tcpListen      = "0A"
+	tcpEstablished = "01"
+)
 
 // Conflicting returns the listening sockets that keep a server from
 // listening on addr: those on its port whose address is addr's or a
 // wildcard, and every one on the port when addr is a wildcard.
 func (p Proc) Conflicting(addr netip.AddrPort) ([]Listener, error) {
 	var out []Listener
-	for _, name := range []string{"tcp", "tcp6"} {
-		ls, err := p.listeners(filepath.Join(p.Root, "net", name))
-		if err != nil {
-			return nil, err
+	err := p.eachSocket(func(s socket) {
+		if s.state == tcpListen && s.local.Port() == addr.Port() && overlaps(s.local.Addr(), addr.Addr()) {
+			out = append(out, Listener{Addr: s.local, UID: s.uid, Inode: s.inode})
 		}
-		for _, l := range ls {
-			if l.Addr.Port() == addr.Port() && overlaps(l.Addr.Addr(), addr.Addr()) {
-				out = append(out, l)
-			}
+	})
+	return out, err
+}
+
+// ErrNoSuchConnection is PeerUID's error when no socket of this network
+// namespace is the other end: the peer is on another machine or in another
+// network namespace, or the connection is gone.
+var ErrNoSuchConnection = errors.New("no local socket is the other end of this connection")
+
+// PeerUID returns the uid that opened the other end of the established
+// connection from peer to local, local being this end's address: a
+// loopback client's user. The kernel shows the uid as seen from the user
+// namespace of the process that reads /proc (in one made by systemd's
+// PrivateUsers=, an unmapped user is the overflow uid 65534).
+func (p Proc) PeerUID(peer, local netip.AddrPort) (int, error) {
+	uid := -1
+	err := p.eachSocket(func(s socket) {
+		if s.state == tcpEstablished && sameEnd(s.local, peer) && sameEnd(s.remote, local) {
+			uid = s.uid
 		}
+	})
+	if err != nil {
+		return 0, err
 	}
-	return out, nil
+	if uid < 0 {
+		return 0, fmt.Errorf("%w: %s -> %s", ErrNoSuchConnection, peer, local)
+	}
+	return uid, nil
+}
+
+// sameEnd compares addresses as the kernel lists them: an IPv4 peer of an
+// IPv6 socket appears as ::ffff:a.b.c.d.
+func sameEnd(a, b netip.AddrPort) bool {
+	return a.Port() == b.Port() && a.Addr().Unmap() == b.Addr().Unmap()
 }
 
 func overlaps(a, b netip.Addr) bool {
@@ -60,41 +93,58 @@ func overlaps(a, b netip.Addr) bool {
 	return a == b || a.IsUnspecified() || b.IsUnspecified()
 }
 
-// listeners parses one of /proc/net/tcp{,6}; a missing file (no IPv6) is
-// no listener.
-func (p Proc) listeners(path string) ([]Listener, error) {
-	f, err := os.Open(path)
+// socket is a line of /proc/net/tcp{,6}.
+type socket struct {
+	local, remote netip.AddrPort
+	state         string
+	uid           int
+	inode         uint64
+}
+
+// eachSocket calls f with every TCP socket of this network namespace; a
+// missing file (no IPv6) has none.
+func (p Proc) eachSocket(f func(socket)) error {
+	for _, name := range []string{"tcp", "tcp6"} {
+		if err := p.readSockets(filepath.Join(p.Root, "net", name), f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p Proc) readSockets(path string, f func(socket)) error {
+	file, err := os.Open(path)
 	if os.IsNotExist(err) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading listening sockets: %w", err)
+		return fmt.Errorf("reading TCP sockets: %w", err)
 	}
-	defer f.Close()
-	var out []Listener
-	sc := bufio.NewScanner(f)
+	defer file.Close()
+	sc := bufio.NewScanner(file)
 	sc.Scan() // the header
 	for sc.Scan() {
 		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 || fields[3] != tcpListen {
+		if len(fields) < 10 {
 			continue
 		}
-		addr, err := parseAddr(fields[1])
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
+		local, err1 := parseAddr(fields[1])
+		remote, err2 := parseAddr(fields[2])
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("reading %s: %w", path, err)
 		}
 		uid, err1 := strconv.Atoi(fields[7])
 		inode, err2 := strconv.ParseUint(fields[9], 10, 64)
 		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("reading %s: bad uid or inode in %q", path, sc.Text())
+			return fmt.Errorf("reading %s: bad uid or inode in %q", path, sc.Text())
 		}
-		out = append(out, Listener{Addr: addr, UID: uid, Inode: inode})
+		f(socket{local: local, remote: remote, state: fields[3], uid: uid, inode: inode})
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	return out, nil
+	return nil
 }
 
 // parseAddr decodes "0100007F:1C42": the address as 32-bit words in host

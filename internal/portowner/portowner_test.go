@@ -87,3 +87,64 @@ func TestParseAddr(t *testing.T) {
 	_, err := parseAddr("zz:1")
 	assert.ErrorContains(t, err, "bad socket address")
 }
+
+// A real connection of this test process: its client end is found by the
+// server's view of it (peer, local), with this process's uid.
+func TestRealPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NilError(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	assert.NilError(t, err)
+	defer c.Close()
+	s, err := ln.Accept()
+	assert.NilError(t, err)
+	defer s.Close()
+
+	p := Proc{Root: "/proc"}
+	peer := netip.MustParseAddrPort(s.RemoteAddr().String())
+	local := netip.MustParseAddrPort(s.LocalAddr().String())
+	uid, err := p.PeerUID(peer, local)
+	assert.NilError(t, err)
+	assert.Equal(t, uid, os.Getuid())
+
+	c.Close()
+	s.Close()
+	_, err = p.PeerUID(netip.MustParseAddrPort("127.0.0.1:1"), local)
+	assert.ErrorIs(t, err, ErrNoSuchConnection)
+}
+
+// The client's end, not the server's accepted one, names the peer; an IPv4
+// client of an IPv6 listener is matched through ::ffff:.
+func TestFakePeer(t *testing.T) {
+	root := t.TempDir()
+	assert.NilError(t, os.MkdirAll(filepath.Join(root, "net"), 0o755))
+	header := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	row := func(local, remote, st, uid string) string {
+		return "   0: " + local + " " + remote + " " + st + " 00000000:00000000 00:00000000 00000000 " + uid + " 0 1 1 0000000000000000 100 0 0 10 0\n"
+	}
+	assert.NilError(t, os.WriteFile(filepath.Join(root, "net", "tcp"), []byte(header+
+		row("0100007F:1C42", "0100007F:D431", "01", "998")+ // the server's accepted end
+		row("0100007F:D431", "0100007F:1C42", "01", "1000")+ // the client: 127.0.0.1:54321
+		row("0100007F:9C40", "0100007F:1C43", "01", "65534")+ // a client of the IPv6 listener
+		row("0100007F:9C41", "0100007F:1C42", "06", "0")), 0o644)) // TIME_WAIT: closed, no one's
+	assert.NilError(t, os.WriteFile(filepath.Join(root, "net", "tcp6"), []byte(header+
+		row("0000000000000000FFFF00000100007F:1C43", "0000000000000000FFFF00000100007F:9C40", "01", "998")), 0o644))
+
+	p := Proc{Root: root}
+	for _, tc := range []struct {
+		peer, local string
+		uid         int
+	}{
+		{"127.0.0.1:54321", "127.0.0.1:7234", 1000},
+		{"127.0.0.1:40000", "[::ffff:127.0.0.1]:7235", 65534},
+		{"[::ffff:127.0.0.1]:40000", "[::ffff:127.0.0.1]:7235", 65534},
+	} {
+		uid, err := p.PeerUID(netip.MustParseAddrPort(tc.peer), netip.MustParseAddrPort(tc.local))
+		assert.NilError(t, err, tc.peer)
+		assert.Equal(t, uid, tc.uid, tc.peer)
+	}
+	_, err := p.PeerUID(netip.MustParseAddrPort("127.0.0.1:40001"), netip.MustParseAddrPort("127.0.0.1:7234"))
+	assert.ErrorIs(t, err, ErrNoSuchConnection)
+	assert.ErrorContains(t, err, "127.0.0.1:40001 -> 127.0.0.1:7234")
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func (b *standInRegistry) Ready() (bool, string) { return true, "" }
 func (b *standInRegistry) Events(time.Time) ([]history.Event, error) {
 	return nil, errors.New("no history in this stand-in")
 }
+func (b *standInRegistry) MayReadHistory(netip.AddrPort, netip.AddrPort) error { return nil }
 func (b *standInRegistry) check(token string, count *int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -68,6 +68,7 @@ type server struct {
 	notify  *notify.Notifier
 	sup     *supervisor.Supervisor
 	rec     *record
+	access  historyAccess
 
 	pidLock *os.File // holds the PID file's lock, see writeRunFiles
 
@@ -77,7 +78,7 @@ type server struct {
 }
 
 func newServer(o Options, addr string) *server {
-	s := &server{o: o, addr: addr, started: time.Now(), notify: notify.New(o.Log)}
+	s := &server{o: o, addr: addr, started: time.Now(), notify: notify.New(o.Log), access: newHistoryAccess()}
 	s.rec = openRecord(s)
 	s.sup = supervisor.New(supervisor.Options{
 		Log:             o.Log,
