@@ -16,7 +16,7 @@ type ExitReason string
 const (
 	ExitCode          ExitReason = "exit_code"      // exited on its own, with any status (0 too)
 	ExitSignal        ExitReason = "signal"         // killed by a signal the supervisor did not send (a crash, kill -9, the OOM killer)
-	ExitHung          ExitReason = "hung"           // killed by the supervisor: registered, then no heartbeat for HungAfter
+	ExitHung          ExitReason = "hung"           // killed by the supervisor: registered, then no heartbeat for HungAfter, or not exited StopTimeout after deregistering
 	ExitNotRegistered ExitReason = "not_registered" // killed by the supervisor: not registered within RegisterTimeout
 	ExitStartFailed   ExitReason = "start_failed"   // never ran: the process could not be started
 )

@@ -33,7 +33,7 @@ func (s *Supervisor) Heartbeat(name, token string) error {
 // Register, Heartbeat or Deregister with it gets ErrUnknownInstance).
 func (s *Supervisor) Deregister(name, token string) error {
 	return s.touch(name, token, false, func(r *runner) {
-		r.registered, r.token = false, ""
+		r.registered, r.token, r.deregisteredAt = false, "", time.Now()
 		if r.state == StateStarting || r.state == StateUp {
 			r.state = StateStopping
 		}

@@ -113,3 +113,34 @@ func TestTokenIsInPlaceBeforeTheRunnerRuns(t *testing.T) {
 	s.mu.Unlock()
 	assert.NilError(t, s.Register("workflow-runner", readToken(t, tokenFile)))
 }
+
+// A runner that deregisters to drain is neither "not registered" (it
+// registered long ago) nor hung for its missing heartbeats: it gets
+// StopTimeout to exit, as after a SIGTERM, and only then is killed.
+func TestADrainingRunnerGetsStopTimeout(t *testing.T) {
+	spec, tokenFile := tokenSpec(t, "workflow-runner")
+	s := New(Options{HeartbeatInterval: 20 * time.Millisecond, RegisterTimeout: 100 * time.Millisecond,
+		HungAfter: time.Minute, StopTimeout: 3 * time.Second}, spec)
+	runSupervisor(t, s)
+	tok := readToken(t, tokenFile)
+	assert.NilError(t, s.Register("workflow-runner", tok))
+	pid := s.Snapshot()[0].PID
+	// Past RegisterTimeout since the start, then drain.
+	time.Sleep(150 * time.Millisecond)
+	assert.NilError(t, s.Deregister("workflow-runner", tok))
+
+	// Twenty health checks later (well within StopTimeout) it still runs.
+	time.Sleep(400 * time.Millisecond)
+	st := s.Snapshot()[0]
+	assert.Equal(t, st.PID, pid)
+	assert.Equal(t, st.Restarts, 0, "killed while draining: %s", st.LastExit)
+
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		st = s.Snapshot()[0]
+		if st.RestartsByReason[ExitHung] == 0 {
+			return poll.Continue("not killed yet: %+v", st.RestartsByReason)
+		}
+		return poll.Success()
+	}, poll.WithTimeout(10*time.Second), poll.WithDelay(20*time.Millisecond))
+	assert.Assert(t, strings.Contains(st.LastExit, "after deregistering and not exiting within 3s"), st.LastExit)
+}

@@ -156,6 +156,9 @@ type runner struct {
 	token         string
 	registered    bool
 	lastHeartbeat time.Time
+	// deregisteredAt is when this run deregistered to drain (zero before):
+	// from then it has StopTimeout to exit, as after a SIGTERM.
+	deregisteredAt time.Time
 	// killedFor is, between the kill and the exit, why the supervisor
 	// killed the run (ExitHung, ExitNotRegistered); "" otherwise.
 	killedFor ExitReason
@@ -392,7 +395,7 @@ func (s *Supervisor) start(ctx context.Context, r *runner, cmd *exec.Cmd, token 
 	if s.stopping || ctx.Err() != nil {
 		return errNotStarting
 	}
-	r.token, r.state, r.registered, r.killedFor = token, StateStarting, false, ""
+	r.token, r.state, r.registered, r.killedFor, r.deregisteredAt = token, StateStarting, false, "", time.Time{}
 	if err := cmd.Start(); err != nil {
 		r.token = ""
 		return err
@@ -411,7 +414,11 @@ func (s *Supervisor) ended(r *runner, err error) runEnd {
 	defer s.mu.Unlock()
 	switch r.killedFor {
 	case ExitHung:
-		end.reason, end.how = ExitHung, end.how+" after no heartbeat for "+s.opts.HungAfter.String()
+		after := " after no heartbeat for " + s.opts.HungAfter.String()
+		if !r.deregisteredAt.IsZero() {
+			after = " after deregistering and not exiting within " + s.opts.StopTimeout.String()
+		}
+		end.reason, end.how = ExitHung, end.how+after
 	case ExitNotRegistered:
 		end.reason, end.how = ExitNotRegistered, end.how+" after no registration within "+s.opts.RegisterTimeout.String()
 	}
@@ -469,6 +476,11 @@ func (s *Supervisor) hung(r *runner) (ExitReason, string) {
 	now := time.Now()
 	switch {
 	case r.killedFor != "":
+		return "", ""
+	case !r.deregisteredAt.IsZero(): // draining: no heartbeats, no registration
+		if d := now.Sub(r.deregisteredAt); d > s.opts.StopTimeout {
+			return ExitHung, fmt.Sprintf("still running %s after deregistering", d.Round(time.Millisecond))
+		}
 		return "", ""
 	case r.registered && now.Sub(r.lastHeartbeat) > s.opts.HungAfter:
 		return ExitHung, fmt.Sprintf("no heartbeat for %s", now.Sub(r.lastHeartbeat).Round(time.Millisecond))
