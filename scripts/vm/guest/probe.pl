@@ -5,6 +5,9 @@
 # for the connect and 30 s for the status line. Each child appends one line
 # to FILE (times are /proc/uptime seconds):
 #   R                     the connect was refused
+#   X                     the connect was reset: the handshake was done, but
+#                         the listener closed with the connection still in
+#                         its queue, before connect() returned
 #   A START END           an HTTP status line came back
 #   F START END HOW       no answer; HOW: connect:<errno> or connect:timeout,
 #                         write, eof (closed or reset before the status
@@ -18,7 +21,7 @@
 use strict;
 use warnings;
 use Socket qw(PF_INET SOCK_STREAM inet_aton pack_sockaddr_in);
-use Errno qw(ECONNREFUSED);
+use Errno qw(ECONNREFUSED ECONNRESET);
 use IO::Select;
 use POSIX ();
 
@@ -77,6 +80,7 @@ sub probe {
 	my ($s, $err) = connect_30s();
 	if (!$s) {
 		return record('R') if $err eq ECONNREFUSED;
+		return record('X') if $err eq ECONNRESET;
 		return record(sprintf 'F %s %s connect:%s', $t0, uptime(), $err);
 	}
 	if (!defined syswrite $s, "GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n") {

@@ -364,10 +364,11 @@ scenario_kill9() {
 
 # prober FILE ACTION...: probe.pl opens a new connection to /readyz every
 # $PROBE_EVERY s (default 0.05) from 2 s before ACTION until 5 s after
-# /readyz is 200 again; sets PROBE to "refused R, failed F (+START/WAIT/HOW
-# ...), longest W s of N" and PROBE_REFUSED. A failed probe shows when it
-# connected (s after the action started), how long it waited and how it
-# failed (probe.pl says the kinds).
+# /readyz is 200 again; sets PROBE to "refused R[ (X reset at connect)],
+# failed F (+START/WAIT/HOW ...), longest W s of N", PROBE_REFUSED (R + X:
+# the connections a listener never handed to a server) and PROBE_FAILED. A
+# failed probe shows when it connected (s after the action started), how
+# long it waited and how it failed (probe.pl says the kinds).
 prober() {
 	local file=$1 stop=$1.stop pid up
 	shift
@@ -390,12 +391,12 @@ prober() {
 		kill "$pid"
 	fi
 	wait "$pid"
-	PROBE=$(awk -v started="$(cat "$file.n")" '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++}
+	PROBE=$(awk -v started="$(cat "$file.n")" '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++} $1 == "X" {x++}
 		$1 == "F" {f++; fl = fl sprintf(" %+.2f/%.2f/%s", $2 - t, $3 - $2, $4)}
-		$1 != "R" && $3 - $2 > w {w = $3 - $2}
-		END {printf "refused %d, failed %d%s, longest %.1f s of %d", r, f, (fl == "" ? "" : " (" substr(fl, 2) ")"), w, n
+		$1 != "R" && $1 != "X" && $3 - $2 > w {w = $3 - $2}
+		END {printf "refused %d%s, failed %d%s, longest %.1f s of %d", r, (x ? sprintf(" (%d reset at connect)", x) : ""), f, (fl == "" ? "" : " (" substr(fl, 2) ")"), w, n
 			if (n != started) printf " (%d started!)", started}' "$file")
-	PROBE_REFUSED=$(awk '$1 == "R" {r++} END {print r + 0}' "$file")
+	PROBE_REFUSED=$(awk '$1 == "R" || $1 == "X" {r++} END {print r + 0}' "$file")
 	PROBE_FAILED=$(awk '$1 == "F" {f++} END {print f + 0}' "$file")
 	[ "$(cat "$file.n")" = "$(grep -vc '^T' "$file")" ] || fail "probes started and lines written differ: $PROBE"
 }
@@ -1083,8 +1084,9 @@ upgrade_case() {
 	if [ "$state" = running ]; then
 		rm -f "$NO_FD_STORE"
 		prober "/run/vmtest-probe-$id" pkg $4
-		# Refusals are expected here (the old server had no fd store);
-		# an accepted connection must still be answered.
+		# Refusals are expected here (the old server had no fd store), and
+		# so are resets at connect (its listener's queue dies with it); a
+		# connection that connected must still be answered.
 		[ "$PROBE_FAILED" = 0 ] || fail "failed probes across the upgrade: $PROBE"
 	else
 		pkg $4
