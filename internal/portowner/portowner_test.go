@@ -12,6 +12,9 @@ import (
 	is "gotest.tools/v3/assert/cmp"
 )
 
+// tcpHeader is the first line of /proc/net/tcp{,6}.
+const tcpHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+
 // A real listener of this test process is found, with its uid and holder.
 func TestRealListener(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -47,12 +50,11 @@ func TestFakeProc(t *testing.T) {
 		assert.NilError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		assert.NilError(t, os.WriteFile(p, []byte(content), 0o644))
 	}
-	header := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-	write("net/tcp", header+
+	write("net/tcp", tcpHeader+
 		"   0: 0100007F:1C42 00000000:0000 0A 00000000:00000000 00:00000000 00000000   998        0 4242 1 0000000000000000 100 0 0 10 0\n"+
 		"   1: 0100007F:1C42 0100007F:D431 01 00000000:00000000 00:00000000 00000000   998        0 4343 1 0000000000000000 100 0 0 10 0\n")
 	// [::]:7234, listening, uid 0
-	write("net/tcp6", header+
+	write("net/tcp6", tcpHeader+
 		"   0: 00000000000000000000000000000000:1C42 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5151 1 0000000000000000 100 0 0 10 0\n")
 	write("4711/cmdline", "/usr/bin/stigmer\x00internal-server\x00")
 	assert.NilError(t, os.MkdirAll(filepath.Join(root, "4711", "fd"), 0o755))
@@ -119,16 +121,15 @@ func TestRealPeer(t *testing.T) {
 func TestFakePeer(t *testing.T) {
 	root := t.TempDir()
 	assert.NilError(t, os.MkdirAll(filepath.Join(root, "net"), 0o755))
-	header := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 	row := func(local, remote, st, uid string) string {
 		return "   0: " + local + " " + remote + " " + st + " 00000000:00000000 00:00000000 00000000 " + uid + " 0 1 1 0000000000000000 100 0 0 10 0\n"
 	}
-	assert.NilError(t, os.WriteFile(filepath.Join(root, "net", "tcp"), []byte(header+
+	assert.NilError(t, os.WriteFile(filepath.Join(root, "net", "tcp"), []byte(tcpHeader+
 		row("0100007F:1C42", "0100007F:D431", "01", "998")+ // the server's accepted end
 		row("0100007F:D431", "0100007F:1C42", "01", "1000")+ // the client: 127.0.0.1:54321
 		row("0100007F:9C40", "0100007F:1C43", "01", "65534")+ // a client of the IPv6 listener
 		row("0100007F:9C41", "0100007F:1C42", "06", "0")), 0o644)) // TIME_WAIT: closed, no one's
-	assert.NilError(t, os.WriteFile(filepath.Join(root, "net", "tcp6"), []byte(header+
+	assert.NilError(t, os.WriteFile(filepath.Join(root, "net", "tcp6"), []byte(tcpHeader+
 		row("0000000000000000FFFF00000100007F:1C43", "0000000000000000FFFF00000100007F:9C40", "01", "998")), 0o644))
 
 	p := Proc{Root: root}

@@ -15,18 +15,19 @@ import (
 // lets them; the history quotes the server's log lines. Who asks is read
 // from the kernel's socket table, as identd does: the API has no login.
 type historyAccess struct {
-	proc portowner.Proc
-	uid  int // the server's effective uid
+	// peerUID is portowner.Proc.PeerUID on /proc; tests stand in for it.
+	peerUID func(peer, local netip.AddrPort) (int, error)
+	uid     int // the server's effective uid
 }
 
 func newHistoryAccess() historyAccess {
-	return historyAccess{proc: portowner.Proc{Root: "/proc"}, uid: os.Geteuid()}
+	return historyAccess{peerUID: portowner.Proc{Root: "/proc"}.PeerUID, uid: os.Geteuid()}
 }
 
 // check returns nil when the client at peer (connected to local) may read
 // the history, else the refusal the client is told.
 func (a historyAccess) check(peer, local netip.AddrPort) error {
-	uid, err := a.proc.PeerUID(peer, local)
+	uid, err := a.peerUID(peer, local)
 	switch {
 	case err != nil:
 		return fmt.Errorf("the history is only for %s on this machine; the user of %s cannot be told (%v): run `sudo stigmer events` on the server's machine", a.readers(), peer, err)
