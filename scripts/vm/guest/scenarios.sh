@@ -391,14 +391,16 @@ prober() {
 		kill "$pid"
 	fi
 	wait "$pid"
-	PROBE=$(awk -v started="$(cat "$file.n")" '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++} $1 == "X" {x++}
+	# One pass: the counts, the number of probe lines, then the text.
+	local lines
+	read -r PROBE_REFUSED PROBE_FAILED lines PROBE < <(awk -v started="$(cat "$file.n")" '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++} $1 == "X" {x++}
 		$1 == "F" {f++; fl = fl sprintf(" %+.2f/%.2f/%s", $2 - t, $3 - $2, $4)}
 		$1 != "R" && $1 != "X" && $3 - $2 > w {w = $3 - $2}
-		END {printf "refused %d%s, failed %d%s, longest %.1f s of %d", r, (x ? sprintf(" (%d reset at connect)", x) : ""), f, (fl == "" ? "" : " (" substr(fl, 2) ")"), w, n
-			if (n != started) printf " (%d started!)", started}' "$file")
-	PROBE_REFUSED=$(awk '$1 == "R" || $1 == "X" {r++} END {print r + 0}' "$file")
-	PROBE_FAILED=$(awk '$1 == "F" {f++} END {print f + 0}' "$file")
-	[ "$(cat "$file.n")" = "$(grep -vc '^T' "$file")" ] || fail "probes started and lines written differ: $PROBE"
+		END {printf "%d %d %d ", r + x, f, n
+			printf "refused %d%s, failed %d%s, longest %.1f s of %d", r, (x ? sprintf(" (%d reset at connect)", x) : ""), f, (fl == "" ? "" : " (" substr(fl, 2) ")"), w, n
+			if (n != started) printf " (%d started!)", started
+			print ""}' "$file")
+	[ "$(cat "$file.n")" = "$lines" ] || fail "probes started and lines written differ: $PROBE"
 }
 
 killmain() { kill -9 "$(mainpid)"; }
