@@ -126,10 +126,14 @@ main() {
 	systemctl is-system-running --wait >/dev/null 2>&1 || :
 	out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')"
 	echo "vmtest: rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now)"
+	# Each row checks systemd's journal lines from where the one before ended
+	# (the first from the boot's start: a unit file is read at boot too).
+	export VMT_JOURNAL_FROM=0
 	for dir in ${rows//,/ }; do
 		for f in $(row_files "$dir" "$tag"); do
 			selected "$f" "$(row_id "$f")" || continue
 			run_row "$f"
+			VMT_JOURNAL_FROM=$(now)
 		done
 	done
 	mkdir -p /var/lib/vmtest
