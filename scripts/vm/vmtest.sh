@@ -156,6 +156,37 @@ vm_inputs() {
 	mkfs.ext4 -q -F -L vmtest-in -d "$in" "$WORK/in.img" 256M >/dev/null
 }
 
+# vm_images makes sure the guest kernel and the image of each suite the
+# guests boot are in the cache, building what is missing at the same time
+# (on a fresh machine, one mmdebstrap's downloads overlap another's
+# unpacking), and sets VM_KERNEL and VM_IMAGE[suite] to them.
+vm_images() {
+	local name suite pid pids=() f
+	declare -gA VM_IMAGE=()
+	# image.sh's functions check their steps themselves and say what failed,
+	# as they did when they ran in command substitutions: without errexit
+	# (xz, for one, exits 1 on the bytes after the kernel's stream).
+	(set +e; vm_kernel) >"$WORK/kernel" &
+	pids+=($!)
+	for name in $VM_GUESTS; do
+		suite=${VM_SUITE[$name]:?unknown guest $name}
+		[ ! -e "$WORK/image-$suite" ] || continue
+		# The rpm tool and dnf go into every bookworm image: one image serves both.
+		(set +e; vm_rootfs "$suite" "$([ "$suite" = bookworm ] && echo rpm,dnf)") >"$WORK/image-$suite" &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || { echo "vmtest: building the guest kernel or an image failed (above)" >&2; return 1; }
+	done
+	for f in "$WORK"/kernel "$WORK"/image-*; do
+		[ -s "$f" ] || { echo "vmtest: no ${f##*/} was made (above: why)" >&2; return 1; }
+	done
+	VM_KERNEL=$(cat "$WORK/kernel")
+	for f in "$WORK"/image-*; do
+		VM_IMAGE[${f##*/image-}]=$(cat "$f")
+	done
+}
+
 # vm_pkg_version DEB prints the version the .deb's /usr/bin/stigmer reports.
 vm_pkg_version() {
 	local x
@@ -254,7 +285,7 @@ main() {
 	done
 	shift $((OPTIND - 1))
 	[ $# -eq 2 ] || vm_usage
-	local new old t0 name suite
+	local new old t0 name
 	new=$(cd "$1" && pwd)
 	old=$(cd "$2" && pwd)
 	t0=$(date +%s)
@@ -271,15 +302,7 @@ main() {
 	flock 9
 	local ti
 	ti=$(date +%s)
-	VM_KERNEL=$(vm_kernel)
-	echo "$VM_KERNEL" >"$WORK/kernel"
-	declare -gA VM_IMAGE=()
-	for name in $VM_GUESTS; do
-		suite=${VM_SUITE[$name]:?unknown guest $name}
-		[ -n "${VM_IMAGE[$suite]:-}" ] && continue
-		# The rpm tool and dnf go into every bookworm image: one image serves both.
-		VM_IMAGE[$suite]=$(vm_rootfs "$suite" "$([ "$suite" = bookworm ] && echo rpm,dnf)")
-	done
+	vm_images
 	flock -u 9
 	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
 
