@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt purge: nothing of stigmer on disk, no user or group
+# tags: toolchain
 set -eu
 # shellcheck source=../../lib/row.sh
 . "${0%/*}/../../lib/row.sh"

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt upgrade old (no fd store)->new while running, env file edited and changed: edit kept, .dpkg-dist, data kept; probes
+# tags: toolchain
 #
 # From an older build that had no fd store (see upgrade_case), with probes
 # across the upgrade.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt upgrade while stopped: still stopped, still enabled
+# tags: toolchain
 #
 # As the upgrade row, from a stopped service.
 set -eu

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt upgrade while disabled: still disabled, running new
+# tags: toolchain
 #
 # As the upgrade row, from a disabled (but running) service.
 set -eu
