@@ -1,6 +1,6 @@
 package main
 
-// Issue 12's history and alerts on the real binary: what an operator sees
+// The history and alerts on the real binary: what an operator sees
 // in status and `stigmer events`, and what a webhook receives, around a
 // kill -9, a crashing runner and a clean stop. systemd's ExecStopPost is
 // played by running `stigmer internal-stopped` with the variables systemd

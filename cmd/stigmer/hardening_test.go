@@ -1,7 +1,7 @@
 package main
 
-// Tests of issue 9's server-side points: what an operator or a hostile
-// client can do to a running server, checked on the real binary.
+// Tests of the server's hardening: what an operator or a hostile client can
+// do to a running server, checked on the real binary.
 
 import (
 	"bufio"
