@@ -103,9 +103,13 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if key == nil {
 		return nil
 	}
+	published, err := repo.OpenSite(plan.PublishedLocation())
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", release.EnvRepoPublished, err)
+	}
 	return repo.Write(ctx, repo.Options{
 		Dir: filepath.Join(root, release.RepoDir), URL: url, Packages: pkgs,
-		Earlier: plan.RepoEarlier, Key: key, Date: b.Date, Log: os.Stdout,
+		Earlier: plan.RepoEarlier, Published: published, Key: key, Date: b.Date, Log: os.Stdout,
 	})
 }
 

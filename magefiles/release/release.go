@@ -74,6 +74,7 @@ const (
 	EnvToken          = "GITHUB_TOKEN"            // publishes, with a tag in CI
 	EnvRepoURL        = "STIGMER_REPO_URL"        // where the repository is served; a snapshot's default is its own directory
 	EnvRepoEarlier    = "STIGMER_REPO_EARLIER"    // earlier releases' packages, for the repository
+	EnvRepoPublished  = "STIGMER_REPO_PUBLISHED"  // the repository as served now, whose indexes the new tree keeps
 )
 
 // Mode says whether a run publishes.
@@ -124,6 +125,7 @@ type Plan struct {
 	Path           string    // the user's PATH, for GoReleaser
 	RepoURL        string    // where the repository is served, "" for a snapshot's own directory
 	RepoEarlier    string    // earlier releases' packages for the repository, "" for none
+	RepoPublished  string    // EnvRepoPublished, "" for the default (PublishedLocation)
 	Log            io.Writer // progress
 }
 
@@ -138,6 +140,7 @@ type Env struct {
 	Path           string // PATH, which Run prepends the SBOM tool's dir to
 	RepoURL        string // EnvRepoURL
 	RepoEarlier    string // EnvRepoEarlier
+	RepoPublished  string // EnvRepoPublished
 }
 
 // ReadEnv builds an Env through getenv (os.Getenv at the top level).
@@ -150,6 +153,7 @@ func ReadEnv(getenv func(string) string) Env {
 		Path:           getenv("PATH"),
 		RepoURL:        getenv(EnvRepoURL),
 		RepoEarlier:    getenv(EnvRepoEarlier),
+		RepoPublished:  getenv(EnvRepoPublished),
 	}
 }
 
@@ -161,7 +165,7 @@ func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error
 	tag, _ := git(ctx, root, "describe", "--exact-match", "--tags", "--match", "v[0-9]*", "HEAD")
 	mode, why := Decide(tag, env.CI, env.Token)
 	p := &Plan{Root: root, Mode: mode, Why: why, Tag: tag, SignPassphrase: env.SignPassphrase, Path: env.Path,
-		RepoURL: env.RepoURL, RepoEarlier: env.RepoEarlier, Log: log}
+		RepoURL: env.RepoURL, RepoEarlier: env.RepoEarlier, RepoPublished: env.RepoPublished, Log: log}
 	if key := env.SignKeyFile; key != "" {
 		abs, err := filepath.Abs(key)
 		if err != nil {
@@ -211,6 +215,27 @@ func (p *Plan) RepoLocation() (string, error) {
 		return "", fmt.Errorf("%s is unset: a published repository's stigmer.sources and stigmer.repo must name where it is served", EnvRepoURL)
 	}
 	return "file://" + filepath.Join(p.Root, RepoDir), nil
+}
+
+// PublishedLocation is where the repository that clients read now is
+// served, so that the new tree keeps its indexes (repo.Options.Published):
+// EnvRepoPublished, else for a published release the address the tree is
+// served at (EnvRepoURL), else the snapshot tree already in RepoDir, if
+// any. "none" keeps nothing.
+func (p *Plan) PublishedLocation() string {
+	switch {
+	case p.RepoPublished == "none":
+		return ""
+	case p.RepoPublished != "":
+		return p.RepoPublished
+	case p.Mode == Publish:
+		return p.RepoURL
+	}
+	dir := filepath.Join(p.Root, RepoDir)
+	if _, err := os.Stat(filepath.Join(dir, "dists")); err == nil {
+		return dir
+	}
+	return ""
 }
 
 // Announce prints what the run will do.

@@ -102,3 +102,22 @@ func mustGlob(t *testing.T, pattern string) []string {
 	assert.NilError(t, err)
 	return m
 }
+
+// TestPublishedLocation: which repository the new tree keeps the indexes of.
+func TestPublishedLocation(t *testing.T) {
+	root := t.TempDir()
+	for _, c := range []struct {
+		name string
+		p    Plan
+		want string
+	}{
+		{"set", Plan{RepoPublished: "https://cache.example.invalid/x", RepoURL: "https://example.invalid"}, "https://cache.example.invalid/x"},
+		{"none", Plan{RepoPublished: "none", Mode: Publish, RepoURL: "https://example.invalid"}, ""},
+		{"published release: where it is served", Plan{Mode: Publish, RepoURL: "https://example.invalid"}, "https://example.invalid"},
+		{"snapshot without a tree", Plan{Root: root}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) { assert.Equal(t, c.p.PublishedLocation(), c.want) })
+	}
+	assert.NilError(t, os.MkdirAll(filepath.Join(root, RepoDir, "dists"), 0o755))
+	assert.Equal(t, (&Plan{Root: root}).PublishedLocation(), filepath.Join(root, RepoDir))
+}

@@ -43,13 +43,16 @@ var Tools = [][2]string{{"apt-ftparchive", "apt-utils"}, {"createrepo_c", "creat
 
 // Options is what Write makes a tree of.
 type Options struct {
-	Dir      string       // the tree to write; replaced as a whole when Write succeeds
-	URL      string       // where the tree is served (https://..., file:///...), for SourcesFile and RepoFile
-	Packages []string     // this release's .deb and .rpm files
-	Earlier  string       // earlier releases' packages: a directory searched recursively (their assets, or the previous tree); "" for none
-	Key      *gpgkey.Home // signs InRelease, Release.gpg and repomd.xml.asc
-	Date     time.Time    // Release's Date, repomd.xml's timestamps, the pool files' mtimes
-	Log      io.Writer
+	Dir      string   // the tree to write; replaced as a whole when Write succeeds
+	URL      string   // where the tree is served (https://..., file:///...), for SourcesFile and RepoFile
+	Packages []string // this release's .deb and .rpm files
+	Earlier  string   // earlier releases' packages: a directory searched recursively (their assets, or the previous tree); "" for none
+	// Published is the tree clients read now (the last release's), whose
+	// indexes the new tree keeps (keepPrevious); nil for none.
+	Published Site
+	Key       *gpgkey.Home // signs InRelease, Release.gpg and repomd.xml.asc
+	Date      time.Time    // Release's Date, repomd.xml's timestamps, the pool files' mtimes
+	Log       io.Writer
 }
 
 // Write writes the signed tree: the pool with the packages of this release
@@ -73,7 +76,7 @@ func Write(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	steps := []func(context.Context, string, Options) error{writeApt, writeDnf, writeOperatorFiles}
+	steps := []func(context.Context, string, Options) error{writeApt, writeDnf, keepPrevious, writeOperatorFiles}
 	for _, step := range steps {
 		if err := step(ctx, tmp, o); err != nil {
 			return err
