@@ -13,6 +13,7 @@ import (
 
 	"github.com/stigmer/stigmer/magefiles/gpgkey"
 	"github.com/stigmer/stigmer/magefiles/pkgbuild"
+	"github.com/stigmer/stigmer/magefiles/pkgsig"
 	"github.com/stigmer/stigmer/magefiles/release"
 	"github.com/stigmer/stigmer/magefiles/repo"
 )
@@ -58,16 +59,19 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if plan.SignKey == "" && !withAssets {
 		return fmt.Errorf("the repository needs a signing key: apt and dnf trust a repository only through its signature; set %s (README: Releasing)", release.EnvSignKey)
 	}
-	var key *gpgkey.Home
-	if plan.SignKey != "" {
-		if key, err = gpgkey.Import(ctx, plan.SignKey, plan.SignPassphrase, os.Stdout); err != nil {
-			return fmt.Errorf("reading %s: %w", release.EnvSignKey, err)
-		}
+	key, err := importKey(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if key != nil {
 		defer key.Close()
-		// Before anything is built: a key apt or rpm would refuse fails now.
-		if err := key.Check(ctx); err != nil {
-			return err
-		}
+	}
+	earlier, err := plan.EarlierPackages(ctx)
+	if err != nil {
+		return err
+	}
+	if err := verifyEarlier(ctx, earlier, key); err != nil {
+		return err
 	}
 	url, err := plan.RepoLocation()
 	if key != nil && err != nil {
@@ -109,14 +113,58 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	}
 	return repo.Write(ctx, repo.Options{
 		Dir: filepath.Join(root, release.RepoDir), URL: url, Packages: pkgs,
-		Earlier: plan.RepoEarlier, Published: published, Key: key, Date: b.Date, Log: os.Stdout,
+		Earlier: earlier, Published: published, Key: key, Date: b.Date, Log: os.Stdout,
 	})
+}
+
+// importKey imports and checks the signing key the plan names, before
+// anything is built: a key apt or rpm would refuse fails now. It returns
+// nil for an unsigned run.
+func importKey(ctx context.Context, plan *release.Plan) (*gpgkey.Home, error) {
+	if plan.SignKey == "" {
+		return nil, nil
+	}
+	key, err := gpgkey.Import(ctx, plan.SignKey, plan.SignPassphrase, os.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", release.EnvSignKey, err)
+	}
+	if err := key.Check(ctx); err != nil {
+		key.Close()
+		return nil, err
+	}
+	return key, nil
+}
+
+// verifyEarlier checks every earlier package in dir against the release
+// key before it can enter the repository: a replaced asset on an old
+// release would otherwise be listed in the next signed InRelease. Any
+// failure stops the release, naming each file. Without a key there is no
+// repository, and nothing to check.
+func verifyEarlier(ctx context.Context, dir string, key *gpgkey.Home) error {
+	pkgs, err := repo.FindPackages(dir)
+	if err != nil || len(pkgs) == 0 || key == nil {
+		return err
+	}
+	pub, err := key.Public(ctx, true)
+	if err != nil {
+		return err
+	}
+	v, err := pkgsig.New(ctx, [][]byte{pub})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if err := v.VerifyAll(ctx, pkgs); err != nil {
+		return fmt.Errorf("the earlier releases' packages in %s must be signed by the release key, so nothing is built or published: %w\nrestore each from the build of its release (or delete it from that GitHub release), then re-run", dir, err)
+	}
+	fmt.Printf("the %d earlier packages in %s are signed by the release key\n", len(pkgs), dir)
+	return nil
 }
 
 // repoTools are the commands Release.Repo runs, with their Debian packages.
 func repoTools() []tool {
 	var tools []tool
-	for _, t := range repo.Tools {
+	for _, t := range append(append([][2]string{}, repo.Tools...), pkgsig.Tools...) {
 		tools = append(tools, tool{t[0], t[1]})
 	}
 	return tools

@@ -75,7 +75,13 @@ const (
 	EnvRepoURL        = "STIGMER_REPO_URL"        // where the repository is served; a snapshot's default is its own directory
 	EnvRepoEarlier    = "STIGMER_REPO_EARLIER"    // earlier releases' packages, for the repository
 	EnvRepoPublished  = "STIGMER_REPO_PUBLISHED"  // the repository as served now, whose indexes the new tree keeps
+	EnvAPI            = "GITHUB_API_URL"          // GitHub's REST API (Actions sets it)
+	EnvRepository     = "GITHUB_REPOSITORY"       // owner/name (Actions sets it)
 )
+
+// EarlierDir is where a published release downloads the earlier releases'
+// packages, one directory per tag, relative to the repository root.
+const EarlierDir = "dist/release-earlier"
 
 // Mode says whether a run publishes.
 type Mode int
@@ -126,6 +132,9 @@ type Plan struct {
 	RepoURL        string    // where the repository is served, "" for a snapshot's own directory
 	RepoEarlier    string    // earlier releases' packages for the repository, "" for none
 	RepoPublished  string    // EnvRepoPublished, "" for the default (PublishedLocation)
+	API            string    // EnvAPI, default https://api.github.com
+	Repository     string    // EnvRepository
+	Token          string    // EnvToken
 	Log            io.Writer // progress
 }
 
@@ -134,26 +143,30 @@ type Plan struct {
 // package reads no variable itself.
 type Env struct {
 	CI             bool   // CI=true
-	Token          bool   // EnvToken is set (GoReleaser reads it itself)
+	Token          string // EnvToken
 	SignKeyFile    string // EnvSignKey
 	SignPassphrase string // EnvSignPassphrase
 	Path           string // PATH, which Run prepends the SBOM tool's dir to
 	RepoURL        string // EnvRepoURL
 	RepoEarlier    string // EnvRepoEarlier
 	RepoPublished  string // EnvRepoPublished
+	API            string // EnvAPI
+	Repository     string // EnvRepository
 }
 
 // ReadEnv builds an Env through getenv (os.Getenv at the top level).
 func ReadEnv(getenv func(string) string) Env {
 	return Env{
 		CI:             getenv("CI") == "true",
-		Token:          getenv(EnvToken) != "",
+		Token:          getenv(EnvToken),
 		SignKeyFile:    getenv(EnvSignKey),
 		SignPassphrase: getenv(EnvSignPassphrase),
 		Path:           getenv("PATH"),
 		RepoURL:        getenv(EnvRepoURL),
 		RepoEarlier:    getenv(EnvRepoEarlier),
 		RepoPublished:  getenv(EnvRepoPublished),
+		API:            getenv(EnvAPI),
+		Repository:     getenv(EnvRepository),
 	}
 }
 
@@ -163,9 +176,13 @@ func ReadEnv(getenv func(string) string) Env {
 func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error) {
 	// No tag at HEAD is the usual case: describe fails and Tag stays "".
 	tag, _ := git(ctx, root, "describe", "--exact-match", "--tags", "--match", "v[0-9]*", "HEAD")
-	mode, why := Decide(tag, env.CI, env.Token)
+	mode, why := Decide(tag, env.CI, env.Token != "")
 	p := &Plan{Root: root, Mode: mode, Why: why, Tag: tag, SignPassphrase: env.SignPassphrase, Path: env.Path,
-		RepoURL: env.RepoURL, RepoEarlier: env.RepoEarlier, RepoPublished: env.RepoPublished, Log: log}
+		RepoURL: env.RepoURL, RepoEarlier: env.RepoEarlier, RepoPublished: env.RepoPublished,
+		API: env.API, Repository: env.Repository, Token: env.Token, Log: log}
+	if p.API == "" {
+		p.API = "https://api.github.com"
+	}
 	if key := env.SignKeyFile; key != "" {
 		abs, err := filepath.Abs(key)
 		if err != nil {

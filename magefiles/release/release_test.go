@@ -9,6 +9,8 @@ import (
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
+
+	"github.com/stigmer/stigmer/magefiles/ghrelease/fakegithub"
 )
 
 func TestDecide(t *testing.T) {
@@ -120,4 +122,37 @@ func TestPublishedLocation(t *testing.T) {
 	}
 	assert.NilError(t, os.MkdirAll(filepath.Join(root, RepoDir, "dists"), 0o755))
 	assert.Equal(t, (&Plan{Root: root}).PublishedLocation(), filepath.Join(root, RepoDir))
+}
+
+// TestEarlierPackages: a published release downloads the earlier releases'
+// packages through the API; a snapshot takes STIGMER_REPO_EARLIER.
+func TestEarlierPackages(t *testing.T) {
+	ctx := context.Background()
+	s := fakegithub.New("stigmer/stigmer", "tok", t.TempDir())
+	defer s.Close()
+	src := t.TempDir()
+	var assets []string
+	for _, n := range []string{"stigmer_1.0.0_amd64.deb", "stigmer-1.0.0-1.x86_64.rpm", "stigmer_1.0.0_linux_amd64.tar.gz"} {
+		assert.NilError(t, os.WriteFile(filepath.Join(src, n), []byte(n), 0o644))
+		assets = append(assets, filepath.Join(src, n))
+	}
+	assert.NilError(t, s.AddRelease("v1.0.0", false, false, assets...))
+
+	p := &Plan{Mode: Publish, Root: t.TempDir(), Tag: "v1.1.0", API: s.URL, Repository: "stigmer/stigmer", Token: "tok", Log: os.Stderr}
+	dir, err := p.EarlierPackages(ctx)
+	assert.NilError(t, err)
+	assert.Equal(t, dir, filepath.Join(p.Root, EarlierDir))
+	assert.DeepEqual(t, mustGlob(t, filepath.Join(dir, "*", "*")), []string{
+		filepath.Join(dir, "v1.0.0", "stigmer-1.0.0-1.x86_64.rpm"), filepath.Join(dir, "v1.0.0", "stigmer_1.0.0_amd64.deb")})
+
+	p.RepoEarlier = src
+	_, err = p.EarlierPackages(ctx)
+	assert.ErrorContains(t, err, "STIGMER_REPO_EARLIER is set, but a published release takes the earlier releases from GitHub itself")
+	p.RepoEarlier, p.Repository = "", ""
+	_, err = p.EarlierPackages(ctx)
+	assert.ErrorContains(t, err, `GITHUB_REPOSITORY="" is not owner/name`)
+
+	dir, err = (&Plan{Mode: Snapshot, RepoEarlier: src}).EarlierPackages(ctx)
+	assert.NilError(t, err)
+	assert.Equal(t, dir, src)
 }

@@ -100,7 +100,7 @@ func fillPool(root string, o Options) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the pool: %w", err)
 	}
-	earlier, err := findPackages(o.Earlier)
+	earlier, err := FindPackages(o.Earlier)
 	if err != nil {
 		return nil, err
 	}
@@ -130,8 +130,8 @@ func fillPool(root string, o Options) ([]string, error) {
 	return names, nil
 }
 
-// findPackages lists the stigmer .deb and .rpm files under dir, in order.
-func findPackages(dir string) ([]string, error) {
+// FindPackages lists the stigmer .deb and .rpm files under dir, in order.
+func FindPackages(dir string) ([]string, error) {
 	if dir == "" {
 		return nil, nil
 	}
