@@ -172,7 +172,8 @@ func ReadEnv(getenv func(string) string) Env {
 
 // New reads the repository at root and takes the user's choices from env. It
 // fails when a published release would be built from a dirty tree, naming
-// the changed files, or when the signing key file cannot be read.
+// the changed files, or without a signing key, or when the signing key file
+// cannot be read.
 func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error) {
 	// No tag at HEAD is the usual case: describe fails and Tag stays "".
 	tag, _ := git(ctx, root, "describe", "--exact-match", "--tags", "--match", "v[0-9]*", "HEAD")
@@ -200,6 +201,11 @@ func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error
 		}
 		if status != "" {
 			return nil, fmt.Errorf("refusing to publish %s from a dirty tree; these files differ from the tag:\n%s\ncommit or stash them and tag again, or unset %s for a snapshot", tag, status, EnvToken)
+		}
+		// An unsigned release has no repository, and hosts that trust the
+		// repository would get nothing: refuse before anything is built.
+		if p.SignKey == "" {
+			return nil, fmt.Errorf("refusing to publish %s unsigned: %s is unset; in the workflow it comes from the release environment's secret STIGMER_SIGNING_KEY (README: Releasing), so check that the job runs in that environment and the secret is set", tag, EnvSignKey)
 		}
 	}
 	return p, nil

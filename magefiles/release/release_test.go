@@ -72,6 +72,28 @@ func TestNew(t *testing.T) {
 	assert.NilError(t, (&Plan{Mode: Snapshot}).CheckVersion("1.2.3+dirty"))
 }
 
+// TestNewRefusesAnUnsignedPublish: a tag in CI with a token and no key
+// fails in New, before anything is built, naming the variable; the same
+// without a token is a snapshot, unsigned as before.
+func TestNewRefusesAnUnsignedPublish(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"init", "-q"},
+		{"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "--allow-empty", "-m", "x"},
+		{"tag", "v1.2.3"},
+	} {
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+		assert.NilError(t, err, string(out))
+	}
+	env := func(m map[string]string) Env { return ReadEnv(func(k string) string { return m[k] }) }
+	_, err := New(context.Background(), dir, env(map[string]string{"CI": "true", EnvToken: "t"}), os.Stdout)
+	assert.ErrorContains(t, err, "refusing to publish v1.2.3 unsigned: STIGMER_SIGN_KEY_FILE is unset")
+	p, err := New(context.Background(), dir, env(map[string]string{"CI": "true"}), os.Stdout)
+	assert.NilError(t, err)
+	assert.Equal(t, p.Mode, Snapshot)
+	assert.Equal(t, p.SignKey, "")
+}
+
 func TestAssetName(t *testing.T) {
 	for in, want := range map[string]string{
 		"stigmer_1.2.3_amd64.deb":                "stigmer_1.2.3_amd64.deb",
