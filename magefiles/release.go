@@ -21,16 +21,33 @@ import (
 // Release groups the release and its checks.
 type Release mg.Namespace
 
-// Run makes the release with GoReleaser, and its signed apt and dnf repository: published on a v* tag in CI with GITHUB_TOKEN, else a snapshot into dist/release and dist/repo.
+// Run builds the release: packages, archives, checksums, signatures, notes and the signed apt and dnf repository, into dist/; on a v* tag in CI with GITHUB_TOKEN as the release to publish, else as a snapshot.
 //
 // The .deb and .rpm come from packaging/nfpm.yaml through pkgbuild, as with
 // the package target, into dist/release-packages; GoReleaser then builds the
-// archives and checksums.txt, signs, and publishes. STIGMER_SIGN_KEY_FILE
-// (an armored OpenPGP private key) and STIGMER_SIGN_PASSPHRASE sign the
-// packages, checksums.txt and the repository (Release.Repo), which an
-// unsigned release has none of. A published release refuses a dirty tree.
+// archives and checksums.txt and signs. STIGMER_SIGN_KEY_FILE (an armored
+// OpenPGP private key; in CI, STIGMER_SIGN_KEY holding it) and
+// STIGMER_SIGN_PASSPHRASE sign the packages, checksums.txt and the
+// repository (dist/repo), which an unsigned snapshot has none of. A release
+// to publish refuses a dirty tree and a missing key, and takes the earlier
+// releases' packages from GitHub. Release.Publish uploads what it made.
 func (Release) Run(ctx context.Context) error {
 	return makeRelease(ctx, true)
+}
+
+// Publish creates the GitHub release of the tag at HEAD from what the release target made, through GitHub's API: a draft, every asset, then published.
+func (Release) Publish(ctx context.Context) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	plan, err := release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	_, err = plan.Publish(ctx)
+	return err
 }
 
 // Repo writes the signed apt and dnf repository of this version's packages, and of earlier releases' (STIGMER_REPO_EARLIER), into dist/repo.
@@ -43,7 +60,8 @@ func (Release) Repo(ctx context.Context) error {
 }
 
 // makeRelease builds the signed packages and, withAssets, the GoReleaser
-// release, then the repository when there is a key to sign it with.
+// release and its notes, then the repository when there is a key to sign
+// it with.
 func makeRelease(ctx context.Context, withAssets bool) error {
 	if err := installTools(ctx, repoTools()); err != nil {
 		return err
@@ -56,46 +74,24 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if err != nil {
 		return err
 	}
+	defer plan.Close()
 	if plan.SignKey == "" && !withAssets {
 		return fmt.Errorf("the repository needs a signing key: apt and dnf trust a repository only through its signature; set %s (README: Releasing)", release.EnvSignKey)
 	}
-	key, err := importKey(ctx, plan)
-	if err != nil {
-		return err
-	}
+	key, earlier, err := checkBeforeBuilding(ctx, plan)
 	if key != nil {
 		defer key.Close()
 	}
-	earlier, err := plan.EarlierPackages(ctx)
 	if err != nil {
 		return err
 	}
-	if err := verifyEarlier(ctx, earlier, key); err != nil {
-		return err
+	var url string
+	if key != nil {
+		if url, err = plan.RepoLocation(ctx); err != nil {
+			return err
+		}
 	}
-	url, err := plan.RepoLocation()
-	if key != nil && err != nil {
-		return err
-	}
-	opts := userOptions()
-	opts.Dist = filepath.Join(root, release.PackageDir)
-	opts.SignKey, opts.SignPassphrase = plan.SignKey, plan.SignPassphrase
-	b, err := newBuild(ctx, opts)
-	if err != nil {
-		return err
-	}
-	if err := plan.CheckVersion(b.Version); err != nil {
-		return err
-	}
-	if withAssets {
-		plan.Announce(b.Version)
-	} else {
-		fmt.Printf("repository of stigmer %s into %s, served at %s\n", b.Version, release.RepoDir, url)
-	}
-	if err := plan.ClearSigned(b.Dist); err != nil {
-		return err
-	}
-	pkgs, err := b.Packages(ctx, pkgbuild.Arches, pkgbuild.Formats)
+	b, pkgs, err := buildPackages(ctx, plan, withAssets, url)
 	if err != nil {
 		return err
 	}
@@ -103,23 +99,92 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 		if err := plan.Run(ctx, b, pkgs, key); err != nil {
 			return err
 		}
+		if key != nil {
+			if err := plan.WriteNotes(ctx, b.Version, key.Fingerprint, []string{key.Fingerprint}); err != nil {
+				return err
+			}
+		}
 	}
 	if key == nil {
 		return nil
 	}
+	if err := writeRepo(ctx, plan, b, pkgs, earlier, key, url); err != nil {
+		return err
+	}
+	return plan.WriteOutputs(os.Getenv("GITHUB_OUTPUT"))
+}
+
+// checkBeforeBuilding runs, in order, the checks that must pass before
+// anything is built or published, and returns the imported signing key
+// (nil when unsigned; the caller closes it, also on error) and the
+// directory of the earlier releases' packages, each verified. A new check
+// of the release's inputs belongs here.
+func checkBeforeBuilding(ctx context.Context, plan *release.Plan) (*gpgkey.Home, string, error) {
+	if err := plan.RequireKey(); err != nil {
+		return nil, "", err
+	}
+	key, err := importKey(ctx, plan)
+	if err != nil {
+		return nil, "", err
+	}
+	earlier, err := plan.EarlierPackages(ctx)
+	if err != nil {
+		return key, "", err
+	}
+	return key, earlier, verifyEarlier(ctx, earlier, key)
+}
+
+// buildPackages builds and signs the release's .deb and .rpm.
+func buildPackages(ctx context.Context, plan *release.Plan, withAssets bool, url string) (*pkgbuild.Build, []string, error) {
+	root := plan.Root
+	opts := userOptions()
+	opts.Dist = filepath.Join(root, release.PackageDir)
+	opts.SignKey, opts.SignPassphrase = plan.SignKey, plan.SignPassphrase
+	b, err := newBuild(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := plan.CheckVersion(b.Version); err != nil {
+		return nil, nil, err
+	}
+	if withAssets {
+		plan.Announce(b.Version)
+	} else {
+		fmt.Printf("repository of stigmer %s into %s, served at %s\n", b.Version, release.RepoDir, url)
+	}
+	if err := plan.ClearSigned(b.Dist); err != nil {
+		return nil, nil, err
+	}
+	pkgs, err := b.Packages(ctx, pkgbuild.Arches, pkgbuild.Formats)
+	return b, pkgs, err
+}
+
+// writeRepo writes the signed repository into dist/repo, keeping the
+// published tree's indexes, and checks its size against the Pages limit.
+func writeRepo(ctx context.Context, plan *release.Plan, b *pkgbuild.Build, pkgs []string, earlier string, key *gpgkey.Home, url string) error {
 	published, err := repo.OpenSite(plan.PublishedLocation())
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", release.EnvRepoPublished, err)
 	}
-	return repo.Write(ctx, repo.Options{
-		Dir: filepath.Join(root, release.RepoDir), URL: url, Packages: pkgs,
+	dir := filepath.Join(plan.Root, release.RepoDir)
+	err = repo.Write(ctx, repo.Options{
+		Dir: dir, URL: url, Packages: pkgs,
 		Earlier: earlier, Published: published, Key: key, Date: b.Date, Log: os.Stdout,
 	})
+	if err != nil {
+		return err
+	}
+	size, err := repo.CheckSize(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("the repository takes %d MB of GitHub Pages' %d MB\n", size/1_000_000, repo.PagesLimit/1_000_000)
+	return nil
 }
 
-// importKey imports and checks the signing key the plan names, before
-// anything is built: a key apt or rpm would refuse fails now. It returns
-// nil for an unsigned run.
+// importKey imports and checks the signing key the plan names: a key apt
+// or rpm would refuse, or one that expires within a year, fails. It
+// returns nil for an unsigned run.
 func importKey(ctx context.Context, plan *release.Plan) (*gpgkey.Home, error) {
 	if plan.SignKey == "" {
 		return nil, nil

@@ -276,3 +276,19 @@ func (c *Client) Download(ctx context.Context, a Asset, w io.Writer) error {
 	}
 	return nil
 }
+
+// PagesURL is the address GitHub Pages serves the repository's site at
+// (its custom domain, if one is set), from GET /repos/{repo}/pages; the
+// token needs pages: read.
+func (c *Client) PagesURL(ctx context.Context) (string, error) {
+	var site struct {
+		HTMLURL string `json:"html_url"`
+	}
+	if _, err := c.getJSON(ctx, "reading the GitHub Pages site of "+c.Repo, c.repoURL("/pages"), &site); err != nil {
+		return "", err
+	}
+	if site.HTMLURL == "" {
+		return "", fmt.Errorf("GitHub's API gives no Pages address for %s: set its Pages source to GitHub Actions (README: Releasing)", c.Repo)
+	}
+	return strings.TrimSuffix(site.HTMLURL, "/"), nil
+}

@@ -192,6 +192,17 @@ func TestPublish(t *testing.T) {
 	assert.Assert(t, is.ErrorIs(err, ErrNotFound))
 }
 
+func TestPagesURL(t *testing.T) {
+	s := standIn(t)
+	var waits []time.Duration
+	_, err := client(s.Server, &waits).PagesURL(context.Background())
+	assert.Assert(t, is.ErrorIs(err, ErrNotFound))
+	s.PagesURL = "https://stigmer.example.invalid/stigmer/"
+	got, err := client(s.Server, &waits).PagesURL(context.Background())
+	assert.NilError(t, err)
+	assert.Equal(t, got, "https://stigmer.example.invalid/stigmer")
+}
+
 func TestNextPage(t *testing.T) {
 	assert.Equal(t, nextPage(`<https://api.example.invalid/r?page=3>; rel="next", <https://api.example.invalid/r?page=9>; rel="last"`), "https://api.example.invalid/r?page=3")
 	assert.Equal(t, nextPage(`<https://api.example.invalid/r?page=1>; rel="prev"`), "")

@@ -7,13 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goreleaser/nfpm/v2"
-	_ "github.com/goreleaser/nfpm/v2/deb"
-	"github.com/goreleaser/nfpm/v2/files"
-	_ "github.com/goreleaser/nfpm/v2/rpm"
 	"gotest.tools/v3/assert"
 
 	"github.com/stigmer/stigmer/magefiles/gpgkey"
+	"github.com/stigmer/stigmer/magefiles/testpkg"
 )
 
 // signedPackages writes a .deb and an .rpm signed with key (unsigned when
@@ -31,23 +28,8 @@ func signedPackages(t *testing.T, key *gpgkey.Home) []string {
 	assert.NilError(t, os.WriteFile(payload, []byte("#!/bin/sh\necho 1.0.0\n"), 0o755))
 	var out []string
 	for _, format := range []string{"deb", "rpm"} {
-		info := nfpm.WithDefaults(&nfpm.Info{
-			Name: "stigmer", Arch: "amd64", Version: "1.0.0", Platform: "linux",
-			Description: "test package", Maintainer: "Test <test@example.invalid>", MTime: time.Unix(1e9, 0),
-			Overridables: nfpm.Overridables{
-				Contents: []*files.Content{{Source: payload, Destination: "/usr/bin/stigmer"}},
-				Deb:      nfpm.Deb{Signature: nfpm.DebSignature{PackageSignature: nfpm.PackageSignature{KeyFile: keyFile}}},
-				RPM:      nfpm.RPM{Signature: nfpm.RPMSignature{PackageSignature: nfpm.PackageSignature{KeyFile: keyFile}}},
-			},
-		})
-		assert.NilError(t, info.Validate())
-		p, err := nfpm.Get(format)
+		path, err := testpkg.Write(dir, testpkg.Spec{Format: format, Arch: "amd64", Version: "1.0.0", Payload: payload, SignKey: keyFile, MTime: time.Unix(1e9, 0)})
 		assert.NilError(t, err)
-		path := filepath.Join(dir, p.ConventionalFileName(info))
-		f, err := os.Create(path)
-		assert.NilError(t, err)
-		assert.NilError(t, p.Package(info, f))
-		assert.NilError(t, f.Close())
 		out = append(out, path)
 	}
 	return out

@@ -70,6 +70,7 @@ func AssetName(name string) string {
 // The environment a release engineer sets (README: Releasing).
 const (
 	EnvSignKey        = "STIGMER_SIGN_KEY_FILE"   // armored OpenPGP private key; unset: unsigned
+	EnvSignKeyData    = "STIGMER_SIGN_KEY"        // the same key as text, when EnvSignKey is unset (a CI secret)
 	EnvSignPassphrase = "STIGMER_SIGN_PASSPHRASE" // its passphrase; unset: none
 	EnvToken          = "GITHUB_TOKEN"            // publishes, with a tag in CI
 	EnvRepoURL        = "STIGMER_REPO_URL"        // where the repository is served; a snapshot's default is its own directory
@@ -136,6 +137,7 @@ type Plan struct {
 	Repository     string    // EnvRepository
 	Token          string    // EnvToken
 	Log            io.Writer // progress
+	keyDir         string    // holds the key file written from EnvSignKeyData
 }
 
 // Env is what the release takes from the user's environment. The magefiles'
@@ -145,6 +147,7 @@ type Env struct {
 	CI             bool   // CI=true
 	Token          string // EnvToken
 	SignKeyFile    string // EnvSignKey
+	SignKeyData    string // EnvSignKeyData
 	SignPassphrase string // EnvSignPassphrase
 	Path           string // PATH, which Run prepends the SBOM tool's dir to
 	RepoURL        string // EnvRepoURL
@@ -160,6 +163,7 @@ func ReadEnv(getenv func(string) string) Env {
 		CI:             getenv("CI") == "true",
 		Token:          getenv(EnvToken),
 		SignKeyFile:    getenv(EnvSignKey),
+		SignKeyData:    getenv(EnvSignKeyData),
 		SignPassphrase: getenv(EnvSignPassphrase),
 		Path:           getenv("PATH"),
 		RepoURL:        getenv(EnvRepoURL),
@@ -172,8 +176,9 @@ func ReadEnv(getenv func(string) string) Env {
 
 // New reads the repository at root and takes the user's choices from env. It
 // fails when a published release would be built from a dirty tree, naming
-// the changed files, or without a signing key, or when the signing key file
-// cannot be read.
+// the changed files, or when the signing key cannot be read. A key given
+// as EnvSignKeyData is written to a private temporary file that Close
+// removes.
 func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error) {
 	// No tag at HEAD is the usual case: describe fails and Tag stays "".
 	tag, _ := git(ctx, root, "describe", "--exact-match", "--tags", "--match", "v[0-9]*", "HEAD")
@@ -183,6 +188,13 @@ func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error
 		API: env.API, Repository: env.Repository, Token: env.Token, Log: log}
 	if p.API == "" {
 		p.API = "https://api.github.com"
+	}
+	if env.SignKeyFile == "" && env.SignKeyData != "" {
+		file, err := p.writeKey(env.SignKeyData)
+		if err != nil {
+			return nil, err
+		}
+		env.SignKeyFile = file
 	}
 	if key := env.SignKeyFile; key != "" {
 		abs, err := filepath.Abs(key)
@@ -202,13 +214,41 @@ func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error
 		if status != "" {
 			return nil, fmt.Errorf("refusing to publish %s from a dirty tree; these files differ from the tag:\n%s\ncommit or stash them and tag again, or unset %s for a snapshot", tag, status, EnvToken)
 		}
-		// An unsigned release has no repository, and hosts that trust the
-		// repository would get nothing: refuse before anything is built.
-		if p.SignKey == "" {
-			return nil, fmt.Errorf("refusing to publish %s unsigned: %s is unset; in the workflow it comes from the release environment's secret STIGMER_SIGNING_KEY (README: Releasing), so check that the job runs in that environment and the secret is set", tag, EnvSignKey)
-		}
 	}
 	return p, nil
+}
+
+// writeKey writes the armored key to a file only this user can read, in a
+// directory Close removes.
+func (p *Plan) writeKey(data string) (string, error) {
+	dir, err := os.MkdirTemp("", "stigmer-sign-key-")
+	if err != nil {
+		return "", fmt.Errorf("writing %s to a file: %w", EnvSignKeyData, err)
+	}
+	p.keyDir = dir
+	file := filepath.Join(dir, "key.asc")
+	if err := os.WriteFile(file, []byte(strings.TrimSpace(data)+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing %s to a file: %w", EnvSignKeyData, err)
+	}
+	return file, nil
+}
+
+// Close removes the key file New wrote, if any.
+func (p *Plan) Close() error {
+	if p.keyDir == "" {
+		return nil
+	}
+	return os.RemoveAll(p.keyDir)
+}
+
+// RequireKey fails when a release to be published has no signing key: it
+// would have no repository, and the hosts that install from the repository
+// would get nothing. The release calls it before anything is built.
+func (p *Plan) RequireKey() error {
+	if p.Mode == Publish && p.SignKey == "" {
+		return fmt.Errorf("refusing to publish %s unsigned: %s is unset; in the workflow the key comes from the release environment's secret STIGMER_SIGNING_KEY as %s (README: Releasing), so check that the job runs in that environment and the secret is set", p.Tag, EnvSignKey, EnvSignKeyData)
+	}
+	return nil
 }
 
 // CheckVersion fails when a published release's version is not its tag
@@ -227,15 +267,25 @@ func (p *Plan) CheckVersion(version string) error {
 }
 
 // RepoLocation is where the repository will be served, for its
-// stigmer.sources and stigmer.repo: EnvRepoURL or, for a snapshot, RepoDir
-// as a file: URL, so that a snapshot's tree works where it was made. A
-// published release needs EnvRepoURL.
-func (p *Plan) RepoLocation() (string, error) {
+// stigmer.sources and stigmer.repo: EnvRepoURL; else, for a published
+// release, the GitHub Pages address the API gives; else, for a snapshot,
+// RepoDir as a file: URL, so that a snapshot's tree works where it was
+// made.
+func (p *Plan) RepoLocation(ctx context.Context) (string, error) {
 	switch {
 	case p.RepoURL != "":
 		return p.RepoURL, nil
 	case p.Mode == Publish:
-		return "", fmt.Errorf("%s is unset: a published repository's stigmer.sources and stigmer.repo must name where it is served", EnvRepoURL)
+		gh, err := p.GitHub()
+		if err != nil {
+			return "", err
+		}
+		url, err := gh.PagesURL(ctx)
+		if err != nil {
+			return "", fmt.Errorf("finding where the repository is served (or set %s): %w", EnvRepoURL, err)
+		}
+		p.RepoURL = url
+		return url, nil
 	}
 	return "file://" + filepath.Join(p.Root, RepoDir), nil
 }
@@ -315,7 +365,9 @@ func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string, ke
 			return err
 		}
 	}
-	args := []string{"run", GoReleaser, "release", "--clean"}
+	// GoReleaser builds, checksums and signs; Publish uploads, through
+	// the API client the rehearsal can stand in for.
+	args := []string{"run", GoReleaser, "release", "--clean", "--skip=publish"}
 	if p.Mode == Snapshot {
 		args = append(args, "--snapshot")
 	}

@@ -3,7 +3,6 @@ package release
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -40,15 +39,7 @@ func TestDecide(t *testing.T) {
 // TestNew runs New on a scratch repository: a dirty tree is refused only
 // when the run would publish.
 func TestNew(t *testing.T) {
-	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"init", "-q"},
-		{"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "--allow-empty", "-m", "x"},
-		{"tag", "v1.2.3"},
-	} {
-		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
-		assert.NilError(t, err, string(out))
-	}
+	dir := tagged(t, "v1.2.3")
 	assert.NilError(t, os.WriteFile(filepath.Join(dir, "new"), nil, 0o644))
 	env := func(m map[string]string) Env { return ReadEnv(func(k string) string { return m[k] }) }
 	ctx := context.Background()
@@ -76,22 +67,27 @@ func TestNew(t *testing.T) {
 // fails in New, before anything is built, naming the variable; the same
 // without a token is a snapshot, unsigned as before.
 func TestNewRefusesAnUnsignedPublish(t *testing.T) {
-	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"init", "-q"},
-		{"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "--allow-empty", "-m", "x"},
-		{"tag", "v1.2.3"},
-	} {
-		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
-		assert.NilError(t, err, string(out))
-	}
+	dir := tagged(t, "v1.2.3")
 	env := func(m map[string]string) Env { return ReadEnv(func(k string) string { return m[k] }) }
-	_, err := New(context.Background(), dir, env(map[string]string{"CI": "true", EnvToken: "t"}), os.Stdout)
-	assert.ErrorContains(t, err, "refusing to publish v1.2.3 unsigned: STIGMER_SIGN_KEY_FILE is unset")
-	p, err := New(context.Background(), dir, env(map[string]string{"CI": "true"}), os.Stdout)
+	p, err := New(context.Background(), dir, env(map[string]string{"CI": "true", EnvToken: "t"}), os.Stdout)
+	assert.NilError(t, err)
+	assert.ErrorContains(t, p.RequireKey(), "refusing to publish v1.2.3 unsigned: STIGMER_SIGN_KEY_FILE is unset")
+	p, err = New(context.Background(), dir, env(map[string]string{"CI": "true"}), os.Stdout)
 	assert.NilError(t, err)
 	assert.Equal(t, p.Mode, Snapshot)
 	assert.Equal(t, p.SignKey, "")
+	assert.NilError(t, p.RequireKey())
+
+	// The key as text (a CI secret) is written to a private file, removed by Close.
+	p, err = New(context.Background(), dir, env(map[string]string{"CI": "true", EnvToken: "t", EnvSignKeyData: "-----BEGIN PGP PRIVATE KEY BLOCK-----"}), os.Stdout)
+	assert.NilError(t, err)
+	assert.NilError(t, p.RequireKey())
+	fi, err := os.Stat(p.SignKey)
+	assert.NilError(t, err)
+	assert.Equal(t, fi.Mode().Perm(), os.FileMode(0o600))
+	assert.NilError(t, p.Close())
+	_, err = os.Stat(p.SignKey)
+	assert.Assert(t, os.IsNotExist(err))
 }
 
 func TestAssetName(t *testing.T) {

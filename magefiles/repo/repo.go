@@ -233,3 +233,39 @@ func run(ctx context.Context, dir, name string, args ...string) ([]byte, error) 
 	}
 	return out, nil
 }
+
+// PagesLimit is GitHub Pages' limit on a published site, in bytes (1 GB),
+// and PagesMargin the share of it CheckSize allows: a release adds about
+// 16 MB (four packages and their indexes), so the margin
+// leaves room for the releases that follow while the maintainers act.
+const (
+	PagesLimit  = 1_000_000_000
+	PagesMargin = 0.9
+)
+
+// CheckSize fails when the tree in dir takes more than PagesMargin of
+// PagesLimit, saying what to do: an earlier release leaves the repository
+// when its package assets are deleted from its GitHub release (hosts can no
+// longer install or downgrade to it), or the tree moves to a host without
+// the limit. It returns the tree's size.
+func CheckSize(dir string) (int64, error) {
+	var size int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			size += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("measuring %s: %w", dir, err)
+	}
+	if float64(size) > PagesMargin*PagesLimit {
+		return size, fmt.Errorf("the repository is %d MB, more than %.0f%% of GitHub Pages' %d MB limit, so it is not published: delete the .deb and .rpm assets of the oldest releases from their GitHub releases (they leave the repository; hosts can no longer install those versions from it), or serve dist/repo from a host without the limit (README: Releasing), then re-run",
+			size/1_000_000, PagesMargin*100, PagesLimit/1_000_000)
+	}
+	return size, nil
+}

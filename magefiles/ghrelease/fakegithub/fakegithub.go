@@ -35,6 +35,9 @@ type Server struct {
 	Repo  string // owner/name it serves
 	Token string // the token it expects
 	Dir   string // Dir/TAG/ holds each release's assets and notes.md
+	// PagesURL is what GET /repos/{repo}/pages gives as html_url; "" is a
+	// repository without Pages (404).
+	PagesURL string
 	// MaxPerPage caps per_page as the API does at 100; tests set it lower
 	// to see every page followed.
 	MaxPerPage int
@@ -147,6 +150,8 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/uploads"+repo+"/releases/") && req.Method == http.MethodPost:
 		s.upload(w, req, strings.TrimPrefix(path, "/uploads"+repo+"/releases/"))
+	case path == repo+"/pages" && req.Method == http.MethodGet && s.PagesURL != "":
+		writeJSON(w, http.StatusOK, map[string]string{"html_url": s.PagesURL})
 	case path == repo+"/releases" && req.Method == http.MethodGet:
 		s.list(w, req)
 	case path == repo+"/releases" && req.Method == http.MethodPost:
