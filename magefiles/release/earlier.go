@@ -38,6 +38,10 @@ func (p *Plan) EarlierPackages(ctx context.Context) (string, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return "", fmt.Errorf("clearing %s: %w", EarlierDir, err)
 	}
+	// Made even when empty: the first release has no earlier one.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", EarlierDir, err)
+	}
 	if _, err := gh.DownloadEarlier(ctx, p.Tag, dir, IsPackage); err != nil {
 		return "", fmt.Errorf("downloading the earlier releases' packages for the repository: %w", err)
 	}

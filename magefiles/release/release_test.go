@@ -148,6 +148,14 @@ func TestEarlierPackages(t *testing.T) {
 	ctx := context.Background()
 	s := fakegithub.New("stigmer/stigmer", "tok", t.TempDir())
 	defer s.Close()
+	// The first release: nothing earlier, an empty directory.
+	first := &Plan{Mode: Publish, Root: t.TempDir(), Tag: "v1.0.0", API: s.URL, Repository: "stigmer/stigmer", Token: "tok", Log: os.Stderr}
+	dir, err := first.EarlierPackages(ctx)
+	assert.NilError(t, err)
+	entries, err := os.ReadDir(dir)
+	assert.NilError(t, err)
+	assert.Equal(t, len(entries), 0)
+
 	src := t.TempDir()
 	var assets []string
 	for _, n := range []string{"stigmer_1.0.0_amd64.deb", "stigmer-1.0.0-1.x86_64.rpm", "stigmer_1.0.0_linux_amd64.tar.gz"} {
@@ -157,7 +165,7 @@ func TestEarlierPackages(t *testing.T) {
 	assert.NilError(t, s.AddRelease("v1.0.0", false, false, assets...))
 
 	p := &Plan{Mode: Publish, Root: t.TempDir(), Tag: "v1.1.0", API: s.URL, Repository: "stigmer/stigmer", Token: "tok", Log: os.Stderr}
-	dir, err := p.EarlierPackages(ctx)
+	dir, err = p.EarlierPackages(ctx)
 	assert.NilError(t, err)
 	assert.Equal(t, dir, filepath.Join(p.Root, EarlierDir))
 	assert.DeepEqual(t, mustGlob(t, filepath.Join(dir, "*", "*")), []string{
