@@ -24,6 +24,9 @@ func TestReadmeHasTheBlocksTheVMTestRuns(t *testing.T) {
 		assert.Assert(t, is.Contains(blocks["dnf-install"], f))
 	}
 	assert.Assert(t, !strings.Contains(blocks["apt-install"], "apt-key") && !strings.Contains(blocks["apt-install"], "trusted=yes"))
+	// An upgrade of stigmer is not an upgrade of the whole host.
+	assert.Assert(t, is.Contains(blocks["apt-upgrade"], "apt-get install --only-upgrade "))
+	assert.Assert(t, !strings.Contains(blocks["apt-upgrade"], "apt-get upgrade"), blocks["apt-upgrade"])
 }
 
 func TestReadmeRefusesADriftedBlock(t *testing.T) {
