@@ -244,6 +244,19 @@ func (Release) Check(ctx context.Context) error {
 		"go", "test", "-count=1", "-v", "-tags", "releasecheck", "-timeout", "45m", "./magefiles/releasecheck")
 }
 
+// Rehearse plays v1.0.0, v1.1.0 and v1.2.0-rc.1 through the release workflow's steps offline, against a stand-in of GitHub's API, into dist/rehearsal, then checks the outcome with apt, dnf and a tampered asset.
+//
+// It runs the tests of magefiles/rehearsal (build tag rehearsal), which
+// play the tags once in a scratch clone of HEAD: committed code only.
+// dist/rehearsal keeps what each tag released (releases/TAG), each Pages
+// artifact (artifacts/TAG) and the deployed site (pages/).
+func (Release) Rehearse(ctx context.Context) error {
+	if err := installTools(ctx, append(append(repoTools(), releaseTools...), tool{"dnf", "dnf"})); err != nil {
+		return err
+	}
+	return sh.RunV("go", "test", "-count=1", "-v", "-tags", "rehearsal", "-timeout", "30m", "./magefiles/rehearsal")
+}
+
 // releaseTools maps each command the release checks run to its Debian package.
 var releaseTools = []tool{
 	{"gpg", "gpg"},
