@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -78,7 +79,7 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if plan.SignKey == "" && !withAssets {
 		return fmt.Errorf("the repository needs a signing key: apt and dnf trust a repository only through its signature; set %s (README: Releasing)", release.EnvSignKey)
 	}
-	key, earlier, err := checkBeforeBuilding(ctx, plan)
+	key, trusted, earlier, err := checkBeforeBuilding(ctx, plan)
 	if key != nil {
 		defer key.Close()
 	}
@@ -95,12 +96,23 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if err != nil {
 		return err
 	}
+	if key != nil {
+		keyring, err := keyringPackages(ctx, b, url, key, trusted)
+		if err != nil {
+			return err
+		}
+		pkgs = append(pkgs, keyring...)
+	}
 	if withAssets {
 		if err := plan.Run(ctx, b, pkgs, key); err != nil {
 			return err
 		}
 		if key != nil {
-			if err := plan.WriteNotes(ctx, b.Version, key.Fingerprint, []string{key.Fingerprint}); err != nil {
+			fprs, err := key.Fingerprints(ctx, bytes.Join(trusted, []byte("\n")))
+			if err != nil {
+				return err
+			}
+			if err := plan.WriteNotes(ctx, b.Version, key.Fingerprint, fprs); err != nil {
 				return err
 			}
 		}
@@ -116,22 +128,65 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 
 // checkBeforeBuilding runs, in order, the checks that must pass before
 // anything is built or published, and returns the imported signing key
-// (nil when unsigned; the caller closes it, also on error) and the
-// directory of the earlier releases' packages, each verified. A new check
-// of the release's inputs belongs here.
-func checkBeforeBuilding(ctx context.Context, plan *release.Plan) (*gpgkey.Home, string, error) {
+// (nil when unsigned; the caller closes it, also on error), the keys the
+// repository trusts (trustedKeys) and the directory of the earlier
+// releases' packages, each verified against them. A new check of the
+// release's inputs belongs here.
+func checkBeforeBuilding(ctx context.Context, plan *release.Plan) (*gpgkey.Home, [][]byte, string, error) {
 	if err := plan.RequireKey(); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	key, err := importKey(ctx, plan)
+	if err != nil || key == nil {
+		return key, nil, plan.RepoEarlier, err
+	}
+	trusted, err := trustedKeys(ctx, plan.Root, key)
 	if err != nil {
-		return nil, "", err
+		return key, nil, "", err
 	}
 	earlier, err := plan.EarlierPackages(ctx)
 	if err != nil {
-		return key, "", err
+		return key, nil, "", err
 	}
-	return key, earlier, verifyEarlier(ctx, earlier, key)
+	return key, trusted, earlier, verifyEarlier(ctx, earlier, trusted)
+}
+
+// trustedKeys are the armored public keys the repository trusts: the
+// signing key first, then those in packaging/keyring (the next key during
+// a rotation, the previous one while its packages are offered).
+func trustedKeys(ctx context.Context, root string, key *gpgkey.Home) ([][]byte, error) {
+	pub, err := key.Public(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	extra, err := pkgbuild.KeyringKeys(root)
+	if err != nil {
+		return nil, err
+	}
+	keys := [][]byte{pub}
+	for _, k := range extra {
+		fprs, err := key.Fingerprints(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("reading a key in %s: %w", pkgbuild.KeyringKeysDir, err)
+		}
+		if len(fprs) != 1 {
+			return nil, fmt.Errorf("a file in %s holds %d keys, not one", pkgbuild.KeyringKeysDir, len(fprs))
+		}
+		if fprs[0] != key.Fingerprint {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// keyringPackages builds the signed keyring packages of this version,
+// carrying the trusted keys and the sources of the tree at url.
+func keyringPackages(ctx context.Context, b *pkgbuild.Build, url string, key *gpgkey.Home, trusted [][]byte) ([]string, error) {
+	files := filepath.Join(b.Dist, ".keyring-files")
+	if err := repo.KeyringFiles(ctx, files, url, key, trusted); err != nil {
+		return nil, err
+	}
+	return b.KeyringPackages(files)
 }
 
 // buildPackages builds and signs the release's .deb and .rpm.
@@ -200,21 +255,16 @@ func importKey(ctx context.Context, plan *release.Plan) (*gpgkey.Home, error) {
 	return key, nil
 }
 
-// verifyEarlier checks every earlier package in dir against the release
-// key before it can enter the repository: a replaced asset on an old
+// verifyEarlier checks every earlier package in dir against the trusted
+// keys before it can enter the repository: a replaced asset on an old
 // release would otherwise be listed in the next signed InRelease. Any
-// failure stops the release, naming each file. Without a key there is no
-// repository, and nothing to check.
-func verifyEarlier(ctx context.Context, dir string, key *gpgkey.Home) error {
+// failure stops the release, naming each file.
+func verifyEarlier(ctx context.Context, dir string, trusted [][]byte) error {
 	pkgs, err := repo.FindPackages(dir)
-	if err != nil || len(pkgs) == 0 || key == nil {
+	if err != nil || len(pkgs) == 0 {
 		return err
 	}
-	pub, err := key.Public(ctx, true)
-	if err != nil {
-		return err
-	}
-	v, err := pkgsig.New(ctx, [][]byte{pub})
+	v, err := pkgsig.New(ctx, trusted)
 	if err != nil {
 		return err
 	}
@@ -222,7 +272,7 @@ func verifyEarlier(ctx context.Context, dir string, key *gpgkey.Home) error {
 	if err := v.VerifyAll(ctx, pkgs); err != nil {
 		return fmt.Errorf("the earlier releases' packages in %s must be signed by the release key, so nothing is built or published: %w\nrestore each from the build of its release (or delete it from that GitHub release), then re-run", dir, err)
 	}
-	fmt.Printf("the %d earlier packages in %s are signed by the release key\n", len(pkgs), dir)
+	fmt.Printf("the %d earlier packages in %s are signed by the release keys\n", len(pkgs), dir)
 	return nil
 }
 

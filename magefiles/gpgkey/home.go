@@ -179,3 +179,37 @@ func (h *Home) gpg(ctx context.Context, stdin io.Reader, args ...string) ([]byte
 	}
 	return out, nil
 }
+
+// Dearmor returns the binary packets of an armored key block (what apt's
+// Signed-By keyrings hold).
+func (h *Home) Dearmor(ctx context.Context, armored []byte) ([]byte, error) {
+	out, err := h.gpg(ctx, bytes.NewReader(armored), "--dearmor")
+	if err != nil {
+		return nil, fmt.Errorf("reading an armored key: %w", err)
+	}
+	return out, nil
+}
+
+// Fingerprints lists the primary fingerprints of the keys in an armored
+// or binary key block, without importing them.
+func (h *Home) Fingerprints(ctx context.Context, keys []byte) ([]string, error) {
+	out, err := h.gpg(ctx, bytes.NewReader(keys), "--with-colons", "--show-keys")
+	if err != nil {
+		return nil, fmt.Errorf("reading keys: %w", err)
+	}
+	var fprs []string
+	primary := false
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Split(l, ":")
+		switch {
+		case f[0] == "pub":
+			primary = true
+		case f[0] == "fpr" && primary && len(f) > 9:
+			fprs = append(fprs, f[9])
+			primary = false
+		case f[0] == "sub":
+			primary = false
+		}
+	}
+	return fprs, nil
+}

@@ -130,7 +130,8 @@ func fillPool(root string, o Options) ([]string, error) {
 	return names, nil
 }
 
-// FindPackages lists the stigmer .deb and .rpm files under dir, in order.
+// FindPackages lists the stigmer .deb and .rpm files under dir, the
+// keyring packages' included, in order.
 func FindPackages(dir string) ([]string, error) {
 	if dir == "" {
 		return nil, nil
@@ -141,7 +142,7 @@ func FindPackages(dir string) ([]string, error) {
 			return err
 		}
 		name := d.Name()
-		if !d.IsDir() && (strings.HasPrefix(name, "stigmer_") && strings.HasSuffix(name, ".deb") ||
+		if !d.IsDir() && ((strings.HasPrefix(name, "stigmer_") || strings.HasPrefix(name, "stigmer-archive-keyring_")) && strings.HasSuffix(name, ".deb") ||
 			strings.HasPrefix(name, "stigmer-") && strings.HasSuffix(name, ".rpm") && !strings.HasPrefix(name, "stigmer-test-")) {
 			found = append(found, path)
 		}
@@ -189,21 +190,64 @@ func writeOperatorFiles(ctx context.Context, root string, o Options) error {
 	if err != nil {
 		return err
 	}
-	url := strings.TrimSuffix(o.URL, "/")
 	files := map[string][]byte{
-		AptKeyring: bin,
-		DnfKey:     armored,
-		SourcesFile: []byte(fmt.Sprintf("Types: deb\nURIs: %s/\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
-			url, Suite, Component, KeyringPath)),
-		// skip_if_unavailable=0: Fedora's and Debian's dnf.conf skip a
-		// repository whose metadata fails, signature included, and exit 0;
-		// RHEL's default, and the safe one, is to stop with the error.
-		RepoFile: []byte(fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=0\ngpgkey=file://%s\n",
-			url, DnfKeyPath)),
+		AptKeyring:  bin,
+		DnfKey:      armored,
+		SourcesFile: sources(o.URL),
+		RepoFile:    dnfRepo(o.URL),
 	}
 	for name, data := range files {
 		if err := writeFile(filepath.Join(root, name), data, o.Date); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// sources is apt's deb822 source for the tree at url: Signed-By, no
+// apt-key, no trusted=yes.
+func sources(url string) []byte {
+	return []byte(fmt.Sprintf("Types: deb\nURIs: %s/\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
+		strings.TrimSuffix(url, "/"), Suite, Component, KeyringPath))
+}
+
+// dnfRepo is dnf's repository file for the tree at url. skip_if_unavailable=0:
+// Fedora's and Debian's dnf.conf skip a repository whose metadata fails,
+// signature included, and exit 0; RHEL's default, and the safe one, is to
+// stop with the error.
+func dnfRepo(url string) []byte {
+	return []byte(fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=0\ngpgkey=file://%s\n",
+		strings.TrimSuffix(url, "/"), DnfKeyPath))
+}
+
+// The files KeyringFiles writes, as packaging/keyring.yaml names them.
+const (
+	KeyringBinary  = "stigmer-archive-keyring.gpg" // every key, binary: the deb's /usr/share/keyrings file
+	KeyringArmored = "RPM-GPG-KEY-stigmer"         // every key, armored: the rpm's /etc/pki/rpm-gpg file
+)
+
+// KeyringFiles writes into dir what the keyring packages carry: every key
+// of keys (armored blocks; the signing key first) in both forms, and the
+// same stigmer.sources and stigmer.repo the tree at url serves.
+func KeyringFiles(ctx context.Context, dir, url string, key *gpgkey.Home, keys [][]byte) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var bin, armored []byte
+	for _, k := range keys {
+		b, err := key.Dearmor(ctx, k)
+		if err != nil {
+			return err
+		}
+		bin = append(bin, b...)
+		armored = append(append(armored, bytes.TrimSpace(k)...), '\n')
+	}
+	for name, data := range map[string][]byte{KeyringBinary: bin, KeyringArmored: armored, SourcesFile: sources(url), RepoFile: dnfRepo(url)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("writing the keyring packages' %s: %w", name, err)
 		}
 	}
 	return nil
