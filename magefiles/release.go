@@ -140,6 +140,15 @@ func checkBeforeBuilding(ctx context.Context, plan *release.Plan) (*gpgkey.Home,
 	if err != nil || key == nil {
 		return key, nil, plan.RepoEarlier, err
 	}
+	if plan.Mode == release.Publish {
+		readme, err := os.ReadFile(filepath.Join(plan.Root, "README.md"))
+		if err != nil {
+			return key, nil, "", err
+		}
+		if err := repo.CheckReadmeFingerprint(readme, key.Fingerprint); err != nil {
+			return key, nil, "", err
+		}
+	}
 	trusted, err := trustedKeys(ctx, plan.Root, key)
 	if err != nil {
 		return key, nil, "", err
@@ -301,7 +310,7 @@ func (Release) Check(ctx context.Context) error {
 // dist/rehearsal keeps what each tag released (releases/TAG), each Pages
 // artifact (artifacts/TAG) and the deployed site (pages/).
 func (Release) Rehearse(ctx context.Context) error {
-	if err := installTools(ctx, append(append(repoTools(), releaseTools...), tool{"dnf", "dnf"})); err != nil {
+	if err := installTools(ctx, append(append(repoTools(), releaseTools...), tool{"dnf", "dnf"}, tool{"rpm2archive", "rpm2cpio"})); err != nil {
 		return err
 	}
 	return sh.RunV("go", "test", "-count=1", "-v", "-tags", "rehearsal", "-timeout", "30m", "./magefiles/rehearsal")

@@ -155,10 +155,13 @@ func (v *Verifier) verifyRPM(ctx context.Context, path string) error {
 // errOr is err with the tool's output, or the output alone.
 func errOr(err error, out string) error {
 	out = strings.TrimSpace(out)
-	if err == nil {
+	switch {
+	case err == nil:
 		return errors.New(out)
+	case out == "":
+		return err
 	}
-	return err
+	return fmt.Errorf("%w; it says: %s", err, out)
 }
 
 // member returns the name of the one member that starts with prefix.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stigmer/stigmer/magefiles/ghrelease/fakegithub"
 	"github.com/stigmer/stigmer/magefiles/gpgkey"
+	"github.com/stigmer/stigmer/magefiles/pkgbuild"
 	"github.com/stigmer/stigmer/magefiles/workflow"
 )
 
@@ -47,8 +48,11 @@ type Options struct {
 // Rehearsal is a finished play: its stand-in still answers, for tests.
 type Rehearsal struct {
 	Options
-	API     *fakegithub.Server
-	Key     *gpgkey.Home // the release key the tags were signed with
+	API *fakegithub.Server
+	// Keys are the release keys: the first signs Tags[0], whose keyring
+	// packages already carry the second, which signs every later tag
+	// (whose keyring packages keep the first): a key rotation.
+	Keys    [2]*gpgkey.Home
 	Times   map[string]time.Duration
 	wf      *workflow.Workflow
 	env     []string          // the base environment of every step
@@ -71,11 +75,13 @@ func Play(ctx context.Context, o Options) (*Rehearsal, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := gpgkey.Generate(ctx, "Stigmer Rehearsal Release <rehearsal@example.invalid>", "rehearsal passphrase", o.Log)
-	if err != nil {
-		return nil, err
+	r := &Rehearsal{Options: o, Times: map[string]time.Duration{}, wf: wf}
+	for i, uid := range []string{"Stigmer Rehearsal Release <rehearsal@example.invalid>", "Stigmer Rehearsal Next Release <next@example.invalid>"} {
+		if r.Keys[i], err = gpgkey.Generate(ctx, uid, passphrase, o.Log); err != nil {
+			r.closeKeys()
+			return nil, err
+		}
 	}
-	r := &Rehearsal{Options: o, Key: key, Times: map[string]time.Duration{}, wf: wf}
 	r.API = fakegithub.New(Repo, token, filepath.Join(o.Out, ReleasesDir))
 	r.API.PagesURL = ServeAt
 	if err := r.clone(ctx); err != nil {
@@ -94,10 +100,30 @@ func Play(ctx context.Context, o Options) (*Rehearsal, error) {
 	return r, nil
 }
 
-// Close stops the stand-in and removes the key.
+// Close stops the stand-in and removes the keys.
 func (r *Rehearsal) Close() {
 	r.API.Close()
-	r.Key.Close()
+	r.closeKeys()
+}
+
+func (r *Rehearsal) closeKeys() {
+	for _, k := range r.Keys {
+		if k != nil {
+			k.Close()
+		}
+	}
+}
+
+// passphrase protects the rehearsal's keys, as a release key's would.
+const passphrase = "rehearsal passphrase"
+
+// SignedBy is the key that signs tag: the first for Tags[0], the next
+// for every later one.
+func (r *Rehearsal) SignedBy(tag string) *gpgkey.Home {
+	if tag == Tags[0] {
+		return r.Keys[0]
+	}
+	return r.Keys[1]
 }
 
 // Clone is the scratch clone's root.
@@ -109,27 +135,81 @@ func (r *Rehearsal) clone(ctx context.Context) error {
 	if _, err := r.git(ctx, r.Out, "clone", "--quiet", "--no-tags", r.Root, CloneDir); err != nil {
 		return err
 	}
-	secret, err := r.secretKey(ctx)
-	if err != nil {
-		return err
-	}
 	r.env = baseEnv(map[string]string{
 		// What Actions sets.
 		"CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": Repo, "GITHUB_API_URL": r.API.URL,
 		// What GitHub Pages serves now: the previous tag's deployed site.
 		"STIGMER_REPO_PUBLISHED": filepath.Join(r.Out, PagesDir),
 	})
-	// The secrets a step may pass, by the names the workflow gives them.
-	r.secrets = map[string]string{
-		"secrets.GITHUB_TOKEN": token, "secrets.STIGMER_SIGNING_KEY": secret, "secrets.STIGMER_SIGNING_PASSPHRASE": "rehearsal passphrase",
-	}
 	return nil
 }
 
-// secretKey is the armored private key, as the environment's secret holds it.
-func (r *Rehearsal) secretKey(ctx context.Context) (string, error) {
-	file := filepath.Join(r.Out, ".release-key.asc")
-	if err := r.Key.ExportSecret(ctx, file); err != nil {
+// rotate sets, for tag, the release environment's secret key, the clone's
+// packaging/keyring (the other key of the two, so that the first release
+// ships the next key and the later ones keep the first) and the README's
+// fingerprint.
+func (r *Rehearsal) rotate(ctx context.Context, tag string) error {
+	signer := r.SignedBy(tag)
+	other := r.Keys[0]
+	if signer == r.Keys[0] {
+		other = r.Keys[1]
+	}
+	secret, err := exportSecret(ctx, signer, r.Out)
+	if err != nil {
+		return err
+	}
+	// The secrets a step may pass, by the names the workflow gives them.
+	r.secrets = map[string]string{
+		"secrets.GITHUB_TOKEN": token, "secrets.STIGMER_SIGNING_KEY": secret, "secrets.STIGMER_SIGNING_PASSPHRASE": passphrase,
+	}
+	dir := filepath.Join(r.Clone(), pkgbuild.KeyringKeysDir)
+	old, err := filepath.Glob(filepath.Join(dir, "*.asc"))
+	if err != nil {
+		return err
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	pub, err := other.Public(ctx, true)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, other.Fingerprint+".asc"), pub, 0o644); err != nil {
+		return err
+	}
+	if err := setReadmeFingerprint(filepath.Join(r.Clone(), "README.md"), signer.Fingerprint); err != nil {
+		return err
+	}
+	_, err = r.git(ctx, r.Clone(), "add", "-A", pkgbuild.KeyringKeysDir, "README.md")
+	return err
+}
+
+// setReadmeFingerprint points the README's install blocks at the key that
+// signs, as a maintainer does for the first release and at a rotation.
+func setReadmeFingerprint(path, fpr string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "FPR=") {
+			lines[i] = "FPR=" + fpr
+		}
+	}
+	return os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+}
+
+// exportSecret is the armored private key, as the environment's secret
+// holds it.
+func exportSecret(ctx context.Context, key *gpgkey.Home, scratch string) (string, error) {
+	file := filepath.Join(scratch, ".release-key.asc")
+	if err := key.ExportSecret(ctx, file); err != nil {
 		return "", err
 	}
 	defer os.Remove(file)
@@ -141,6 +221,9 @@ func (r *Rehearsal) secretKey(ctx context.Context) (string, error) {
 // release has) and runs the release job's steps, then the deploy job's.
 func (r *Rehearsal) Release(ctx context.Context, tag string) error {
 	clone := r.Clone()
+	if err := r.rotate(ctx, tag); err != nil {
+		return err
+	}
 	if _, err := r.git(ctx, clone, "-c", "user.name=Rehearsal", "-c", "user.email=rehearsal@example.invalid",
 		"commit", "--quiet", "--allow-empty", "-m", "Prepare "+tag); err != nil {
 		return err

@@ -69,51 +69,105 @@ func TestEachTagReleasedWhatItMade(t *testing.T) {
 		assert.Check(t, is.Len(debs, 1), "%s: %v", tag, debs)
 		notes, err := os.ReadFile(filepath.Join(dir, fakegithub.NotesFile))
 		assert.NilError(t, err)
-		assert.Check(t, is.Contains(string(notes), played.Key.Fingerprint), "%s's notes", tag)
+		assert.Check(t, is.Contains(string(notes), "Signed with the release key `"+played.SignedBy(tag).Fingerprint+"`"), "%s's notes", tag)
 	}
 	_, err := os.Stat(filepath.Join(played.Out, ArtifactsDir, "v1.2.0-rc.1"))
 	assert.Assert(t, os.IsNotExist(err), "the pre-release uploaded a Pages artifact")
 	entries, err := os.ReadDir(filepath.Join(site(), repo.Pool))
 	assert.NilError(t, err)
 	for _, e := range entries {
-		assert.Check(t, !strings.Contains(e.Name(), "rc"), "the site's pool has %s", e.Name())
+		assert.Check(t, !strings.Contains(e.Name(), "rc.1"), "the site's pool has %s", e.Name())
 	}
 }
 
 // TestAptOffersEveryRelease: apt, with private state and the site's key as
 // Signed-By, offers 1.1.0 and 1.0.0 and not the pre-release.
 func TestAptOffersEveryRelease(t *testing.T) {
+	madison, update, err := aptMadison(t, filepath.Join(site(), repo.AptKeyring))
+	assert.NilError(t, err, update)
+	assert.Assert(t, !strings.Contains(update, "W:"), update)
+	assert.Equal(t, versions(madison, 1), "1.1.0 1.0.0", madison)
+}
+
+// TestRotatedKeyUpdates: a host that trusts what the first release's
+// keyring package installed reads the repository the next key signs, with
+// apt and with dnf; a host that took only the first release's key file
+// from the site does not, so it is the keyring package that carried the
+// rotation.
+func TestRotatedKeyUpdates(t *testing.T) {
+	first := filepath.Join(played.Out, ReleasesDir, Tags[0])
+	deb := filepath.Join(first, "stigmer-archive-keyring_1.0.0_all.deb")
+	keyring := filepath.Join(t.TempDir(), "stigmer-archive-keyring.gpg")
+	out, err := exec.Command("sh", "-c", "dpkg-deb --fsys-tarfile \"$1\" | tar -xO ./usr/share/keyrings/stigmer-archive-keyring.gpg > \"$2\"", "sh", deb, keyring).CombinedOutput()
+	assert.NilError(t, err, string(out))
+	madison, update, err := aptMadison(t, keyring)
+	assert.NilError(t, err, update)
+	assert.Equal(t, versions(madison, 1), "1.1.0 1.0.0", madison)
+
+	_, update, _ = aptMadison(t, filepath.Join(played.Out, ArtifactsDir, Tags[0], repo.AptKeyring))
+	assert.Assert(t, is.Contains(update, "NO_PUBKEY"), "the first release's key alone reads the rotated repository:\n%s", update)
+
+	rpm := filepath.Join(first, "stigmer-release-1.0.0-1.noarch.rpm")
+	dir := t.TempDir()
+	out, err = exec.Command("sh", "-c", "rpm2archive - < \"$1\" | tar -xzf - -C \"$2\" ./etc/pki/rpm-gpg/RPM-GPG-KEY-stigmer", "sh", rpm, dir).CombinedOutput()
+	assert.NilError(t, err, string(out))
+	got, err := dnfVersions(t, filepath.Join(dir, "etc/pki/rpm-gpg/RPM-GPG-KEY-stigmer"))
+	assert.NilError(t, err, got)
+	assert.Equal(t, got, "1.0.0 1.1.0")
+}
+
+// aptMadison runs apt-get update in a private apt root that trusts only
+// keyring, then apt-cache madison stigmer.
+func aptMadison(t *testing.T, keyring string) (madison, update string, err error) {
+	t.Helper()
 	r := t.TempDir()
 	for _, d := range []string{"etc/apt/sources.list.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg"} {
 		assert.NilError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
 	}
 	assert.NilError(t, os.WriteFile(filepath.Join(r, "var/lib/dpkg/status"), nil, 0o644))
-	src := fmt.Sprintf("Types: deb\nURIs: file://%s/\nSuites: stable\nComponents: main\nArchitectures: amd64\nSigned-By: %s\n", site(), filepath.Join(site(), repo.AptKeyring))
+	src := fmt.Sprintf("Types: deb\nURIs: file://%s/\nSuites: stable\nComponents: main\nArchitectures: amd64\nSigned-By: %s\n", site(), keyring)
 	assert.NilError(t, os.WriteFile(filepath.Join(r, "etc/apt/sources.list.d/stigmer.sources"), []byte(src), 0o644))
 	opts := []string{"-o", "Dir=" + r, "-o", "Dir::State::status=" + filepath.Join(r, "var/lib/dpkg/status"),
 		"-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root", "-o", "Dir::Etc::Parts=" + filepath.Join(r, "etc/apt/apt.conf.d"),
 		"-o", "APT::Architecture=amd64", "-o", "Acquire::Languages=none"}
-	update, err := exec.Command("apt-get", append(opts, "update")...).CombinedOutput()
-	assert.NilError(t, err, string(update))
-	assert.Assert(t, !strings.Contains(string(update), "W:"), string(update))
-	madison, err := exec.Command("apt-cache", append(opts, "madison", "stigmer")...).CombinedOutput()
-	assert.NilError(t, err, string(madison))
-	assert.Equal(t, versions(string(madison), 1), "1.1.0 1.0.0", string(madison))
+	u, err := exec.Command("apt-get", append(opts, "update")...).CombinedOutput()
+	if err != nil {
+		return "", string(u), err
+	}
+	m, err := exec.Command("apt-cache", append(opts, "madison", "stigmer")...).CombinedOutput()
+	return string(m), string(u), err
 }
 
 // TestDnfOffersEveryRelease: dnf, with gpgcheck and repo_gpgcheck and the
 // site's key, offers 1.0.0 and 1.1.0 and not the pre-release.
 func TestDnfOffersEveryRelease(t *testing.T) {
+	got, err := dnfVersions(t, filepath.Join(site(), repo.DnfKey))
+	assert.NilError(t, err, got)
+	assert.Equal(t, got, "1.0.0 1.1.0")
+}
+
+// dnfVersions lists the stigmer versions dnf offers from the site, in a
+// private install root, with gpgcheck and repo_gpgcheck against key.
+func dnfVersions(t *testing.T, key string) (string, error) {
+	t.Helper()
 	root := t.TempDir()
-	repoFile := fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=file://%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=0\ngpgkey=file://%s\n",
-		site(), filepath.Join(site(), repo.DnfKey))
+	repoFile := fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=file://%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=0\ngpgkey=file://%s\n", site(), key)
 	reposdir := filepath.Join(root, "repos")
 	assert.NilError(t, os.MkdirAll(reposdir, 0o755))
 	assert.NilError(t, os.WriteFile(filepath.Join(reposdir, "stigmer.repo"), []byte(repoFile), 0o644))
 	out, err := exec.Command("dnf", "-y", "-q", "--installroot", filepath.Join(root, "root"), "--setopt=reposdir="+reposdir,
-		"--releasever=8", "--forcearch=x86_64", "repoquery", "--showduplicates", "--qf", "%{version}", "stigmer").CombinedOutput()
-	assert.NilError(t, err, string(out))
-	assert.Equal(t, strings.Join(strings.Fields(string(out)), " "), "1.0.0 1.1.0", string(out))
+		"--releasever=8", "--forcearch=x86_64", "repoquery", "--showduplicates", "--qf", "version=%{version}", "stigmer").CombinedOutput()
+	if err != nil {
+		return string(out), err
+	}
+	// dnf also says which key it imports: keep the answer's lines.
+	var v []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if after, ok := strings.CutPrefix(line, "version="); ok {
+			v = append(v, after)
+		}
+	}
+	return strings.Join(v, " "), nil
 }
 
 // TestPreviousGenerationIsServed: every index the first release's
