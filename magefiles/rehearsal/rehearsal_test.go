@@ -120,22 +120,13 @@ func TestRotatedKeyUpdates(t *testing.T) {
 // keyring, then apt-cache madison stigmer.
 func aptMadison(t *testing.T, keyring string) (madison, update string, err error) {
 	t.Helper()
-	r := t.TempDir()
-	for _, d := range []string{"etc/apt/sources.list.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg"} {
-		assert.NilError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
+	apt, err := repo.NewAptProbe(t.TempDir(), "file://"+site(), keyring)
+	assert.NilError(t, err)
+	if update, err = apt.Run("apt-get", "update"); err != nil {
+		return "", update, err
 	}
-	assert.NilError(t, os.WriteFile(filepath.Join(r, "var/lib/dpkg/status"), nil, 0o644))
-	src := fmt.Sprintf("Types: deb\nURIs: file://%s/\nSuites: stable\nComponents: main\nArchitectures: amd64\nSigned-By: %s\n", site(), keyring)
-	assert.NilError(t, os.WriteFile(filepath.Join(r, "etc/apt/sources.list.d/stigmer.sources"), []byte(src), 0o644))
-	opts := []string{"-o", "Dir=" + r, "-o", "Dir::State::status=" + filepath.Join(r, "var/lib/dpkg/status"),
-		"-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root", "-o", "Dir::Etc::Parts=" + filepath.Join(r, "etc/apt/apt.conf.d"),
-		"-o", "APT::Architecture=amd64", "-o", "Acquire::Languages=none"}
-	u, err := exec.Command("apt-get", append(opts, "update")...).CombinedOutput()
-	if err != nil {
-		return "", string(u), err
-	}
-	m, err := exec.Command("apt-cache", append(opts, "madison", "stigmer")...).CombinedOutput()
-	return string(m), string(u), err
+	madison, err = apt.Run("apt-cache", "madison", "stigmer")
+	return madison, update, err
 }
 
 // TestDnfOffersEveryRelease: dnf, with gpgcheck and repo_gpgcheck and the

@@ -69,20 +69,12 @@ func newKey(t *testing.T, uid string) *gpgkey.Home {
 // policy stigmer and apt-get update's output.
 func aptPolicy(t *testing.T, tree string) (string, string) {
 	t.Helper()
-	r := t.TempDir()
-	for _, d := range []string{"etc/apt/sources.list.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg"} {
-		assert.NilError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
-	}
-	assert.NilError(t, os.WriteFile(filepath.Join(r, "var/lib/dpkg/status"), nil, 0o644))
-	src := "Types: deb\nURIs: file://" + tree + "/\nSuites: stable\nComponents: main\nArchitectures: amd64\nSigned-By: " + filepath.Join(tree, AptKeyring) + "\n"
-	assert.NilError(t, os.WriteFile(filepath.Join(r, "etc/apt/sources.list.d/stigmer.sources"), []byte(src), 0o644))
-	opts := []string{"-o", "Dir=" + r, "-o", "Dir::State::status=" + filepath.Join(r, "var/lib/dpkg/status"),
-		"-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root", "-o", "Dir::Etc::Parts=" + filepath.Join(r, "etc/apt/apt.conf.d"),
-		"-o", "APT::Architecture=amd64", "-o", "Acquire::Languages=none"}
-	update, _ := exec.Command("apt-get", append(opts, "update")...).CombinedOutput()
-	policy, err := exec.Command("apt-cache", append(opts, "policy", "stigmer")...).CombinedOutput()
-	assert.NilError(t, err, string(policy))
-	return string(policy), string(update)
+	apt, err := NewAptProbe(t.TempDir(), "file://"+tree, filepath.Join(tree, AptKeyring))
+	assert.NilError(t, err)
+	update, _ := apt.Run("apt-get", "update")
+	policy, err := apt.Run("apt-cache", "policy", "stigmer")
+	assert.NilError(t, err, policy)
+	return policy, update
 }
 
 // TestWriteServesEveryReleaseToApt: a tree of 1.1.0 over an earlier 1.0.0
