@@ -71,6 +71,11 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if err != nil {
 		return err
 	}
+	// Before anything is built: a known vulnerability in code stigmer
+	// reaches stops the release.
+	if err := checkVulns(ctx, root, vulnSource(root)); err != nil {
+		return err
+	}
 	plan, err := release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
 	if err != nil {
 		return err
@@ -94,6 +99,11 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	}
 	b, pkgs, err := buildPackages(ctx, plan, withAssets, url)
 	if err != nil {
+		return err
+	}
+	// The binaries as built, with this toolchain's standard library,
+	// before any of them is published.
+	if err := checkVulns(ctx, root, vulnBinaries(b)...); err != nil {
 		return err
 	}
 	if key != nil {
