@@ -23,4 +23,5 @@ var Aliases = map[string]any{
 	"release":        Release.Run,
 	"repo":           Release.Repo,
 	"check:release":  Release.Check,
+	"rehearse":       Release.Rehearse,
 }
