@@ -21,6 +21,7 @@ const (
 	ServerDied     = "server-died"     // the server ended other than by a clean stop
 	RunnerCrashing = "runner-crashing" // a runner restarted RunnerRestarts times in RunnerWindow
 	Summary        = "summary"         // what was held back since the last alert
+	HistoryBroken  = "history-broken"  // a damaged history was moved aside, a new one started
 )
 
 // Alert is what every sink gets; the webhook receives it as JSON.
@@ -30,7 +31,7 @@ type Alert struct {
 	Host      string    `json:"host"`
 	Unit      string    `json:"unit"`
 	Version   string    `json:"version"`
-	Component string    `json:"component"` // "server" or a runner's name
+	Component string    `json:"component"` // "server", "history" or a runner's name
 	// Summary is the one line a pager shows.
 	Summary string `json:"summary"`
 	// Result, ExitCode and ExitStatus are systemd's $SERVICE_RESULT,

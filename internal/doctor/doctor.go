@@ -53,6 +53,7 @@ func Checks() []Check {
 		{"active", checkActive},
 		{"restarts", checkRestarts},
 		{"last-crash", checkLastCrash},
+		{"history", checkHistory},
 		{"systemd", checkSystemd},
 		{"env-file", checkEnvFile},
 		{"config", checkConfig},

@@ -266,6 +266,14 @@ func TestEachBreakageIsNamed(t *testing.T) {
 			}
 		}, "last-crash", Skip, "permission denied; run as root", ""},
 
+		// history
+		{"history damaged", func(s *system) { s.file("var/lib/stigmer/history.db", strings.Repeat("junk", 4096), 0o600) },
+			"history", Fail, "history.db is damaged: damaged: neither meta page", "sudo systemctl restart stigmer: the server moves it aside"},
+		{"history moved aside", func(s *system) {
+			s.file("var/lib/stigmer/history.db.broken-20260301T100000Z", "junk", 0o600)
+			s.file("var/lib/stigmer/history.db.broken-20260301T110000Z", "junk", 0o600)
+		}, "history", Fail, "was damaged and moved aside as " /* the newest: */, "history.db.broken-20260301T100000Z " /* both */},
+
 		// systemd
 		{"systemd below the floor", func(s *system) { s.unit.SystemdVersion = "237" },
 			"systemd", Fail, "systemd 237 is older than 239", "Ubuntu 20.04+, Debian 11+ or RHEL 8+"},

@@ -39,10 +39,11 @@ func (s *server) Status() api.Status {
 
 // Events implements api.Backend: the history since since.
 func (s *server) Events(since time.Time) ([]history.Event, error) {
-	if s.rec.store == nil {
-		return nil, errors.New("history off: " + s.rec.off)
+	st := s.rec.current()
+	if st == nil {
+		return nil, errors.New("history " + s.rec.state())
 	}
-	return s.rec.store.Events(since)
+	return st.Events(since)
 }
 
 // component is a runner's status as the API shows it.

@@ -114,6 +114,8 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	healthCtx, stopHealth := context.WithCancel(ctx)
 	go func() { s.healthLoop(healthCtx); close(healthDone) }()
 	go s.rec.summaries(healthCtx)
+	keepDone := make(chan struct{})
+	go func() { s.rec.keepOpen(healthCtx); close(keepDone) }()
 	s.stateChanged()
 
 	select {
@@ -140,6 +142,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	}()
 	stopHealth()
 	<-healthDone
+	<-keepDone
 	stopRunners()
 	<-supDone
 	stopAPI(httpSrv, cl, s.o.Log)

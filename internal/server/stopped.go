@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/stigmer/stigmer/internal/alert"
 	"github.com/stigmer/stigmer/internal/config"
@@ -42,12 +43,15 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	if o.Result == "" || o.ExitCode == "" {
 		return fmt.Errorf("SERVICE_RESULT and EXIT_CODE are not set: this command is run by systemd (ExecStopPost= of stigmer.service, systemd 232 or newer), not by hand")
 	}
-	store, err := history.Open(o.DataDir, history.Options{})
+	store, reset, err := history.OpenOrReset(o.DataDir, history.Options{}, time.Now())
 	if err != nil {
 		o.Log.Error("history off: the server's end is not recorded", "err", err)
 		store = nil
 	} else {
 		defer store.Close()
+	}
+	if reset != nil {
+		reportReset(ctx, o, store, reset)
 	}
 	result := o.Result
 	if _, _, rose := oomKillsRose(store); rose && o.ExitCode == "killed" && o.ExitStatus == "KILL" {
@@ -84,6 +88,23 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	}
 	_ = alert.NewSender(o.Alerts, o.Log).Send(ctx, a) // each sink's failure is logged
 	return nil
+}
+
+// reportReset records and alerts that the history was damaged and moved
+// aside, as the server does when it finds it so.
+func reportReset(ctx context.Context, o StoppedOptions, store *history.Store, reset *history.Reset) {
+	e, a := resetReport(reset, o.Version)
+	o.Log.Error(e.Reason, "broken", reset.Broken)
+	var limits alert.StateStore
+	if store != nil {
+		limits = store
+		if err := store.Add(e); err != nil {
+			o.Log.Error("history: event not recorded", "kind", e.Kind, "err", err)
+		}
+	}
+	if alert.NewLimiter(limits, o.Alerts.Interval).Admit(&a) {
+		_ = alert.NewSender(o.Alerts, o.Log).Send(ctx, a) // each sink's failure is logged
+	}
 }
 
 // oomKillsRose reads the unit's OOM kill count and says whether it is
