@@ -159,6 +159,39 @@ func TestACrashingRunnerSendsOneAlert(t *testing.T) {
 	assert.Equal(t, exits, 5)
 }
 
+// TestAFailedAlertHoldsNothingBack: an alert that no sink took (the
+// webhook answered 503 to the try and the retry) must not start the
+// interval; the next death, a minute later, is alerted, not held back for
+// 15 minutes.
+func TestAFailedAlertHoldsNothingBack(t *testing.T) {
+	rec := alerttest.NewRecorder(nil)
+	hook := &alerttest.FakeWebhook{Rec: rec}
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	env := testEnv(t, "STIGMER_ALERT_WEBHOOK_URL="+srv.URL+"/hook")
+	assert.NilError(t, os.MkdirAll(strings.TrimPrefix(env[2], "STIGMER_HOME="), 0o750)) // the history's home
+	hook.FailNext(2)
+	res := stopped(t, env, "signal", "killed", "KILL")
+	res.Assert(t, icmd.Success)
+	assert.Check(t, is.Contains(res.Stderr(), "alert not delivered"))
+	assert.Equal(t, len(rec.Got()), 2, "a try and a retry, both refused")
+
+	res = stopped(t, env, "watchdog", "killed", "ABRT")
+	res.Assert(t, icmd.Success)
+	assert.Check(t, !strings.Contains(res.Stderr(), "held back"), "%s", res.Stderr())
+	got := rec.Got()
+	assert.Equal(t, len(got), 3)
+	var a alert.Alert
+	assert.NilError(t, json.Unmarshal([]byte(got[2].Body), &a))
+	assert.Check(t, is.Contains(a.Summary, "watchdog timeout"))
+
+	// This one was delivered: the next is held back.
+	res = stopped(t, env, "signal", "killed", "KILL")
+	res.Assert(t, icmd.Success)
+	assert.Check(t, is.Contains(res.Stderr(), "alert held back"))
+	assert.Equal(t, len(rec.Got()), 3)
+}
+
 func TestInternalStoppedByHandIsRefused(t *testing.T) {
 	res := icmd.RunCmd(bounded(stigmerBin, "internal-stopped"), icmd.WithEnv(testEnv(t)...))
 	res.Assert(t, icmd.Expected{ExitCode: 2, Err: "run by systemd (ExecStopPost="})

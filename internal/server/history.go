@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stigmer/stigmer/internal/alert"
+	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/history"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
@@ -26,10 +28,9 @@ const CrashFile = "crash.log"
 // history is off, with the reason in off), the alert sender and limiter,
 // and each runner's recent restarts.
 type record struct {
-	s       *server
-	store   atomic.Pointer[history.Store]
-	sender  *alert.Sender
-	limiter *alert.Limiter
+	s      *server
+	store  atomic.Pointer[history.Store]
+	alerts *alerter
 	// wake asks keepOpen to open the history again at once (it was found
 	// damaged while the server ran).
 	wake chan struct{}
@@ -50,8 +51,7 @@ type record struct {
 // because of the history.
 func openRecord(s *server) *record {
 	r := &record{s: s, restarts: map[string][]time.Time{}, wake: make(chan struct{}, 1)}
-	r.sender = alert.NewSender(s.o.Config.Alerts, s.o.Log)
-	r.limiter = alert.NewLimiter(recordState{r}, s.o.Config.Alerts.Interval)
+	r.alerts = newAlerter(s.o.Config.Alerts, recordState{r}, s.o.Log, r.add)
 	if err := r.reopen(); err != nil {
 		s.o.Log.Error("history off: lifecycle events are not recorded; retrying in the background", "err", err)
 	}
@@ -358,12 +358,9 @@ func newAlert(kind, component, version string) alert.Alert {
 // raise sends a unless the limiter holds it back, without blocking the
 // caller.
 func (r *record) raise(a alert.Alert) {
-	if !r.limiter.Admit(&a) {
-		r.s.o.Log.Warn("alert held back (one per interval)", "alert", a.Summary, "interval", r.s.o.Config.Alerts.Interval.String())
-		return
+	if r.alerts.admit(&a) {
+		go r.alerts.send(context.Background(), a)
 	}
-	r.add(history.Event{Kind: history.AlertSent, Component: a.Component, Reason: a.Summary})
-	go r.sender.Send(context.Background(), a) //nolint:errcheck // Send logs each sink's failure
 }
 
 // serverRestarts is the server's own restart count, for status: its
@@ -423,12 +420,44 @@ func (r *record) summaries(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-tick.C:
-			for _, a := range r.limiter.Due(now, subjects) {
+		case <-tick.C:
+			for _, a := range r.alerts.limiter.Due(subjects) {
 				a.Summary = fmt.Sprintf("stigmer on %s: %d more like this since %s: %s", a.Host, a.HeldBack, a.HeldSince.Format(time.RFC3339), a.Summary)
 				r.add(history.Event{Kind: history.AlertSent, Component: a.Component, Reason: a.Summary})
-				go r.sender.Send(context.Background(), a) //nolint:errcheck // logged per sink
+				go r.alerts.send(context.Background(), a)
 			}
 		}
 	}
+}
+
+// alerter raises alerts: the limiter's decision, the history's event,
+// the sinks, and the limiter told whether a sink took it.
+type alerter struct {
+	cfg     config.Alerts
+	limiter *alert.Limiter
+	sender  *alert.Sender
+	log     *slog.Logger
+	record  func(history.Event)
+}
+
+func newAlerter(cfg config.Alerts, limits alert.StateStore, log *slog.Logger, record func(history.Event)) *alerter {
+	return &alerter{cfg: cfg, limiter: alert.NewLimiter(limits, cfg.Interval), sender: alert.NewSender(cfg, log), log: log, record: record}
+}
+
+// admit says whether a goes out (then it is recorded in the history, and
+// the caller sends it); one held back is logged.
+func (al *alerter) admit(a *alert.Alert) bool {
+	if !al.limiter.Admit(a) {
+		al.log.Warn("alert held back (one per interval; a summary follows)", "alert", a.Summary, "interval", al.cfg.Interval.String())
+		return false
+	}
+	al.record(history.Event{Kind: history.AlertSent, Component: a.Component, Reason: a.Summary})
+	return true
+}
+
+// send delivers a, which admit or Due let through, and tells the limiter
+// whether a sink took it: only then does the interval start.
+func (al *alerter) send(ctx context.Context, a alert.Alert) {
+	delivered, _ := al.sender.Send(ctx, a) // each sink's failure is logged
+	al.limiter.Done(a, delivered)
 }
