@@ -377,6 +377,39 @@ func TestEachBreakageIsNamed(t *testing.T) {
 	}
 }
 
+// The env file is read as the systemd on the host reads it: RHEL 8's 239
+// unescapes inside single quotes where 252 does not, and a line swallowed
+// by a comment ending in a backslash is never applied to the checks.
+func TestEnvFileIsReadAsTheRunningSystemdReadsIt(t *testing.T) {
+	for _, tc := range []struct {
+		systemd string
+		data    string
+	}{
+		{"239", "/srv/stigmerdata"},
+		{"245", `/srv/stigmer\data`},
+		{"252.22-1~deb12u1", `/srv/stigmer\data`},
+	} {
+		t.Run(tc.systemd, func(t *testing.T) {
+			s := newSystem(t)
+			s.unit.SystemdVersion = tc.systemd
+			s.appendEnv(`STIGMER_DATA_DIR='/srv/stigmer\data'` + "\n")
+			r := s.result("config")
+			assert.Equal(t, r.Status, Pass, r.Verdict)
+			assert.Check(t, is.Contains(r.Verdict, "data "+tc.data+","))
+		})
+	}
+	t.Run("a swallowed line", func(t *testing.T) {
+		s := newSystem(t)
+		s.appendEnv("# the port below \\\nSTIGMER_LISTEN=127.0.0.1:1\n")
+		r := s.result("config")
+		assert.Equal(t, r.Status, Fail)
+		assert.Check(t, is.Contains(r.Verdict, "line 4 is not applied"))
+		api := s.result("api")
+		assert.Equal(t, api.Status, Pass, "the API is checked where the service listens: %s", api.Verdict)
+		assert.Check(t, !strings.Contains(api.Verdict, "127.0.0.1:1 "), api.Verdict)
+	})
+}
+
 // dockerSetup configures an agent runner image with a CLI stand-in and,
 // when socket, a unix socket 0660 whose group (this test's gid, named
 // docker here) the unit does not list in SupplementaryGroups=.
