@@ -27,10 +27,24 @@ type Client struct {
 	HTTP    *http.Client
 }
 
-// NewClient returns a client with a short per-request timeout: everything
-// is on loopback, so a slow answer means a stuck server.
+// NewClient returns a client with a short per-request timeout (everything
+// is on this machine, so a slow answer means a stuck server) that never
+// goes through a proxy (see LocalTransport).
 func NewClient(baseURL string) *Client {
-	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 5 * time.Second, Transport: LocalTransport()}}
+}
+
+// LocalTransport is http.DefaultTransport without a proxy: the server's
+// clients (runners, the health check, the CLI, doctor) talk to a server
+// on this machine, and HTTP_PROXY from their environment must not send
+// their requests, with a runner's token, elsewhere. Go leaves loopback
+// addresses alone, but not the other addresses of this host, nor
+// 0.0.0.0, which is what a server listening beyond loopback gives its
+// clients.
+func LocalTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return t
 }
 
 // Status fetches GET /api/v1/status.

@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"time"
 
+	"github.com/stigmer/stigmer/internal/api"
 	"github.com/stigmer/stigmer/internal/portowner"
 	"github.com/stigmer/stigmer/internal/unitstate"
 )
@@ -162,7 +163,7 @@ func System(version string) *Env {
 		ReadFile:      os.ReadFile,
 		Proc:          portowner.Proc{Root: "/proc"},
 		DiskSpace:     diskSpace,
-		HTTP:          &http.Client{Timeout: 3 * time.Second},
+		HTTP:          &http.Client{Timeout: 3 * time.Second, Transport: api.LocalTransport()},
 		Now:           time.Now,
 	}
 }
