@@ -287,7 +287,7 @@ func TestSecondSignalMakesTheStopImmediate(t *testing.T) {
 	dir := t.TempDir()
 	standIn, termLog := standInPath(t, "docker-standin-ignores-term.sh"), filepath.Join(dir, "term.log")
 	s := startForeground(t, testEnv(t, "STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0",
-		"STIGMER_CONTAINER_CLI="+standIn, "STANDIN_LOG="+termLog))
+		"STIGMER_CONTAINER_CLI="+standIn, "DOCKER_STANDIN_LOG="+termLog))
 	var agent api.Component
 	poll.WaitOn(t, func(poll.LogT) poll.Result {
 		st, err := s.client.Status(context.Background())

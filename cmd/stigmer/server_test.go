@@ -195,7 +195,7 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	gate, argsLog := filepath.Join(dir, "gate"), filepath.Join(dir, "args.log")
 	s := startServer(t, testEnv(t,
 		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
-		"STANDIN_GATE="+gate, "STANDIN_LOG="+argsLog, "STIGMER_BIN="+stigmerBin,
+		"DOCKER_STANDIN_GATE="+gate, "DOCKER_STANDIN_LOG="+argsLog, "DOCKER_STANDIN_STIGMER_BIN="+stigmerBin,
 		"STIGMER_LLM_PROVIDER=openai", "OPENAI_API_KEY=sk-test-do-not-leak-0123456789"))
 
 	// The stand-in "pulls the image" until the gate opens: not ready.
@@ -228,7 +228,8 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	s.waitRunner(t, "agent-runner", agent.PID)
 	b, err := os.ReadFile(argsLog)
 	assert.NilError(t, err)
-	run := "run --rm --init --name stigmer-agent-runner --network host -e STIGMER_SERVER_URL -e STIGMER_RUNNER_TOKEN -e STIGMER_HEARTBEAT_INTERVAL -e STIGMER_LLM_PROVIDER -e STIGMER_LLM_MODEL -e STIGMER_LLM_BASE_URL -e OPENAI_API_KEY example/agent:1.0"
+	run := "run --rm --init --name stigmer-agent-runner --network host -e STIGMER_SERVER_URL -e STIGMER_RUNNER_TOKEN -e STIGMER_HEARTBEAT_INTERVAL -e STIGMER_LLM_PROVIDER -e STIGMER_LLM_MODEL -e STIGMER_LLM_BASE_URL -e OPENAI_API_KEY" +
+		" -e HTTPS_PROXY -e https_proxy -e HTTP_PROXY -e http_proxy -e NO_PROXY -e no_proxy example/agent:1.0"
 	rm := "rm --force stigmer-agent-runner"
 	assert.Equal(t, string(b), strings.Join([]string{rm, run, rm, run}, "\n")+"\n")
 
@@ -238,6 +239,55 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	for what, text := range map[string]string{"log": s.log(), "status": string(status), "command line": string(b)} {
 		assert.Assert(t, !strings.Contains(text, "do-not-leak"), "the API key is in the %s", what)
 	}
+}
+
+// environOf is the environment of process pid.
+func environOf(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	assert.NilError(t, err)
+	env := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimRight(string(b), "\x00"), "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
+// TestEachRunnerGetsOnlyWhatItNeeds: the runners inherited the server's
+// whole environment, alert secrets and all; the agent runner is the
+// process that talks to LLMs. Each now gets what it needs alone.
+func TestEachRunnerGetsOnlyWhatItNeeds(t *testing.T) {
+	hook, _ := fakeWebhook(t)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	assert.NilError(t, err)
+	defer conn.Close()
+	s := startServer(t, testEnv(t,
+		"STIGMER_ALERT_WEBHOOK_URL="+hook, "STIGMER_ALERT_SMTP_SERVER=127.0.0.1:2525", "STIGMER_ALERT_SMTP_FROM=s@example.com",
+		"STIGMER_ALERT_SMTP_TO=o@example.com", "STIGMER_ALERT_SMTP_USERNAME=stigmer", "STIGMER_ALERT_SMTP_PASSWORD=hunter2-do-not-leak",
+		"STIGMER_LLM_PROVIDER=openai", "OPENAI_API_KEY=sk-for-the-agent-only", "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=10000000",
+		"LANG=C.UTF-8", "TZ=UTC", "SOME_OTHER_SECRET=not-for-runners"))
+	s.waitReady(t)
+	st := s.status(t)
+	for _, name := range []string{"workflow-runner", "agent-runner"} {
+		env := environOf(t, component(st, name).PID)
+		for k, v := range env {
+			assert.Check(t, !strings.HasPrefix(k, "STIGMER_ALERT_"), "%s has %s", name, k)
+			assert.Check(t, !strings.Contains(v, "do-not-leak") && !strings.Contains(v, "s3cr3t"), "%s has %s=%s", name, k, v)
+		}
+		for _, k := range []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "SOME_OTHER_SECRET", "STIGMER_HOME", "STIGMER_LISTEN"} {
+			_, has := env[k]
+			assert.Check(t, !has, "%s has %s", name, k)
+		}
+		for _, k := range []string{"PATH", "HOME", "LANG", "TZ", "STIGMER_RUNNER_TOKEN"} {
+			_, has := env[k]
+			assert.Check(t, has, "%s lacks %s", name, k)
+		}
+	}
+	assert.Equal(t, environOf(t, component(st, "agent-runner").PID)["OPENAI_API_KEY"], "sk-for-the-agent-only")
+	_, has := environOf(t, component(st, "workflow-runner").PID)["OPENAI_API_KEY"]
+	assert.Check(t, !has, "the workflow runner has the LLM key")
 }
 
 func TestBadConfigurationExits78(t *testing.T) {
@@ -285,7 +335,7 @@ func startWithHangingRm(t *testing.T, extra ...string) (s *serverProc, block, ar
 	assert.NilError(t, os.WriteFile(gate, nil, 0o644))
 	s = startServer(t, testEnv(t, append(extra,
 		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
-		"STANDIN_RM_BLOCK="+block, "STANDIN_GATE="+gate, "STANDIN_LOG="+argsLog, "STIGMER_BIN="+stigmerBin)...))
+		"DOCKER_STANDIN_RM_BLOCK="+block, "DOCKER_STANDIN_GATE="+gate, "DOCKER_STANDIN_LOG="+argsLog, "DOCKER_STANDIN_STIGMER_BIN="+stigmerBin)...))
 	poll.WaitOn(t, func(poll.LogT) poll.Result {
 		b, _ := os.ReadFile(argsLog)
 		if !strings.HasPrefix(string(b), "rm ") {

@@ -82,7 +82,6 @@ func newServer(o Options, addr string) *server {
 	s.rec = openRecord(s)
 	s.sup = supervisor.New(supervisor.Options{
 		Log:             o.Log,
-		Env:             s.runnerEnv(),
 		Stdout:          os.Stdout,
 		Stderr:          os.Stderr,
 		Output:          runnerOutput(),

@@ -22,6 +22,10 @@ type Spec struct {
 	// adds the environment (Env plus the instance token), the process
 	// attributes and stdio.
 	Command func() *exec.Cmd
+	// Env is the runner's environment, NAME=value; the supervisor adds
+	// STIGMER_RUNNER_TOKEN and STIGMER_HEARTBEAT_INTERVAL, and
+	// JOURNAL_STREAM when it gives the runner a stream of its own.
+	Env []string
 	// Prepare, when set, runs before every start; its error is logged and
 	// the start goes ahead (removing a stale container is best effort).
 	Prepare func(ctx context.Context) error
@@ -30,9 +34,6 @@ type Spec struct {
 // Options tune the supervisor; zero values take the defaults below.
 type Options struct {
 	Log *slog.Logger
-	// Env is the environment of every runner (the supervisor adds
-	// STIGMER_RUNNER_TOKEN and STIGMER_HEARTBEAT_INTERVAL).
-	Env []string
 	// Stdout and Stderr of the runners: the server's own, so that their
 	// lines reach the same journal stream or dev log file.
 	Stdout, Stderr *os.File
@@ -352,7 +353,7 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) r
 		return startFailed(err)
 	}
 	cmd := r.spec.Command()
-	cmd.Env = append(append([]string{}, s.opts.Env...),
+	cmd.Env = append(append([]string{}, r.spec.Env...),
 		"STIGMER_RUNNER_TOKEN="+token,
 		"STIGMER_HEARTBEAT_INTERVAL="+s.opts.HeartbeatInterval.String())
 	cmd.Stdout, cmd.Stderr = s.opts.Stdout, s.opts.Stderr
