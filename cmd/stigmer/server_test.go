@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -288,6 +289,67 @@ func TestEachRunnerGetsOnlyWhatItNeeds(t *testing.T) {
 	assert.Equal(t, environOf(t, component(st, "agent-runner").PID)["OPENAI_API_KEY"], "sk-for-the-agent-only")
 	_, has := environOf(t, component(st, "workflow-runner").PID)["OPENAI_API_KEY"]
 	assert.Check(t, !has, "the workflow runner has the LLM key")
+}
+
+// TestAContainerIsKilledByNameWhenHungOrNotStopping: in container mode the
+// agent runner is a container the engine runs; SIGKILL to the `docker run`
+// client, the server's child, never reaches it, and the container kept
+// running after the server restarted the runner and after the service
+// stopped. On a hang and on a stop timeout the server now runs `docker
+// kill NAME` first. The stand-in runs its "container" apart from the
+// client, and the test hangs it with SIGSTOP.
+func TestAContainerIsKilledByNameWhenHungOrNotStopping(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, testEnv(t, "STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0",
+		"STIGMER_CONTAINER_CLI="+standInPath(t, "docker-standin-detached.sh"),
+		"DOCKER_STANDIN_DIR="+dir, "DOCKER_STANDIN_STIGMER_BIN="+stigmerBin))
+	container := func() int {
+		var pid int
+		poll.WaitOn(t, func(poll.LogT) poll.Result {
+			b, err := os.ReadFile(filepath.Join(dir, "stigmer-agent-runner.pid"))
+			if err != nil {
+				return poll.Continue("no container yet")
+			}
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				return poll.Continue("pid file %q", b)
+			}
+			return poll.Success()
+		}, poll.WithTimeout(20*time.Second))
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL); reap(pid) })
+		return pid
+	}
+	// dead: gone, or a zombie (orphaned to this test, the subreaper, when
+	// the killed client had not reaped it yet).
+	dead := func(pid int, what string) {
+		poll.WaitOn(t, func(poll.LogT) poll.Result {
+			if st, ppid := procState(pid); st != "" && st != "Z" {
+				return poll.Continue("%s (pid %d) still there, state %s, parent %d", what, pid, st, ppid)
+			}
+			return poll.Success()
+		}, poll.WithTimeout(30*time.Second), poll.WithDelay(50*time.Millisecond))
+	}
+	s.waitReady(t)
+	hung := container()
+	client := component(s.status(t), "agent-runner").PID
+	assert.Assert(t, hung != client, "the container is not the client")
+
+	// A hang: no heartbeat for 10 s, then the container is killed by name.
+	assert.NilError(t, syscall.Kill(hung, syscall.SIGSTOP))
+	dead(hung, "the hung container")
+	s.waitRunner(t, "agent-runner", client)
+	s.waitReady(t)
+
+	// A stop: the container does not stop within 10 s of SIGTERM.
+	stuck := container()
+	assert.NilError(t, syscall.Kill(stuck, syscall.SIGSTOP))
+	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGTERM))
+	<-s.exited
+	assert.Equal(t, s.state.ExitCode(), 0, "server log:\n%s", s.log())
+	dead(stuck, "the container that did not stop")
+	calls, err := os.ReadFile(filepath.Join(dir, "calls"))
+	assert.NilError(t, err)
+	assert.Equal(t, strings.Count(string(calls), "kill stigmer-agent-runner\n"), 2, "calls:\n%s", calls)
 }
 
 func TestBadConfigurationExits78(t *testing.T) {

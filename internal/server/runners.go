@@ -82,7 +82,7 @@ func (s *server) runnerSpecs() []supervisor.Spec {
 		CLI: s.o.Config.ContainerCLI, Image: s.o.Config.AgentImage,
 		EnvNames: slices.Concat([]string{"STIGMER_SERVER_URL", "STIGMER_RUNNER_TOKEN", "STIGMER_HEARTBEAT_INTERVAL"}, agentVars),
 	}
-	return append(specs, supervisor.Spec{Name: AgentRunner, Mode: "container", Command: rt.Command, Prepare: rt.RemoveStale,
+	return append(specs, supervisor.Spec{Name: AgentRunner, Mode: "container", Command: rt.Command, Prepare: rt.RemoveStale, Kill: rt.Kill,
 		Env: environ(slices.Concat(runnerBase, containerCLIVars, agentVars), serverURL)})
 }
 

@@ -29,6 +29,12 @@ type Spec struct {
 	// Prepare, when set, runs before every start; its error is logged and
 	// the start goes ahead (removing a stale container is best effort).
 	Prepare func(ctx context.Context) error
+	// Kill, when set, runs before the supervisor SIGKILLs a run (a hung
+	// runner, or one still running StopTimeout after SIGTERM): it stops
+	// what that signal would not reach (`docker kill` of the container,
+	// which the engine, not the client, runs). It must be bounded; its
+	// error is logged and the SIGKILL follows.
+	Kill func(ctx context.Context) error
 }
 
 // Options tune the supervisor; zero values take the defaults below.
@@ -441,7 +447,7 @@ func (s *Supervisor) watch(ctx context.Context, r *runner, c *child, log *slog.L
 			if reason, detail := s.hung(r); reason != "" {
 				log.Error("runner hung; killing it", "pid", c.pid, "reason", detail)
 				s.update(r, func() { r.state, r.killedFor = StateRestarting, reason })
-				c.signalGroup(syscall.SIGKILL)
+				s.kill(r, c, log)
 			}
 		case reply := <-r.ping:
 			close(reply)
@@ -460,13 +466,30 @@ func (s *Supervisor) stop(r *runner, c *child, log *slog.Logger) error {
 		return err
 	case <-t.C:
 		log.Warn("runner did not stop in time; killing it", "pid", c.pid, "timeout", s.opts.StopTimeout.String())
-		c.signalGroup(syscall.SIGKILL)
+		s.kill(r, c, log)
 		return <-c.exited
 	case <-s.hurry:
 		log.Warn("stopping now; killing runner", "pid", c.pid)
-		c.signalGroup(syscall.SIGKILL)
+		s.kill(r, c, log)
 		return <-c.exited
 	}
+}
+
+// kill SIGKILLs the run c of r. The spec's Kill step comes first, on a
+// goroutine of its own, so that the loop calling this goes on answering
+// the health check (and sees the run end) while a slow container engine
+// answers.
+func (s *Supervisor) kill(r *runner, c *child, log *slog.Logger) {
+	if r.spec.Kill == nil {
+		c.signalGroup(syscall.SIGKILL)
+		return
+	}
+	go func() {
+		if err := r.spec.Kill(context.Background()); err != nil {
+			log.Warn("killing the runner's container failed; killing its client anyway", "pid", c.pid, "err", err)
+		}
+		c.signalGroup(syscall.SIGKILL)
+	}()
 }
 
 // hung says why r must be killed (ExitHung or ExitNotRegistered, and the
