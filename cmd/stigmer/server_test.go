@@ -229,7 +229,9 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	s.waitRunner(t, "agent-runner", agent.PID)
 	b, err := os.ReadFile(argsLog)
 	assert.NilError(t, err)
-	run := "run --rm --init --name stigmer-agent-runner --network host -e STIGMER_SERVER_URL -e STIGMER_RUNNER_TOKEN -e STIGMER_HEARTBEAT_INTERVAL -e STIGMER_LLM_PROVIDER -e STIGMER_LLM_MODEL -e STIGMER_LLM_BASE_URL -e OPENAI_API_KEY" +
+	sock := filepath.Join(envValue(s.cmd.Env, "STIGMER_RUNTIME_DIR"), "runners", "control.sock")
+	run := "run --rm --init --name stigmer-agent-runner --network host -v " + sock + ":" + sock +
+		" -e STIGMER_CONTROL_SOCKET -e STIGMER_RUNNER_TOKEN -e STIGMER_HEARTBEAT_INTERVAL -e STIGMER_LLM_PROVIDER -e STIGMER_LLM_MODEL -e STIGMER_LLM_BASE_URL -e OPENAI_API_KEY" +
 		" -e HTTPS_PROXY -e https_proxy -e HTTP_PROXY -e http_proxy -e NO_PROXY -e no_proxy example/agent:1.0"
 	rm := "rm --force stigmer-agent-runner"
 	assert.Equal(t, string(b), strings.Join([]string{rm, run, rm, run}, "\n")+"\n")
@@ -240,6 +242,16 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	for what, text := range map[string]string{"log": s.log(), "status": string(status), "command line": string(b)} {
 		assert.Assert(t, !strings.Contains(text, "do-not-leak"), "the API key is in the %s", what)
 	}
+}
+
+// envValue is NAME's value in env (NAME=value strings).
+func envValue(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // environOf is the environment of process pid.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,12 +13,6 @@ import (
 
 	"github.com/stigmer/stigmer/internal/history"
 )
-
-// ErrRejected is returned when the server answered but refused a runner
-// call: the instance is unknown (409), the runner name is unknown (404) or
-// the server is stopping (503). Connection errors are not ErrRejected: the
-// server may come back.
-var ErrRejected = errors.New("rejected by the server")
 
 // Client talks to the API at BaseURL ("http://127.0.0.1:7234").
 type Client struct {
@@ -75,29 +68,6 @@ func (c *Client) Ready(ctx context.Context) (Readiness, error) {
 	var rd Readiness
 	_, err := c.do(ctx, http.MethodGet, PathReady, nil, &rd, http.StatusOK, http.StatusServiceUnavailable)
 	return rd, err
-}
-
-// Register, Heartbeat and Deregister are the runner calls.
-func (c *Client) Register(ctx context.Context, req RunnerRequest) error {
-	return c.runnerCall(ctx, PathRegister, req)
-}
-
-// Heartbeat reports that the runner is alive.
-func (c *Client) Heartbeat(ctx context.Context, req RunnerRequest) error {
-	return c.runnerCall(ctx, PathHeartbeat, req)
-}
-
-// Deregister reports that the runner drains and exits.
-func (c *Client) Deregister(ctx context.Context, req RunnerRequest) error {
-	return c.runnerCall(ctx, PathDeregister, req)
-}
-
-func (c *Client) runnerCall(ctx context.Context, path string, req RunnerRequest) error {
-	code, err := c.do(ctx, http.MethodPost, path, req, nil, http.StatusOK)
-	if err != nil && (code == http.StatusConflict || code == http.StatusNotFound || code == http.StatusServiceUnavailable) {
-		return fmt.Errorf("%w: %w", ErrRejected, err)
-	}
-	return err
 }
 
 // do sends one request and decodes the JSON answer into out when the

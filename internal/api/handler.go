@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,15 +10,10 @@ import (
 	"github.com/stigmer/stigmer/internal/history"
 )
 
-// Backend is what the handler serves: the server's state and its runners'
-// registry. The runner calls return a *Refusal to choose the status code;
-// any other error is a 500.
+// Backend is what the handler serves: the server's state.
 type Backend interface {
 	Status() Status
 	Ready() (bool, string)
-	Register(name, token string) error
-	Heartbeat(name, token string) error
-	Deregister(name, token string) error
 	Events(since time.Time) ([]history.Event, error)
 	// MayReadHistory says whether the client at peer, connected to this
 	// server's local address, may read the history (it quotes the
@@ -72,9 +65,6 @@ func Handler(b Backend, metrics http.Handler) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, EventList{Events: events})
 	})
-	mux.HandleFunc("POST "+PathRegister, runnerCall(b.Register))
-	mux.HandleFunc("POST "+PathHeartbeat, runnerCall(b.Heartbeat))
-	mux.HandleFunc("POST "+PathDeregister, runnerCall(b.Deregister))
 	return mux
 }
 
@@ -86,39 +76,6 @@ func connEnds(r *http.Request) (peer, local netip.AddrPort) {
 		local = a.AddrPort()
 	}
 	return peer, local
-}
-
-// runnerCall decodes a RunnerRequest and maps the registry's errors to
-// status codes the client turns back into errors.
-func runnerCall(call func(name, token string) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var req RunnerRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body is not a runner request: " + err.Error()})
-			return
-		}
-		// One JSON object and nothing after it: a body with trailing data
-		// is not a request this API sent.
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body is not a runner request: data after the JSON object"})
-			return
-		}
-		err := call(req.Name, req.Token)
-		switch {
-		case err == nil:
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		case errors.Is(err, ErrNotFound):
-			writeJSON(w, http.StatusNotFound, errorBody{Error: err.Error()})
-		case errors.Is(err, ErrConflict):
-			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
-		case errors.Is(err, ErrUnavailable):
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
-		default:
-			writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
-		}
-	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, body any) {

@@ -25,15 +25,20 @@ type Runtime struct {
 	// EnvNames are passed as `-e NAME` (no value): the CLI copies them
 	// from its own environment, so secrets never show on a command line.
 	EnvNames []string
+	// Mounts are passed as `-v HOST:CONTAINER` (the runners' socket).
+	Mounts []string
 	// RemoveTimeout bounds RemoveStale (default 20 s), KillTimeout Kill
 	// (default 5 s).
 	RemoveTimeout, KillTimeout time.Duration
 }
 
 // Args are the arguments after the CLI name:
-// run --rm --init --name stigmer-agent-runner --network host -e NAME... IMAGE
+// run --rm --init --name stigmer-agent-runner --network host -v MOUNT... -e NAME... IMAGE
 func (r Runtime) Args() []string {
 	args := []string{"run", "--rm", "--init", "--name", Name, "--network", "host"}
+	for _, m := range r.Mounts {
+		args = append(args, "-v", m)
+	}
 	for _, n := range r.EnvNames {
 		args = append(args, "-e", n)
 	}

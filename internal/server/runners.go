@@ -3,9 +3,11 @@ package server
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/container"
 	"github.com/stigmer/stigmer/internal/logging"
 	"github.com/stigmer/stigmer/internal/supervisor"
@@ -65,25 +67,34 @@ const (
 	AgentRunner    = "agent-runner"
 )
 
+// runnerSpecs are the runners: native ones talk to the server over a
+// socket pair they inherit; a container, which cannot inherit one, over
+// the runners' socket (s.runnerSocket), which it mounts at the same path.
 func (s *server) runnerSpecs() []supervisor.Spec {
-	serverURL := "STIGMER_SERVER_URL=http://" + s.addr
 	native := func(name string) func() *exec.Cmd {
 		return func() *exec.Cmd { return exec.Command(s.o.Executable, "internal-"+name) }
 	}
 	specs := []supervisor.Spec{{Name: WorkflowRunner, Mode: "native", Command: native(WorkflowRunner),
-		Env: environ(runnerBase, serverURL)}}
+		Env: environ(runnerBase), ControlFD: true}}
 	if s.o.Config.AgentImage == "" {
 		return append(specs, supervisor.Spec{Name: AgentRunner, Mode: "native", Command: native(AgentRunner),
-			Env: environ(slices.Concat(runnerBase, agentVars), serverURL)})
+			Env: environ(slices.Concat(runnerBase, agentVars)), ControlFD: true})
 	}
 	// The container gets the -e NAMEs from the CLI's environment, and
 	// nothing else of it.
+	sock := s.runnerSocket()
 	rt := container.Runtime{
 		CLI: s.o.Config.ContainerCLI, Image: s.o.Config.AgentImage,
-		EnvNames: slices.Concat([]string{"STIGMER_SERVER_URL", "STIGMER_RUNNER_TOKEN", "STIGMER_HEARTBEAT_INTERVAL"}, agentVars),
+		EnvNames: slices.Concat([]string{"STIGMER_CONTROL_SOCKET", "STIGMER_RUNNER_TOKEN", "STIGMER_HEARTBEAT_INTERVAL"}, agentVars),
+		Mounts:   []string{sock + ":" + sock},
 	}
 	return append(specs, supervisor.Spec{Name: AgentRunner, Mode: "container", Command: rt.Command, Prepare: rt.RemoveStale, Kill: rt.Kill,
-		Env: environ(slices.Concat(runnerBase, containerCLIVars, agentVars), serverURL)})
+		Env: environ(slices.Concat(runnerBase, containerCLIVars, agentVars), "STIGMER_CONTROL_SOCKET="+sock)})
+}
+
+// runnerSocket is the path of the runners' socket.
+func (s *server) runnerSocket() string {
+	return filepath.Join(s.o.Config.RuntimeDir, config.RunnerSocket)
 }
 
 func (s *server) agentMode() string {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -26,6 +27,11 @@ type Spec struct {
 	// STIGMER_RUNNER_TOKEN and STIGMER_HEARTBEAT_INTERVAL, and
 	// JOURNAL_STREAM when it gives the runner a stream of its own.
 	Env []string
+	// ControlFD gives each run one end of a socket pair for its control
+	// channel, as a file descriptor named in STIGMER_CONTROL_FD; the other
+	// end goes to Options.Control. A container, which cannot inherit it,
+	// reaches the server's socket instead.
+	ControlFD bool
 	// Prepare, when set, runs before every start; its error is logged and
 	// the start goes ahead (removing a stale container is best effort).
 	Prepare func(ctx context.Context) error
@@ -48,6 +54,10 @@ type Options struct {
 	// JOURNAL_STREAM value describing it. The supervisor closes it once the
 	// runner has started; on error it logs and uses Stdout and Stderr.
 	Output func(runner string) (*os.File, string, error)
+	// Control serves the supervisor's end of a run's control channel (see
+	// Spec.ControlFD), on a goroutine of its own; it returns when the
+	// runner closes its end, and closes conn.
+	Control func(conn net.Conn)
 	// RestartMaxDelay caps the backoff (default 30 s).
 	RestartMaxDelay time.Duration
 	// HeartbeatInterval is how often runners report (default 1 s).
@@ -374,7 +384,12 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) r
 		}
 	}
 	cmd.SysProcAttr = procAttr()
+	serve, err := s.controlChannel(r, cmd)
+	if err != nil {
+		return startFailed(err)
+	}
 	c, err := startChild(cmd, func() error { return s.start(ctx, r, cmd, token) })
+	serve(err == nil)
 	if errors.Is(err, errNotStarting) {
 		return runEnd{how: err.Error(), code: -1, err: err}
 	}
@@ -388,6 +403,54 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) r
 	end := s.ended(r, err)
 	end.pid = c.pid
 	return end
+}
+
+// controlChannel gives cmd its end of a socket pair when r's spec asks for
+// one. Once the start was tried, serve(started) closes the supervisor's
+// copy of the runner's end (the runner holds its own), and either serves
+// the other end or, when the runner did not start, closes it.
+func (s *Supervisor) controlChannel(r *runner, cmd *exec.Cmd) (serve func(started bool), err error) {
+	if !r.spec.ControlFD || s.opts.Control == nil {
+		return func(bool) {}, nil
+	}
+	runnerEnd, ours, err := socketPair(r.spec.Name)
+	if err != nil {
+		return nil, fmt.Errorf("making the control channel: %w", err)
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, runnerEnd)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("STIGMER_CONTROL_FD=%d", 2+len(cmd.ExtraFiles)))
+	return func(started bool) {
+		runnerEnd.Close()
+		if !started {
+			ours.Close()
+			return
+		}
+		go s.opts.Control(ours)
+	}, nil
+}
+
+// socketPair is a connected pair of Unix stream sockets, close-on-exec:
+// the runner's end as a file to pass, and ours as a connection.
+func socketPair(name string) (*os.File, net.Conn, error) {
+	syscall.ForkLock.RLock() // no fork may inherit them before close-on-exec is set
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	runnerEnd := os.NewFile(uintptr(fds[0]), "control-"+name)
+	f := os.NewFile(uintptr(fds[1]), "control-"+name)
+	defer f.Close() // FileConn keeps a duplicate
+	ours, err := net.FileConn(f)
+	if err != nil {
+		runnerEnd.Close()
+		return nil, nil, err
+	}
+	return runnerEnd, ours, nil
 }
 
 // start starts cmd unless the server is stopping. It holds the lock from
