@@ -114,7 +114,7 @@ func TestKill9IsRecordedAlertedOnceAndShownInStatus(t *testing.T) {
 	assert.Equal(t, srv.Restarts, 1)
 	assert.Equal(t, srv.LastExit, "clean stop")
 
-	l := events(t, env, "--address", s3.addr)[0].Events
+	l := events(t, env)[0].Events
 	var kinds []string
 	for _, e := range l {
 		kinds = append(kinds, e.Kind)
@@ -148,7 +148,7 @@ func TestACrashingRunnerSendsOneAlert(t *testing.T) {
 	assert.Equal(t, got[0].Restarts, 3)
 	assert.Check(t, is.Contains(s.log(), "alert held back"))
 
-	l := events(t, env, "--address", s.addr, "--since", "1m")[0].Events
+	l := events(t, env, "--since", "1m")[0].Events
 	exits := 0
 	for _, e := range l {
 		if e.Kind == "runner-exit" && e.Component == "workflow-runner" {
@@ -246,7 +246,7 @@ func TestADamagedHistoryIsMovedAsideAndSaid(t *testing.T) {
 			assert.Assert(t, string(kept) == string(spoiled), "the damaged file is kept as it was")
 			assert.Check(t, is.Contains(s.log(), "the history was damaged"))
 
-			l := events(t, env, "--address", s.addr)[0].Events
+			l := events(t, env)[0].Events
 			assert.Equal(t, l[0].Kind, "history-broken")
 			assert.Check(t, is.Contains(l[0].Reason, tc.why))
 			assert.Check(t, is.Contains(l[0].Reason, "kept as "+broken[0]))
@@ -327,7 +327,7 @@ func TestAHistoryThatCannotBeOpenedComesBack(t *testing.T) {
 			assert.Check(t, is.Contains(st.History, "off: history "+path))
 			assert.Check(t, is.Contains(st.History, tc.why))
 			assert.Check(t, is.Contains(s.log(), "history off"))
-			res := icmd.RunCmd(bounded(stigmerBin, "events", "--address", s.addr), icmd.WithEnv(env...))
+			res := icmd.RunCmd(bounded(stigmerBin, "events"), icmd.WithEnv(env...))
 			res.Assert(t, icmd.Expected{ExitCode: 1, Err: "history off"})
 
 			unblock()
@@ -341,7 +341,7 @@ func TestAHistoryThatCannotBeOpenedComesBack(t *testing.T) {
 			old := component(s.status(t), "workflow-runner").PID
 			assert.NilError(t, syscall.Kill(old, syscall.SIGKILL))
 			s.waitRunner(t, "workflow-runner", old)
-			l := events(t, env, "--address", s.addr)[0].Events
+			l := events(t, env)[0].Events
 			assert.Assert(t, len(l) > 0 && l[len(l)-1].Kind == "runner-start", "recorded again: %v", l)
 		})
 	}

@@ -30,6 +30,10 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv("STIGMER_TEST_IMPOSTOR"); spec != "" {
+		serveImpostor(spec) // this binary, run as a stand-in server (impostor_test.go)
+		return
+	}
 	// Orphaned runners are re-parented to this process instead of PID 1,
 	// so that a test can wait for them and see how they ended.
 	if err := becomeSubreaper(); err != nil {

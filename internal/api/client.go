@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -25,6 +26,14 @@ type Client struct {
 // goes through a proxy (see LocalTransport).
 func NewClient(baseURL string) *Client {
 	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 5 * time.Second, Transport: LocalTransport()}}
+}
+
+// NewClientDialing is NewClient whose connections dial makes: a Unix
+// socket's, or TCP that checks who listens (see package peer).
+func NewClientDialing(baseURL string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
+	t := LocalTransport()
+	t.DialContext = dial
+	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 5 * time.Second, Transport: t}}
 }
 
 // LocalTransport is http.DefaultTransport without a proxy: the server's
@@ -48,7 +57,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 }
 
 // Events fetches GET /api/v1/events, the history at or after since (all
-// when zero).
+// when zero), from the operator socket (the public API does not serve it).
 func (c *Client) Events(ctx context.Context, since time.Time) ([]history.Event, error) {
 	path := PathEvents
 	if !since.IsZero() {

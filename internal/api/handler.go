@@ -2,9 +2,7 @@ package api
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/history"
@@ -14,11 +12,6 @@ import (
 type Backend interface {
 	Status() Status
 	Ready() (bool, string)
-	Events(since time.Time) ([]history.Event, error)
-	// MayReadHistory says whether the client at peer, connected to this
-	// server's local address, may read the history (it quotes the
-	// server's log lines, which the file keeps from other users).
-	MayReadHistory(peer, local netip.AddrPort) error
 }
 
 // Handler returns the API's routes over b. metrics, when not nil, serves
@@ -44,11 +37,15 @@ func Handler(b Backend, metrics http.Handler) http.Handler {
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
 	})
-	mux.HandleFunc("GET "+PathEvents, func(w http.ResponseWriter, r *http.Request) {
-		if err := b.MayReadHistory(connEnds(r)); err != nil {
-			writeJSON(w, http.StatusForbidden, errorBody{Error: err.Error()})
-			return
-		}
+	return mux
+}
+
+// EventsHandler serves GET PathEvents from events: the history at or
+// after ?since= (RFC 3339; all when absent). It is not on the public API:
+// the history quotes the server's log lines, and the operator socket
+// serves it to root and the service's user alone.
+func EventsHandler(events func(since time.Time) ([]history.Event, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var since time.Time
 		if v := r.URL.Query().Get("since"); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
@@ -58,24 +55,13 @@ func Handler(b Backend, metrics http.Handler) http.Handler {
 			}
 			since = t
 		}
-		events, err := b.Events(since)
+		list, err := events(since)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, EventList{Events: events})
+		writeJSON(w, http.StatusOK, EventList{Events: list})
 	})
-	return mux
-}
-
-// connEnds returns the client's and this server's address of r's
-// connection; zero values where they are not TCP addresses.
-func connEnds(r *http.Request) (peer, local netip.AddrPort) {
-	peer, _ = netip.ParseAddrPort(r.RemoteAddr)
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
-		local = a.AddrPort()
-	}
-	return peer, local
 }
 
 func writeJSON(w http.ResponseWriter, code int, body any) {

@@ -9,6 +9,7 @@ import (
 	"github.com/stigmer/stigmer/internal/api"
 	"github.com/stigmer/stigmer/internal/control"
 	"github.com/stigmer/stigmer/internal/history"
+	"github.com/stigmer/stigmer/internal/operator"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
@@ -39,8 +40,17 @@ func (s *server) Status() api.Status {
 	}
 }
 
-// Events implements api.Backend: the history since since.
-func (s *server) Events(since time.Time) ([]history.Event, error) {
+// operations are root's operations on the operator socket.
+func (s *server) operations() []operator.Op {
+	return []operator.Op{{
+		Pattern: "GET " + api.PathEvents, Who: operator.Privileged,
+		What: "read the history", Fix: "run `sudo stigmer events`",
+		Handler: api.EventsHandler(s.events),
+	}}
+}
+
+// events is the history since since.
+func (s *server) events(since time.Time) ([]history.Event, error) {
 	st := s.rec.current()
 	if st == nil {
 		return nil, errors.New("history " + s.rec.state())

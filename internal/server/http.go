@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"syscall"
 	"time"
+
+	"github.com/stigmer/stigmer/internal/operator"
 )
 
 // httpLimits bound what one client can hold of the server: a slow or idle
@@ -69,6 +71,16 @@ func newHTTPServer(h http.Handler, log *slog.Logger, l httpLimits, cl *connLimit
 		IdleTimeout:       l.Idle,
 		ErrorLog:          slog.NewLogLogger(log.With("source", "net/http").Handler(), slog.LevelWarn),
 		ConnState:         cl.track,
+	}
+}
+
+// closeOperator closes the operator socket within a second, answering
+// what it was asked.
+func closeOperator(s *operator.Server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		log.Warn("closing the operator socket", "err", err)
 	}
 }
 

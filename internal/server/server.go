@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/stigmer/stigmer/internal/control"
 	"github.com/stigmer/stigmer/internal/metrics"
 	"github.com/stigmer/stigmer/internal/notify"
+	"github.com/stigmer/stigmer/internal/operator"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
@@ -73,7 +75,6 @@ type server struct {
 	notify  *notify.Notifier
 	sup     *supervisor.Supervisor
 	rec     *record
-	access  historyAccess
 
 	pidLock *os.File // holds the PID file's lock, see writeRunFiles
 
@@ -83,7 +84,7 @@ type server struct {
 }
 
 func newServer(o Options, addr string) *server {
-	s := &server{o: o, addr: addr, started: time.Now(), notify: notify.New(o.Log), access: newHistoryAccess()}
+	s := &server{o: o, addr: addr, started: time.Now(), notify: notify.New(o.Log)}
 	s.rec = openRecord(s)
 	s.sup = supervisor.New(supervisor.Options{
 		Log:             o.Log,
@@ -117,8 +118,14 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	metricsHandler := metrics.Handler(metrics.NewRegistry(metrics.Options{
 		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, History: s.rec.metricCounts(),
 	}), s.o.Log)
-	apiHandler := api.CheckHost(api.Handler(s, metricsHandler), s.addr, s.o.Config.Listen)
+	public := api.Handler(s, metricsHandler)
+	apiHandler := api.CheckHost(public, s.addr, s.o.Config.Listen)
 	httpSrv := newHTTPServer(apiHandler, s.o.Log, limits, cl)
+	ops, err := operator.Listen(filepath.Join(s.o.Config.RuntimeDir, config.OperatorSocket), os.Geteuid(), s.operations(), public, s.o.Log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(cl) }()
 	s.o.Log.Info("server listening", "addr", s.addr, "version", s.o.Info.Version, "data_dir", s.o.Config.DataDir,
@@ -163,6 +170,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	stopRunners()
 	<-supDone
 	stopAPI(httpSrv, cl, s.o.Log)
+	closeOperator(ops, s.o.Log)
 	s.o.Log.Info("server stopped")
 	return err
 }
