@@ -23,9 +23,10 @@ import (
 // answered. When every connection is within its grace, the newcomer waits
 // for the first to leave it (at most the grace period), and the clients
 // behind it wait in the kernel's backlog: under a flood a client is
-// answered after the connections queued before it, a second or so for a
-// flood of a thousand, never refused. The wait is bounded, so no client
-// holds up the accept path, which the health check looks at (alive).
+// answered after the connections queued before it (max of them, at the
+// least, are let in each grace period), never refused. The wait is
+// bounded, so no client holds up the accept path, which the health check
+// looks at (alive).
 //
 // Local users all share 127.0.0.1: among them the oldest gives way, which
 // under a flood is one of the flood's.
