@@ -5,7 +5,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -289,20 +288,14 @@ func TestSecondSignalMakesTheStopImmediate(t *testing.T) {
 	standIn, termLog := standInPath(t, "docker-standin-ignores-term.sh"), filepath.Join(dir, "term.log")
 	s := startForeground(t, testEnv(t, "STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0",
 		"STIGMER_CONTAINER_CLI="+standIn, "DOCKER_STANDIN_LOG="+termLog))
-	var agent api.Component
-	poll.WaitOn(t, func(poll.LogT) poll.Result {
-		st, err := s.client.Status(context.Background())
-		if err != nil {
-			return poll.Continue("status: %v", err)
-		}
-		if agent = component(st, "agent-runner"); agent.PID == 0 {
-			return poll.Continue("agent-runner not started")
-		}
-		return poll.Success()
-	}, poll.WithTimeout(20*time.Second))
+	// The stand-in writes RUN once its trap is set: a SIGTERM before that
+	// would end it, and the second signal would have nothing to cut short.
+	poll.WaitOn(t, logHas(termLog, "RUN"), poll.WithTimeout(20*time.Second))
+	agent := component(s.status(t), "agent-runner")
+	assert.Assert(t, agent.PID != 0, "the agent runner's stand-in runs, but status shows no PID")
 
 	assert.NilError(t, s.cmd.Process.Signal(syscall.SIGINT))
-	poll.WaitOn(t, poll.FileExists(termLog), poll.WithTimeout(20*time.Second)) // it got SIGTERM, and stays
+	poll.WaitOn(t, logHas(termLog, "TERM"), poll.WithTimeout(20*time.Second)) // it got SIGTERM, and stays
 	assert.NilError(t, s.cmd.Process.Signal(syscall.SIGINT))
 	s.waitExit(t)
 	log := s.log()
@@ -355,4 +348,20 @@ func TestIdleConnectionsLeaveRoomUnderALowFileLimit(t *testing.T) {
 	assert.Equal(t, after.Restarts, before.Restarts+1)
 	s.waitReady(t)
 	assert.Assert(t, !strings.Contains(s.log(), "too many open files"), "log:\n%s", s.log())
+}
+
+// logHas waits for a line in a stand-in's log.
+func logHas(path, line string) poll.Check {
+	return func(poll.LogT) poll.Result {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return poll.Continue("%s: %v", path, err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l == line {
+				return poll.Success()
+			}
+		}
+		return poll.Continue("%s has no line %q: %q", path, line, b)
+	}
 }
