@@ -73,6 +73,12 @@ the listen address (STIGMER_LISTEN, default 127.0.0.1:7234) is taken.`,
 			if err != nil {
 				return configExit(err)
 			}
+			if !foreground {
+				// The server logs these to its log file; say them here too.
+				for _, u := range config.Unknown(os.Environ()) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "stigmer: warning: %s; fix its name in the environment\n", u)
+				}
+			}
 			if err := devserver.CheckCanStart(cmd.Context(), p, cfg.Listen); err != nil {
 				return withExitCode(1, err)
 			}

@@ -101,7 +101,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	metricsHandler := metrics.Handler(metrics.NewRegistry(metrics.Options{
 		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, History: s.rec.metricCounts(),
 	}), s.o.Log)
-	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s, metricsHandler), s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
+	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s, metricsHandler), s.o.Config.AllowedHosts, s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(cl) }()
 	s.o.Log.Info("server listening", "addr", s.addr, "version", s.o.Info.Version, "data_dir", s.o.Config.DataDir,
