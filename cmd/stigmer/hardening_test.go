@@ -70,6 +70,11 @@ func TestNonLoopbackListenOnPurposeIsWarnedAbout(t *testing.T) {
 	s.waitReady(t)
 	assert.Assert(t, is.Contains(s.log(), `level=WARN msg="the API listens beyond loopback, without authentication`))
 	assert.Assert(t, is.Contains(s.log(), `opted_in_by="STIGMER_ALLOW_NON_LOOPBACK=1"`))
+	// Shown as configured, not as Go names the socket ([::]).
+	assert.Check(t, strings.HasPrefix(s.addr, "0.0.0.0:"), "address file: %s", s.addr)
+	assert.Check(t, strings.HasPrefix(s.status(t).Listen, "0.0.0.0:"), "status: %s", s.status(t).Listen)
+	res := icmd.RunCmd(icmd.Command(stigmerBin, "server", "status", "--address", s.addr), icmd.WithEnv(testEnv(t)...))
+	res.Assert(t, icmd.Expected{Out: "stigmer " + testVersion + " on " + s.addr + ": ready"})
 }
 
 // rawGet sends one request to addr with the given Host header and returns

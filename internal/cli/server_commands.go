@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -157,15 +156,16 @@ server cannot be reached.`,
 			out := cmd.OutOrStdout()
 			st, err := api.NewClient("http://" + addr).Status(ctx)
 			if err != nil {
-				if !asJSON {
-					printUnit(out, unit, unitErr)
+				err = withExitCode(1, fmt.Errorf("cannot reach the stigmer server at %s: %w; is it running? (`systemctl status stigmer`, or `stigmer server start` for development; --address or STIGMER_LISTEN pick another address)", addr, err))
+				if asJSON {
+					// What is known without the server: the unit.
+					return errors.Join(err, printJSON(out, statusFailure{newJSONFailure(err), addr, unit}))
 				}
-				return withExitCode(1, fmt.Errorf("cannot reach the stigmer server at %s: %w; is it running? (`systemctl status stigmer`, or `stigmer server start` for development; --address or STIGMER_LISTEN pick another address)", addr, err))
+				printUnit(out, unit, unitErr)
+				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(statusOutput{Status: st, Unit: unit})
+				return printJSON(out, statusOutput{Status: st, Unit: unit})
 			}
 			if err := printStatus(out, st); err != nil {
 				return err
@@ -174,7 +174,7 @@ server cannot be reached.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON (with \"unit\" under systemd)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON (with \"unit\" under systemd); when the server cannot be reached, {error, exit_code, address, unit}")
 	cmd.Flags().StringVar(&address, "address", "", "host:port of the server's API")
 	return cmd
 }
