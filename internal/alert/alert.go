@@ -63,6 +63,10 @@ type Sender struct {
 	tlsRoots *x509.CertPool
 	// dialTimeout bounds each connection (webhook and mail).
 	dialTimeout time.Duration
+
+	// OnResult, when set, is told how each delivery went: sink is
+	// "webhook" or "mail". It is called from the delivering goroutine.
+	OnResult func(sink string, delivered bool)
 }
 
 // NewSender returns a sender for cfg, logging through log.
@@ -104,7 +108,11 @@ func (s *Sender) Send(ctx context.Context, a Alert) error {
 	)
 	deliver := func(sink, to string, send func(context.Context, Alert) error) {
 		wg.Go(func() {
-			if err := send(ctx, a); err != nil {
+			err := send(ctx, a)
+			if s.OnResult != nil {
+				s.OnResult(sink, err == nil)
+			}
+			if err != nil {
 				s.log.Error("alert not delivered", "sink", sink, "to", to, "err", err)
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s to %s: %w", sink, to, err))

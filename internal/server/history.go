@@ -51,9 +51,13 @@ func openRecord(s *server) *record {
 		r.store = store
 	}
 	r.sender = alert.NewSender(s.o.Config.Alerts, s.o.Log)
+	r.sender.OnResult = tallySends(r.currentStore, s.o.Log)
 	r.limiter = alert.NewLimiter(r.stateStore(), s.o.Config.Alerts.Interval)
 	return r
 }
+
+// currentStore is the history, nil while it is off.
+func (r *record) currentStore() *history.Store { return r.store }
 
 // stateStore is the store as the limiter's, or nil (an interface holding
 // a nil *Store is not nil).

@@ -82,7 +82,9 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	if store != nil {
 		_ = store.Add(history.Event{Kind: history.AlertSent, Component: "server", Reason: a.Summary})
 	}
-	_ = alert.NewSender(o.Alerts, o.Log).Send(ctx, a) // each sink's failure is logged
+	sender := alert.NewSender(o.Alerts, o.Log)
+	sender.OnResult = tallySends(func() *history.Store { return store }, o.Log)
+	_ = sender.Send(ctx, a) // each sink's failure is logged
 	return nil
 }
 
