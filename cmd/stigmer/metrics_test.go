@@ -143,6 +143,9 @@ func TestMetricsCountAlertSendsAcrossTheServersDeath(t *testing.T) {
 	s.waitReady(t)
 	m := s.mustScrape(t)
 	assert.Equal(t, m.value(t, "stigmer_history_up", ""), 1.0)
+	assert.Equal(t, m.value(t, "stigmer_ready", ""), 1.0)
+	// there before the first crash, so that increase() sees it
+	assert.Equal(t, m.value(t, "stigmer_history_events_total", `kind="server-restart"`), 0.0)
 	for _, sink := range []string{"webhook", "mail"} {
 		for _, result := range []string{"delivered", "failed"} {
 			assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends(sink, result)), 0.0)
@@ -159,6 +162,7 @@ func TestMetricsCountAlertSendsAcrossTheServersDeath(t *testing.T) {
 	assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends("webhook", "failed")), 0.0)
 	assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends("mail", "delivered")), 0.0)
 	assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends("mail", "failed")), 1.0)
+	assert.Equal(t, m.value(t, "stigmer_history_events_total", `kind="server-restart"`), 1.0)
 }
 
 // With the history off (a data directory it cannot use), the gauge says

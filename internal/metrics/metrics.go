@@ -24,6 +24,9 @@ type Options struct {
 	Started time.Time
 	// Runners returns the runners' state now: the supervisor's Snapshot.
 	Runners func() []supervisor.Status
+	// Ready, when set, says whether the server is ready now, as /readyz
+	// does (stigmer_ready); the reason is not exposed.
+	Ready func() (bool, string)
 	// History, when set, returns the history store's event counts by kind
 	// since the store was created, which outlive server restarts; nil
 	// counts and no error while the history is off. When nil or off,
@@ -77,7 +80,7 @@ type collector struct {
 
 	buildInfo, serverStart                                      *prometheus.Desc
 	runnerUp, runnerStart, restarts, lastExitCode, restartDelay *prometheus.Desc
-	historyEvents, historyUp, alertSends                        *prometheus.Desc
+	historyEvents, historyUp, alertSends, ready                 *prometheus.Desc
 }
 
 func newCollector(o Options) *collector {
@@ -104,6 +107,8 @@ func newCollector(o Options) *collector {
 		historyEvents: prometheus.NewDesc("stigmer_history_events_total",
 			"Lifecycle events in the history store since it was created, by kind; they outlive server restarts.",
 			[]string{"kind"}, nil),
+		ready: prometheus.NewDesc("stigmer_ready",
+			"1 while the server is ready (GET /readyz answers 200: both runners registered and heartbeating), else 0.", nil, nil),
 		historyUp: prometheus.NewDesc("stigmer_history_up",
 			"1 while the history store records and reads (events, restarts and alert counts are kept), 0 while it is off (stigmer server status says why).", nil, nil),
 		alertSends: prometheus.NewDesc("stigmer_alert_sends_total",
@@ -124,6 +129,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	if c.o.AlertSends != nil {
 		ch <- c.alertSends
 	}
+	if c.o.Ready != nil {
+		ch <- c.ready
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -132,13 +140,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1,
 		info.Version, info.Commit, info.GoVersion, info.OS, info.Arch)
 	ch <- prometheus.MustNewConstMetric(c.serverStart, prometheus.GaugeValue, unixSeconds(c.o.Started))
+	if c.o.Ready != nil {
+		ready, _ := c.o.Ready()
+		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, boolValue(ready))
+	}
 
 	for _, r := range c.o.Runners() {
-		up := 0.0
-		if r.Up {
-			up = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.runnerUp, prometheus.GaugeValue, up, r.Name)
+		ch <- prometheus.MustNewConstMetric(c.runnerUp, prometheus.GaugeValue, boolValue(r.Up), r.Name)
 		if r.StartedAt != nil {
 			ch <- prometheus.MustNewConstMetric(c.runnerStart, prometheus.GaugeValue, unixSeconds(*r.StartedAt), r.Name)
 		}
@@ -192,6 +200,13 @@ func (c *collector) collectAlertSends(ch chan<- prometheus.Metric) {
 	for s, n := range sends {
 		ch <- prometheus.MustNewConstMetric(c.alertSends, prometheus.CounterValue, float64(n), s.Sink, s.Result)
 	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func unixSeconds(t time.Time) float64 {

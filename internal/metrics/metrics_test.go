@@ -76,7 +76,8 @@ func TestExposition(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logBuf bytes.Buffer
-			reg := NewRegistry(Options{Info: info, Started: serverStart, Runners: fakeRunners, History: tc.history, AlertSends: tc.alertSends})
+			reg := NewRegistry(Options{Info: info, Started: serverStart, Runners: fakeRunners, History: tc.history, AlertSends: tc.alertSends,
+				Ready: func() (bool, string) { return false, "agent-runner is not registered" }})
 			families := scrape(t, Handler(reg, slog.New(slog.NewTextHandler(&logBuf, nil))))
 
 			var stigmer []string
@@ -86,7 +87,7 @@ func TestExposition(t *testing.T) {
 				}
 			}
 			slices.Sort(stigmer)
-			want := []string{"stigmer_build_info", "stigmer_history_up", "stigmer_runner_last_exit_code", "stigmer_runner_restart_delay_seconds",
+			want := []string{"stigmer_build_info", "stigmer_history_up", "stigmer_ready", "stigmer_runner_last_exit_code", "stigmer_runner_restart_delay_seconds",
 				"stigmer_runner_restarts_total", "stigmer_runner_start_time_seconds", "stigmer_runner_up",
 				"stigmer_server_start_time_seconds"}
 			if len(tc.wantHistory) > 0 {
@@ -105,6 +106,7 @@ func TestExposition(t *testing.T) {
 			assertSample(t, families, "stigmer_build_info", dto.MetricType_GAUGE, labels{
 				"version": "1.2.3", "revision": "abc123", "goversion": "go1.26.8", "goos": "linux", "goarch": "amd64"}, 1)
 			assertSample(t, families, "stigmer_server_start_time_seconds", dto.MetricType_GAUGE, nil, 1767225600)
+			assertSample(t, families, "stigmer_ready", dto.MetricType_GAUGE, nil, 0)
 			for _, name := range []string{"process_start_time_seconds", "process_resident_memory_bytes", "go_goroutines"} {
 				assert.Check(t, families[name] != nil, "%s is missing: no process or Go collector", name)
 			}

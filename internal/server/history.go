@@ -257,9 +257,9 @@ func (r *record) metricCounts() func() (map[string]uint64, error) {
 		return nil
 	}
 	rename := map[string]string{
-		history.UncleanPrefix + history.ServerStart: "server-restart",
-		history.UncleanPrefix + history.ServerExit:  "server-died",
-		history.UncleanPrefix + history.RunnerExit:  "runner-crashed",
+		history.UncleanPrefix + history.ServerStart: kindServerRestart,
+		history.UncleanPrefix + history.ServerExit:  kindServerDied,
+		history.UncleanPrefix + history.RunnerExit:  kindRunnerCrashed,
 	}
 	return func() (map[string]uint64, error) {
 		counts, err := r.store.Counts()

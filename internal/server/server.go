@@ -113,8 +113,8 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	limits := defaultHTTPLimits()
 	cl := newConnLimit(ln, limits.MaxConns)
 	metricsHandler := metrics.Handler(metrics.NewRegistry(metrics.Options{
-		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, History: s.rec.metricCounts(),
-		AlertSends: alertSendCounts(s.rec.currentStore, s.o.Config.Alerts),
+		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, Ready: s.sup.Ready,
+		History: everyKind(s.rec.metricCounts()), AlertSends: alertSendCounts(s.rec.currentStore, s.o.Config.Alerts),
 	}), s.o.Log)
 	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s, metricsHandler), s.o.Config.AllowedHosts, s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
 	serveErr := make(chan error, 1)

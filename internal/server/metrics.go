@@ -80,3 +80,37 @@ func configuredSinks(cfg config.Alerts) []string {
 	}
 	return sinks
 }
+
+// The kinds of stigmer_history_events_total that count unclean ends, by
+// the names metricCounts gives them.
+const (
+	kindServerRestart = "server-restart" // a start after an unclean end
+	kindServerDied    = "server-died"
+	kindRunnerCrashed = "runner-crashed"
+)
+
+// metricKinds are every kind of stigmer_history_events_total.
+var metricKinds = []string{history.ServerStart, history.ServerStop, history.ServerExit, history.RunnerStart,
+	history.RunnerExit, history.AlertSent, kindServerRestart, kindServerDied, kindRunnerCrashed}
+
+// everyKind shows every kind of event from the first scrape, at 0 until
+// one happens: a series that appears only at its first event hides that
+// event from increase(), and so from the alert rules (the first crash of
+// a server would never fire StigmerServerRestarted).
+func everyKind(counts func() (map[string]uint64, error)) func() (map[string]uint64, error) {
+	if counts == nil {
+		return nil
+	}
+	return func() (map[string]uint64, error) {
+		out, err := counts()
+		if out == nil || err != nil {
+			return out, err
+		}
+		for _, k := range metricKinds {
+			if _, ok := out[k]; !ok {
+				out[k] = 0
+			}
+		}
+		return out, nil
+	}
+}
