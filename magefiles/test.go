@@ -20,8 +20,9 @@ func (Test) All(ctx context.Context) {
 
 // Go runs the Go tests of the whole module (go test ./...) and cross-compiles and vets for macOS.
 func (Test) Go(ctx context.Context) error {
-	// The repository's tests run apt-ftparchive, createrepo_c and gpg.
-	if err := installTools(ctx, repoTools()); err != nil {
+	// The repository's tests run apt-ftparchive, createrepo_c and gpg; the
+	// monitoring kit's, promtool (Debian's prometheus package).
+	if err := installTools(ctx, append(repoTools(), tool{"promtool", "prometheus"})); err != nil {
 		return err
 	}
 	if err := staticcheck(); err != nil {
