@@ -26,11 +26,15 @@ func (s *Store) Tally(name string) (err error) {
 }
 
 // Tallies returns every counter Tally made, by name.
-func (s *Store) Tallies() (out map[string]uint64, err error) {
+func (s *Store) Tallies() (map[string]uint64, error) { return s.counters(bucketTallies) }
+
+// counters reads a bucket of counters (count's big-endian uint64s); a
+// missing bucket reads as none.
+func (s *Store) counters(bucket []byte) (out map[string]uint64, err error) {
 	defer recoverCorrupt(s.path, &err)
 	out = map[string]uint64{}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTallies)
+		b := tx.Bucket(bucket)
 		if b == nil {
 			return nil
 		}
