@@ -52,7 +52,7 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 		return nfpm.Config{}, fmt.Errorf("%s uses ${%s}, which the build does not set; use only STIGMER_PKG_VERSION, _ARCH, _BINARY and _GEN", Declaration, strings.Join(unknown, "}, ${"))
 	}
 	cfg.MTime = b.Date
-	if err := expandDocGlobs(&cfg); err != nil {
+	if err := expandDocGlobs(&cfg, b.Root); err != nil {
 		return nfpm.Config{}, err
 	}
 	if b.OlderEnvFile {
