@@ -40,6 +40,11 @@ func TestConfigurationRefusals(t *testing.T) {
 		{"restart cap below 1s", []string{"STIGMER_RUNNER_RESTART_MAX_DELAY=1ms"},
 			`STIGMER_RUNNER_RESTART_MAX_DELAY="1ms" is below the minimum of 1s`},
 		{"relative STIGMER_HOME", []string{"STIGMER_HOME=relhome"}, `STIGMER_HOME="relhome" is not an absolute path`},
+		{"an allowed host given as a URL", []string{"STIGMER_ALLOWED_HOSTS=stigmer.example.com,https://proxy.example.com"},
+			`STIGMER_ALLOWED_HOSTS="stigmer.example.com,https://proxy.example.com" has "https://proxy.example.com", which is a URL or a path`},
+		{"an allowed host wildcard", []string{"STIGMER_ALLOWED_HOSTS=*"}, `STIGMER_ALLOWED_HOSTS="*" has "*", which is a wildcard`},
+		{"an allowed host with a bad port", []string{"STIGMER_ALLOWED_HOSTS=stigmer.internal:99999"},
+			`has "stigmer.internal:99999", which does not end in a port number from 1 to 65535; list host names or IP addresses`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -66,6 +71,11 @@ func TestNonLoopbackListenOnPurposeIsWarnedAbout(t *testing.T) {
 	s.waitReady(t)
 	assert.Assert(t, is.Contains(s.log(), `level=WARN msg="the API listens beyond loopback, without authentication`))
 	assert.Assert(t, is.Contains(s.log(), `opted_in_by="STIGMER_ALLOW_NON_LOOPBACK=1"`))
+	// Shown as configured, not as Go names the socket ([::]).
+	assert.Check(t, strings.HasPrefix(s.addr, "0.0.0.0:"), "address file: %s", s.addr)
+	assert.Check(t, strings.HasPrefix(s.status(t).Listen, "0.0.0.0:"), "status: %s", s.status(t).Listen)
+	res := icmd.RunCmd(icmd.Command(stigmerBin, "server", "status", "--address", s.addr), icmd.WithEnv(testEnv(t)...))
+	res.Assert(t, icmd.Expected{Out: "stigmer " + testVersion + " on " + s.addr + ": ready"})
 }
 
 // TestLocalClientsNeverUseAProxy: with HTTP_PROXY in the service's
@@ -148,6 +158,34 @@ func TestHostHeaderMustNameTheServer(t *testing.T) {
 		assert.Assert(t, is.Contains(body, "DNS rebinding"))
 		assert.Assert(t, !strings.Contains(body, "workflow-runner"), "status leaked: %s", body)
 	}
+}
+
+// A reverse proxy or a scraper that reaches the server by name is served
+// once the name is in STIGMER_ALLOWED_HOSTS; other names still get 421.
+func TestAllowedHostsAreServed(t *testing.T) {
+	s := startServer(t, testEnv(t, "STIGMER_ALLOWED_HOSTS=stigmer.internal, metrics.internal:9090"))
+	s.waitReady(t)
+	_, port, _ := net.SplitHostPort(s.addr)
+	for _, host := range []string{"stigmer.internal", "stigmer.internal:" + port, "Stigmer.Internal.:443", "metrics.internal:9090"} {
+		code, body := rawRequest(t, s.addr, "GET", "/metrics", host, "")
+		assert.Equal(t, code, 200, "Host %s: %s", host, body)
+	}
+	for _, host := range []string{"metrics.internal:" + port, "metrics.internal", "other.internal", "x.stigmer.internal"} {
+		code, body := rawRequest(t, s.addr, "GET", "/readyz", host, "")
+		assert.Equal(t, code, http.StatusMisdirectedRequest, "Host %s: %s", host, body)
+		assert.Assert(t, is.Contains(body, "add the name to STIGMER_ALLOWED_HOSTS"))
+	}
+}
+
+// A STIGMER_* variable the server does not know (a typo) is named at
+// start with the closest known name, and the server starts anyway.
+func TestUnknownVariableIsNamedAtStart(t *testing.T) {
+	s := startServer(t, testEnv(t, "STIGMER_LISTN=127.0.0.1:1", "STIGMER_ALERT_INTERVLA=1m"))
+	s.waitReady(t)
+	log := s.log()
+	assert.Check(t, is.Contains(log, `level=WARN msg="STIGMER_LISTN is not a stigmer variable and is ignored; did you mean STIGMER_LISTEN?; fix its name in the env file`))
+	assert.Check(t, is.Contains(log, `did you mean STIGMER_ALERT_INTERVAL?`))
+	assert.Check(t, is.Contains(log, `variable=STIGMER_LISTN closest=STIGMER_LISTEN`))
 }
 
 // The runners' calls are not on the public API: every local user (and,

@@ -64,6 +64,10 @@ type Sender struct {
 	tlsRoots *x509.CertPool
 	// dialTimeout bounds each connection (webhook and mail).
 	dialTimeout time.Duration
+
+	// OnResult, when set, is told how each delivery went: sink is
+	// "webhook" or "mail". It is called from the delivering goroutine.
+	OnResult func(sink string, delivered bool)
 }
 
 // NewSender returns a sender for cfg, logging through log.
@@ -109,6 +113,9 @@ func (s *Sender) Send(ctx context.Context, a Alert) (delivered bool, err error) 
 	deliver := func(sink, to string, send func(context.Context, Alert) error) {
 		wg.Go(func() {
 			err := send(ctx, a)
+			if s.OnResult != nil {
+				s.OnResult(sink, err == nil)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,7 +10,6 @@ import (
 	"github.com/stigmer/stigmer/internal/devserver"
 	"github.com/stigmer/stigmer/internal/peer"
 	"github.com/stigmer/stigmer/internal/portowner"
-	"github.com/stigmer/stigmer/internal/printable"
 )
 
 // The commands' clients of the server: over its operator socket when
@@ -52,15 +49,4 @@ func operatorClient(path string) *api.Client {
 // tcpClient asks the server at addr over TCP.
 func tcpClient(addr string) *api.Client {
 	return api.NewClientDialing("http://"+addr, peer.Trusted().DialTCP(portowner.Proc{Root: "/proc"}))
-}
-
-// printJSON writes v as indented JSON, with what a terminal would act on
-// escaped (see printable.JSON).
-func printJSON(w io.Writer, v any) error {
-	doc, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(printable.JSON(doc), '\n'))
-	return err
 }

@@ -20,7 +20,7 @@ func newDoctorCmd(info buildinfo.Info) *cobra.Command {
 		Long: `Check the stigmer service the way its troubleshooting goes: the binary and
 the unit (installed, enabled, active, restarts, the last crash), systemd's
 version, the env file (mode 0600, root's) and the configuration in it (the
-server's own checks), the stigmer user and group, the data and log
+server's own checks, and no STIGMER_* name the server does not read), the stigmer user and group, the data and log
 directories, disk space, user namespaces, docker when an agent runner image
 is set, the listen port, the API (ready, same version as this command) and
 its exposure. Each check prints one verdict and, unless it passed, one fix.

@@ -18,6 +18,7 @@ import (
 	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/doctor"
 	"github.com/stigmer/stigmer/internal/history"
+	"github.com/stigmer/stigmer/internal/systemdtime"
 )
 
 func newEventsCmd() *cobra.Command {
@@ -37,43 +38,43 @@ for a dev server, in STIGMER_RUNTIME_DIR when set), which tells the server
 who asks; when it does not run, from the file. Only root and the stigmer
 user may read either: the history quotes the server's log lines. A socket
 that root, the stigmer user or you do not serve is refused.`,
-		Example: "  stigmer events --since 1h\n  stigmer events --since 2026-11-29T06:00:00Z --json",
+		Example: "  stigmer events --since today\n  stigmer events --since \"2 hours ago\"\n  stigmer events --since \"2026-11-29 06:00\" --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
 			from, err := parseSince(since, time.Now())
 			if err != nil {
-				return withExitCode(2, err)
+				return failJSON(out, asJSON, withExitCode(ExitUsage, err))
 			}
 			events, note, err := fetchEvents(cmd.Context(), historyDir(), from)
 			if err != nil {
-				return withExitCode(1, err)
+				return failJSON(out, asJSON, withExitCode(1, err))
 			}
 			if note != "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), note)
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), api.EventList{Events: events})
+				return printJSON(out, api.EventList{Events: events})
 			}
-			return printEvents(cmd.OutOrStdout(), events)
+			return printEvents(out, events)
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "", "only events this long ago or later (1h, 30m) or since this RFC 3339 time")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the events as JSON")
+	cmd.Flags().StringVar(&since, "since", "", "only events at or after this time, as journalctl --since takes it: today, yesterday, 2026-12-06, \"2026-12-06 14:30\", 1h, -2d, \"2 hours ago\"")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the events as JSON ({events: [...]}; on failure {error, exit_code})")
 	return cmd
 }
 
-// parseSince reads --since: a duration back from now, or a time.
+// parseSince reads --since as journalctl does (systemd.time(7)), and a
+// bare span as that long ago.
 func parseSince(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return now.Add(-d), nil
+	t, err := systemdtime.Since(v, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--since %q is not a time: use what journalctl --since takes, such as today, yesterday, 2026-12-06, \"2026-12-06 14:30\", 2026-12-06T14:30:00Z, 1h, -2d or \"2 hours ago\" (%v)", v, err)
 	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("--since %q is neither a duration (1h, 30m) nor an RFC 3339 time (2026-11-29T06:00:00Z)", v)
+	return t, nil
 }
 
 // fetchEvents asks the running server over its operator socket, and reads

@@ -53,6 +53,11 @@ func Run(ctx context.Context, info buildinfo.Info, args []string) int {
 	if err == nil {
 		return 0
 	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "stigmer: %v\n\n%s", err, ue.cmd.UsageString())
+		return ExitUsage
+	}
 	var ee *exitError
 	if errors.As(err, &ee) && ee.err == nil {
 		return ee.code
@@ -76,10 +81,14 @@ the command line that operators use to run and inspect it.
 
 On a server the packages run it as the systemd service stigmer.service
 (see "systemctl status stigmer" and "journalctl -u stigmer"); for development
-"stigmer server start" runs it in the background without systemd.`,
+"stigmer server start" runs it in the background without systemd; the
+service is described in stigmer.service(8).`,
+		Version:       info.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version prints what `stigmer version` prints first.
+	root.SetVersionTemplate("stigmer {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(
@@ -88,5 +97,10 @@ On a server the packages run it as the systemd service stigmer.service
 		newDoctorCmd(info),
 	)
 	addServerCommands(root, info)
+	// cobra adds these when it runs; added here, they get strictUsage too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	hideCompletions(root)
+	strictUsage(root)
 	return root
 }

@@ -72,6 +72,12 @@ the listen address (STIGMER_LISTEN, default 127.0.0.1:7234) is taken.`,
 			if err != nil {
 				return configExit(err)
 			}
+			if !foreground {
+				// The server logs these to its log file; say them here too.
+				for _, u := range config.Unknown(os.Environ()) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "stigmer: warning: %s; fix its name in the environment\n", u)
+				}
+			}
 			if err := devserver.CheckCanStart(cmd.Context(), p, cfg.Listen); err != nil {
 				return withExitCode(1, err)
 			}
@@ -158,10 +164,13 @@ D-Bus (any user may). Exits 1 when the server cannot be reached.`,
 			out := cmd.OutOrStdout()
 			st, err := client.Status(ctx)
 			if err != nil {
-				if !asJSON {
-					printUnit(out, unit, unitErr)
+				err = withExitCode(1, fmt.Errorf("cannot reach the stigmer server at %s: %w; is it running? (`systemctl status stigmer`, or `stigmer server start` for development; --address or STIGMER_LISTEN pick another address)", where, err))
+				if asJSON {
+					// What is known without the server: the unit.
+					return errors.Join(err, printJSON(out, statusFailure{newJSONFailure(err), where, unit}))
 				}
-				return withExitCode(1, fmt.Errorf("cannot reach the stigmer server at %s: %w; is it running? (`systemctl status stigmer`, or `stigmer server start` for development; --address or STIGMER_LISTEN pick another address)", where, err))
+				printUnit(out, unit, unitErr)
+				return err
 			}
 			if asJSON {
 				return printJSON(out, statusOutput{Status: st, Unit: unit})
@@ -173,7 +182,7 @@ D-Bus (any user may). Exits 1 when the server cannot be reached.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON (with \"unit\" under systemd)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON (with \"unit\" under systemd); when the server cannot be reached, {error, exit_code, address, unit}")
 	cmd.Flags().StringVar(&address, "address", "", "host:port of the server's API")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,9 @@ type Config struct {
 	// AllowNonLoopback is STIGMER_ALLOW_NON_LOOPBACK=1: the operator chose
 	// to let Listen be a non-loopback address.
 	AllowNonLoopback bool
+	// AllowedHosts are STIGMER_ALLOWED_HOSTS: names the API answers to
+	// besides its own address (see CheckHost in package api).
+	AllowedHosts []AllowedHost
 	// Alerts are the STIGMER_ALERT_* settings, see LoadAlerts.
 	Alerts Alerts
 }
@@ -72,18 +76,17 @@ type Error struct {
 
 func (e *Error) Error() string {
 	value := e.Value
-	if secretVars[e.Var] {
+	if IsSecret(e.Var) {
 		value = Mask(value)
 	}
 	return fmt.Sprintf("%s=%q %s (set it in /etc/default/stigmer or /etc/sysconfig/stigmer, or the environment)", e.Var, value, e.Fix)
 }
 
-// secretVars are never shown in full, in errors, logs or status.
-var secretVars = map[string]bool{"OPENAI_API_KEY": true, "STIGMER_ALERT_SMTP_PASSWORD": true}
-
 // IsSecret reports whether the variable name holds a secret that is never
-// shown in full (see Mask).
-func IsSecret(name string) bool { return secretVars[name] }
+// shown in full, in errors, logs or status (see Mask).
+func IsSecret(name string) bool {
+	return slices.ContainsFunc(vars, func(v Var) bool { return v.Name == name && v.Secret })
+}
 
 // Getenv looks a variable up; tests pass a map, the binary os.Getenv.
 type Getenv func(string) string
@@ -158,7 +161,7 @@ func check(getenv Getenv) (*Config, []dir, error) {
 	}
 	var dirs []dir
 	steps := []func(Getenv) error{
-		c.checkListen,
+		c.checkListen, c.loadAllowedHosts,
 		func(getenv Getenv) (err error) { dirs, err = c.resolveDirs(getenv); return err },
 		c.checkLLM, c.checkAgentImage, c.loadRestartMaxDelay,
 		func(getenv Getenv) (err error) { c.Alerts, err = LoadAlerts(getenv); return err },

@@ -59,6 +59,7 @@ func Checks() []Check {
 		{"systemd", checkSystemd},
 		{"env-file", checkEnvFile},
 		{"config", checkConfig},
+		{"variables", checkVariables},
 		{"user", checkUser},
 		{"data-dir", checkDataDir},
 		{"log-dir", checkLogDir},

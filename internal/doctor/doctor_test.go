@@ -355,6 +355,18 @@ func TestEachBreakageIsNamed(t *testing.T) {
 			"api", Fail, "answers but is not ready: agent-runner is not registered", "stigmer server status"},
 		{"server of another version", func(s *system) { s.api.version = "1.2.2" },
 			"api", Fail, "runs stigmer 1.2.2, this command is 1.2.3", "sudo systemctl restart stigmer"},
+		// variables
+		{"a misspelt variable in the env file", func(s *system) { s.appendEnv("STIGMER_LISTN=127.0.0.1:1\n") },
+			"variables", Fail, "etc/default/stigmer:3: STIGMER_LISTN is not a stigmer variable and is ignored; did you mean STIGMER_LISTEN?",
+			"etc/default/stigmer: rename STIGMER_LISTN to STIGMER_LISTEN on line 3, then sudo systemctl restart stigmer"},
+		{"a variable of the runners in the env file", func(s *system) { s.appendEnv("\nSTIGMER_RUNNER_TOKEN=x\n") },
+			"variables", Fail, "etc/default/stigmer:4: STIGMER_RUNNER_TOKEN is set by the server for its runners", "delete line 4"},
+		{"a misspelt variable in the unit", func(s *system) { s.unit.Environment = append(s.unit.Environment, "STIGMER_DATADIR=/srv") },
+			"variables", Fail, "the unit's Environment=: STIGMER_DATADIR is not a stigmer variable and is ignored; did you mean STIGMER_DATA_DIR?",
+			"sudo systemctl edit stigmer: fix Environment=STIGMER_DATADIR"},
+		{"the misspelt variable's setting is not applied", func(s *system) { s.appendEnv("STIGMER_LISTN=127.0.0.1:1\n") },
+			"config", Pass, "listen 127.0.0.1:", ""},
+
 		{"API beyond loopback", func(s *system) {
 			s.appendEnv("STIGMER_LISTEN=0.0.0.0:7299\nSTIGMER_ALLOW_NON_LOOPBACK=1\n")
 		}, "firewall", Warn, "listens on 0.0.0.0:7299 beyond this machine", "sudo ufw status"},

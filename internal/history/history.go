@@ -368,23 +368,7 @@ const UncleanPrefix = "unclean/"
 // Counts returns how many events of each kind were ever recorded, including
 // those dropped by the bound: they outlive restarts and trimming. Unclean
 // ones are counted again under UncleanPrefix+kind.
-func (s *Store) Counts() (out map[string]uint64, err error) {
-	defer guard(s.path, &err)()
-	out = map[string]uint64{}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		counts := tx.Bucket(bucketCounts)
-		if counts == nil {
-			return nil
-		}
-		return counts.ForEach(func(k, v []byte) error {
-			if len(v) == 8 {
-				out[string(k)] = binary.BigEndian.Uint64(v)
-			}
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) Counts() (map[string]uint64, error) { return s.counters(bucketCounts) }
 
 // Get reads the JSON record name into v; false when there is none.
 func (s *Store) Get(name string, v any) (ok bool, err error) {

@@ -51,7 +51,7 @@ type record struct {
 // because of the history.
 func openRecord(s *server) *record {
 	r := &record{s: s, restarts: map[string][]time.Time{}, wake: make(chan struct{}, 1)}
-	r.alerts = newAlerter(s.o.Config.Alerts, recordState{r}, s.o.Log, r.add)
+	r.alerts = newAlerter(s.o.Config.Alerts, recordState{r}, s.o.Log, r.add, r.current)
 	if err := r.reopen(); err != nil {
 		s.o.Log.Error("history off: lifecycle events are not recorded; retrying in the background", "err", err)
 	}
@@ -384,9 +384,9 @@ func (r *record) serverRestarts() int {
 // an unclean end), server-died, runner-crashed.
 func (r *record) metricCounts() func() (map[string]uint64, error) {
 	rename := map[string]string{
-		history.UncleanPrefix + history.ServerStart: "server-restart",
-		history.UncleanPrefix + history.ServerExit:  "server-died",
-		history.UncleanPrefix + history.RunnerExit:  "runner-crashed",
+		history.UncleanPrefix + history.ServerStart: kindServerRestart,
+		history.UncleanPrefix + history.ServerExit:  kindServerDied,
+		history.UncleanPrefix + history.RunnerExit:  kindRunnerCrashed,
 	}
 	return func() (map[string]uint64, error) {
 		st := r.current()
@@ -440,8 +440,12 @@ type alerter struct {
 	record  func(history.Event)
 }
 
-func newAlerter(cfg config.Alerts, limits alert.StateStore, log *slog.Logger, record func(history.Event)) *alerter {
-	return &alerter{cfg: cfg, limiter: alert.NewLimiter(limits, cfg.Interval), sender: alert.NewSender(cfg, log), log: log, record: record}
+// newAlerter's store is the history that counts each delivery for
+// stigmer_alert_sends_total (nil while it is off).
+func newAlerter(cfg config.Alerts, limits alert.StateStore, log *slog.Logger, record func(history.Event), store func() *history.Store) *alerter {
+	sender := alert.NewSender(cfg, log)
+	sender.OnResult = tallySends(store, log)
+	return &alerter{cfg: cfg, limiter: alert.NewLimiter(limits, cfg.Interval), sender: sender, log: log, record: record}
 }
 
 // admit says whether a goes out (then it is recorded in the history, and

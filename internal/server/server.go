@@ -59,13 +59,27 @@ func Run(ctx context.Context, o Options) error {
 		o.Log.Warn("the API listens beyond loopback, without authentication: anyone who can reach it can read the status and metrics; keep it behind a firewall or an authenticating proxy",
 			"addr", ln.Addr().String(), "opted_in_by", config.AllowNonLoopbackVar+"=1")
 	}
-	s := newServer(o, ln.Addr().String())
+	s := newServer(o, shownAddr(o.Config.Listen, ln.Addr()))
 	if err := s.writeRunFiles(); err != nil {
 		ln.Close()
 		return err
 	}
 	defer s.removeRunFiles()
 	return s.serve(ctx, ln)
+}
+
+// shownAddr is the listen address as the operator wrote it, with the port
+// the listener got (STIGMER_LISTEN may say 0): Go reports a listener on
+// 0.0.0.0 as [::], and status, STATUS=, the logs and the address file
+// should say what was configured. Every form is one a client on this
+// machine can dial.
+func shownAddr(configured string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(configured)
+	_, port, perr := net.SplitHostPort(bound.String())
+	if err != nil || perr != nil {
+		return bound.String()
+	}
+	return net.JoinHostPort(host, port)
 }
 
 type server struct {
@@ -116,10 +130,11 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	limits := defaultHTTPLimits()
 	cl := newConnLimit(ln, limits.MaxConns, s.o.Log)
 	metricsHandler := metrics.Handler(metrics.NewRegistry(metrics.Options{
-		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, History: s.rec.metricCounts(),
+		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, Ready: s.sup.Ready,
+		History: everyKind(s.rec.metricCounts()), AlertSends: alertSendCounts(s.rec.current, s.o.Config.Alerts),
 	}), s.o.Log)
 	public := api.Handler(s, metricsHandler)
-	apiHandler := api.CheckHost(public, s.addr, s.o.Config.Listen)
+	apiHandler := api.CheckHost(public, s.o.Config.AllowedHosts, s.addr, s.o.Config.Listen)
 	httpSrv := newHTTPServer(apiHandler, s.o.Log, limits, cl)
 	ops, err := operator.Listen(filepath.Join(s.o.Config.RuntimeDir, config.OperatorSocket), os.Geteuid(), s.operations(), public, s.o.Log)
 	if err != nil {

@@ -61,7 +61,7 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 		if err := store.Add(e); err != nil {
 			o.Log.Error("history: event not recorded", "kind", e.Kind, "err", err)
 		}
-	})
+	}, func() *history.Store { return store })
 	if reset != nil {
 		e, a := resetReport(reset, o.Version)
 		o.Log.Error(e.Reason, "broken", reset.Broken)

@@ -284,7 +284,7 @@ func (b *Build) Docs(ctx context.Context) error {
 		return err
 	}
 	dir := b.GenDir()
-	outs := []string{"man/stigmer.1.gz", "stigmer.bash", "_stigmer", "stigmer.fish"}
+	outs := []string{"man/stigmer.1.gz", "man/stigmer.service.8.gz", "stigmer.bash", "_stigmer", "stigmer.fish"}
 	for i := range outs {
 		outs[i] = filepath.Join(dir, outs[i])
 	}
@@ -300,7 +300,7 @@ func (b *Build) Docs(ctx context.Context) error {
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("running stigmer internal-gen-docs: %w", err)
 		}
-		pages, err := filepath.Glob(filepath.Join(b.manDir(), "*.1"))
+		pages, err := filepath.Glob(filepath.Join(b.manDir(), "*.[18]"))
 		if err != nil {
 			return fmt.Errorf("listing man pages: %w", err)
 		}

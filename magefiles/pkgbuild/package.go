@@ -35,7 +35,7 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 	if err != nil {
 		return nfpm.Config{}, err
 	}
-	if err := expandDocGlobs(&cfg); err != nil {
+	if err := expandDocGlobs(&cfg, b.Root); err != nil {
 		return nfpm.Config{}, err
 	}
 	if b.OlderEnvFile {
