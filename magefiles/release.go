@@ -122,7 +122,7 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 			if err != nil {
 				return err
 			}
-			if err := plan.WriteNotes(ctx, b.Version, key.Fingerprint, fprs); err != nil {
+			if err := plan.WriteNotes(ctx, b.Version, b.GoVersion, key.Fingerprint, fprs); err != nil {
 				return err
 			}
 		}

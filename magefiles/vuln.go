@@ -11,6 +11,7 @@ import (
 	"github.com/magefile/mage/mg"
 
 	"github.com/stigmer/stigmer/magefiles/pkgbuild"
+	"github.com/stigmer/stigmer/magefiles/release"
 	"github.com/stigmer/stigmer/magefiles/vulncheck"
 )
 
@@ -60,4 +61,32 @@ func checkVulns(ctx context.Context, root string, targets ...vulncheck.Target) e
 		return err
 	}
 	return vulncheck.Check(ctx, os.Stdout, root, db, excused, targets...)
+}
+
+// Rescan checks the binaries of the newest published release for known vulnerabilities against today's database: the weekly scan of the release-scan workflow.
+//
+// It finds the release through GitHub's API (GITHUB_REPOSITORY,
+// GITHUB_TOKEN, GITHUB_API_URL as Actions sets them), checks its Linux
+// archives against its checksums.txt, and scans the binaries in them. A
+// finding fails the run with the entry, the module and the fixed version;
+// it opens nothing and publishes nothing: the fix is a new release.
+func (Release) Rescan(ctx context.Context) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	plan, err := release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	_, bins, err := plan.LatestBinaries(ctx)
+	if err != nil {
+		return err
+	}
+	var targets []vulncheck.Target
+	for _, bin := range bins {
+		targets = append(targets, vulncheck.Binary(root, bin))
+	}
+	return checkVulns(ctx, root, targets...)
 }
