@@ -11,7 +11,6 @@ import (
 	"github.com/magefile/mage/mg"
 
 	"github.com/stigmer/stigmer/magefiles/pkgbuild"
-	"github.com/stigmer/stigmer/magefiles/release"
 	"github.com/stigmer/stigmer/magefiles/vulncheck"
 )
 
@@ -71,11 +70,7 @@ func checkVulns(ctx context.Context, root string, targets ...vulncheck.Target) e
 // finding fails the run with the entry, the module and the fixed version;
 // it opens nothing and publishes nothing: the fix is a new release.
 func (Release) Rescan(ctx context.Context) error {
-	root, err := repoRoot()
-	if err != nil {
-		return err
-	}
-	plan, err := release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
+	plan, err := newPlan(ctx)
 	if err != nil {
 		return err
 	}
@@ -86,7 +81,7 @@ func (Release) Rescan(ctx context.Context) error {
 	}
 	var targets []vulncheck.Target
 	for _, bin := range bins {
-		targets = append(targets, vulncheck.Binary(root, bin))
+		targets = append(targets, vulncheck.Binary(plan.Root, bin))
 	}
-	return checkVulns(ctx, root, targets...)
+	return checkVulns(ctx, plan.Root, targets...)
 }
