@@ -44,7 +44,7 @@ vm_plan() {
 		reboot	reboot: service comes up by itself
 		remove	apt remove: stopped, masked, unit+binary gone; data, env, user, enablement kept
 		reinstall	apt install after remove: unmasked, enabled, active, env edit kept
-		purge	apt purge: nothing of stigmer on disk, no user or group
+		purge	apt purge: nothing of stigmer on disk, user and group kept with their IDs
 		upgrade	apt upgrade old (no fd store)->new while running, env file edited and changed: edit kept, .dpkg-dist, data kept; probes
 		upgrade-stopped	apt upgrade while stopped: still stopped, still enabled
 		upgrade-disabled	apt upgrade while disabled: still disabled, running new
@@ -1031,19 +1031,22 @@ scenario_reinstall() {
 	end
 }
 
+# scenario_purge: no file of stigmer's left; the user and group stay with
+# their IDs (a reinstall reuses them; deleted, their IDs could go to the
+# next system user, which would own stigmer's leftovers).
 scenario_purge() {
 	begin purge
 	local uid gid left
 	uid=$(id -u stigmer) gid=$(getent group stigmer | cut -d: -f3)
 	pkg apt-get purge -y stigmer
-	getent passwd stigmer && fail "user stigmer still there"
-	getent group stigmer && fail "group stigmer still there"
+	[ "$(id -u stigmer 2>/dev/null)" = "$uid" ] || fail "user stigmer (uid $uid) not kept: $(getent passwd stigmer)"
+	[ "$(getent group stigmer | cut -d: -f3)" = "$gid" ] || fail "group stigmer (gid $gid) not kept: $(getent group stigmer)"
 	left=$(find / -xdev \( -path /proc -o -path /sys -o -path /run \) -prune -o \
 		\( -iname '*stigmer*' -o -uid "$uid" -o -gid "$gid" \) -print 2>/dev/null)
 	[ -z "$left" ] || fail "left on disk: $(echo "$left" | tr '\n' ' ')"
 	dpkg-query -W -f='${Status}' stigmer 2>/dev/null | grep -q 'installed\|config-files' &&
 		fail "dpkg still lists stigmer: $(dpkg-query -W -f='${Status}' stigmer)"
-	figure "searched / for *stigmer* and uid/gid $uid/$gid: $(echo "$left" | grep -c .) found"
+	figure "searched / for *stigmer* and uid/gid $uid/$gid: $(echo "$left" | grep -c .) found; user and group kept"
 	end
 }
 
