@@ -151,6 +151,16 @@ func (c chroot) bindDevNull() {
 	c.t.Cleanup(func() { icmd.RunCommand("umount", target) })
 }
 
+// mountProc mounts /proc in the chroot, as image builders do, for the
+// tools that need it (systemd-tmpfiles refuses to run without it); the
+// test's cleanup unmounts it.
+func (c chroot) mountProc() {
+	c.t.Helper()
+	target := filepath.Join(c.dir, "proc")
+	run(c.t, "mount", "-t", "proc", "proc", target)
+	c.t.Cleanup(func() { icmd.RunCommand("umount", "-l", target) })
+}
+
 // sh runs a shell command inside the chroot.
 func (c chroot) sh(cmd string) *icmd.Result {
 	return icmd.RunCmd(icmd.Command("chroot", c.dir, "/bin/sh", "-c", cmd),

@@ -190,7 +190,9 @@ func TestTestdataScriptsLint(t *testing.T) {
 }
 
 // TestSysusersInScripts checks that the config the pre-install scripts feed
-// to systemd-sysusers on stdin is the shipped sysusers.d file's.
+// to systemd-sysusers on stdin is the shipped sysusers.d file's, and that
+// the user-making part is the same text in both scripts (it cannot be
+// shared: it runs before the package's files land).
 func TestSysusersInScripts(t *testing.T) {
 	root := repoRoot(t)
 	var want []string
@@ -200,9 +202,65 @@ func TestSysusersInScripts(t *testing.T) {
 		}
 	}
 	re := regexp.MustCompile(`(?m)^sysusers_conf='([^']*)'$`)
+	block := regexp.MustCompile(`(?s)\n# From here to make_user's end.*\nmake_user\(\) \{\n.*?\n\}\n`)
+	var blocks []string
 	for _, s := range []string{"deb/preinst", "rpm/pre"} {
-		m := re.FindStringSubmatch(readFile(t, filepath.Join(root, "packaging/scripts", s)))
+		text := readFile(t, filepath.Join(root, "packaging/scripts", s))
+		m := re.FindStringSubmatch(text)
 		assert.Assert(t, m != nil, "%s has no sysusers_conf='...' line", s)
 		assert.DeepEqual(t, []string{m[1]}, want)
+		b := block.FindString(text)
+		assert.Assert(t, b != "", "%s has no shared block from '# From here to make_user's end' to make_user's closing brace", s)
+		blocks = append(blocks, b)
 	}
+	assert.Equal(t, blocks[0], blocks[1], "the user-making part of deb/preinst and rpm/pre differs")
+}
+
+// TestScriptCalls checks how the scripts call systemd's tools, as
+// debhelper's and Fedora's macros do, so that an admin's files in /etc win:
+// systemd-sysusers replaces the package's file (an /etc/sysusers.d
+// override, a pinned UID, applies); systemd-tmpfiles gets the file's name,
+// never the /usr/lib path; and no script deletes the user or group.
+func TestScriptCalls(t *testing.T) {
+	root := repoRoot(t)
+	script := func(name string) string { return readFile(t, filepath.Join(root, "packaging/scripts", name)) }
+	// calls are the code lines that run cmd (not its `command -v` check).
+	calls := func(text, cmd string) []string {
+		var out []string
+		for _, l := range codeLines(text) {
+			if strings.Contains(l, cmd+" ") && !strings.Contains(l, "command -v "+cmd) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct{ script, cmd, want string }{
+		{"deb/preinst", "systemd-sysusers", `echo "$sysusers_conf" | systemd-sysusers --replace=/usr/lib/sysusers.d/stigmer.conf -`},
+		{"rpm/pre", "systemd-sysusers", `echo "$sysusers_conf" | systemd-sysusers --replace=/usr/lib/sysusers.d/stigmer.conf -`},
+		{"deb/postinst", "systemd-tmpfiles", `systemd-tmpfiles --create stigmer.conf; then`},
+		{"rpm/post", "systemd-tmpfiles", `! systemd-tmpfiles --create stigmer.conf; then`},
+	} {
+		t.Run(tc.script+" "+tc.cmd, func(t *testing.T) {
+			assert.DeepEqual(t, calls(script(tc.script), tc.cmd), []string{tc.want})
+		})
+	}
+	for _, path := range scriptPaths(t) {
+		name := filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)
+		for _, l := range codeLines(readFile(t, path)) {
+			for _, never := range []string{"userdel", "groupdel", "/usr/lib/tmpfiles.d/"} {
+				assert.Check(t, !strings.Contains(l, never), "%s runs %q: %s", name, never, l)
+			}
+		}
+	}
+}
+
+// codeLines are the lines of a script that are not comments, trimmed.
+func codeLines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
