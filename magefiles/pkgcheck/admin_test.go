@@ -127,6 +127,37 @@ func TestAdminUser(t *testing.T) {
 	}
 }
 
+// TestPreset: the rpm enables through the presets. Without an admin's
+// preset, ours (50-stigmer.preset) enables; an admin's `disable *` in a
+// file of /etc/systemd/system-preset that sorts before ours keeps it off,
+// offline too (no running systemd here: the enablement links are what
+// count). The deb does what debhelper's scripts do: deb-systemd-helper
+// enables a first install through `systemctl preset` when systemctl is
+// there, so the admin's `disable *` holds for it too.
+func TestPreset(t *testing.T) {
+	const adminPreset = "/etc/systemd/system-preset/00-site.preset"
+	for _, tc := range []struct {
+		name, format, preset, want string
+	}{
+		{"rpm/our preset", "rpm", "", "enabled"},
+		{"rpm/disable *", "rpm", "disable *", "disabled"},
+		{"rpm/disable stigmer", "rpm", "disable stigmer.service", "disabled"},
+		{"deb/our preset", "deb", "", "enabled"},
+		{"deb/disable *", "deb", "disable *", "disabled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, install := newInstallChroot(t, installCase{img: systemdImage, format: tc.format, install: map[string]string{"deb": "dpkg -i PKG", "rpm": "rpm -i PKG"}[tc.format]})
+			if tc.preset != "" {
+				c.writeFile(adminPreset, tc.preset)
+			}
+			c.ok(install)
+			assert.Check(t, is.Equal(strings.TrimSpace(c.sh("systemctl is-enabled stigmer.service").Stdout()), tc.want))
+			link := map[string]string{"enabled": "777 root:root", "disabled": "absent"}[tc.want]
+			c.assertModes(map[string]string{wantsLink: link})
+		})
+	}
+}
+
 // TestDebPurgeKeepsUser: purge deletes data, logs and the env file but
 // keeps the user and group, so that files of stigmer's left elsewhere (a
 // backup) stay stigmer's even when another system user is made meanwhile;

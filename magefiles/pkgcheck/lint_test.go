@@ -220,7 +220,8 @@ func TestSysusersInScripts(t *testing.T) {
 // debhelper's and Fedora's macros do, so that an admin's files in /etc win:
 // systemd-sysusers replaces the package's file (an /etc/sysusers.d
 // override, a pinned UID, applies); systemd-tmpfiles gets the file's name,
-// never the /usr/lib path; and no script deletes the user or group.
+// never the /usr/lib path; the rpm enables through presets, never with a
+// plain enable; and no script deletes the user or group.
 func TestScriptCalls(t *testing.T) {
 	root := repoRoot(t)
 	script := func(name string) string { return readFile(t, filepath.Join(root, "packaging/scripts", name)) }
@@ -239,6 +240,7 @@ func TestScriptCalls(t *testing.T) {
 		{"rpm/pre", "systemd-sysusers", `echo "$sysusers_conf" | systemd-sysusers --replace=/usr/lib/sysusers.d/stigmer.conf -`},
 		{"deb/postinst", "systemd-tmpfiles", `systemd-tmpfiles --create stigmer.conf; then`},
 		{"rpm/post", "systemd-tmpfiles", `! systemd-tmpfiles --create stigmer.conf; then`},
+		{"rpm/post", "--no-reload", `systemctl --no-reload preset "$unit" >/dev/null 2>&1 || true`},
 	} {
 		t.Run(tc.script+" "+tc.cmd, func(t *testing.T) {
 			assert.DeepEqual(t, calls(script(tc.script), tc.cmd), []string{tc.want})
@@ -247,7 +249,7 @@ func TestScriptCalls(t *testing.T) {
 	for _, path := range scriptPaths(t) {
 		name := filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)
 		for _, l := range codeLines(readFile(t, path)) {
-			for _, never := range []string{"userdel", "groupdel", "/usr/lib/tmpfiles.d/"} {
+			for _, never := range []string{"userdel", "groupdel", "systemctl enable", "--no-reload enable", "/usr/lib/tmpfiles.d/"} {
 				assert.Check(t, !strings.Contains(l, never), "%s runs %q: %s", name, never, l)
 			}
 		}
