@@ -15,6 +15,7 @@ var Aliases = map[string]any{
 	"check:tools":    Pkg.Tools,
 	"test":           Test.All,
 	"check:go":       Test.Go,
+	"check:vuln":     Test.Vuln,
 	"bench":          Test.Bench,
 	"vmtest":         VM.All,
 	"release":        Release.Run,

@@ -51,6 +51,11 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if err != nil {
 		return err
 	}
+	// Before anything is built: a known vulnerability in code stigmer
+	// reaches stops the release.
+	if err := checkVulns(ctx, root, vulnSource(root)); err != nil {
+		return err
+	}
 	plan, err := release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
 	if err != nil {
 		return err
@@ -93,6 +98,11 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	}
 	pkgs, err := b.Packages(ctx, pkgbuild.Arches, pkgbuild.Formats)
 	if err != nil {
+		return err
+	}
+	// The binaries as built, with this toolchain's standard library,
+	// before any of them is published.
+	if err := checkVulns(ctx, root, vulnBinaries(b)...); err != nil {
 		return err
 	}
 	if withAssets {

@@ -12,10 +12,10 @@ import (
 // Test groups the test suites.
 type Test mg.Namespace
 
-// All runs every test: the Go tests, the checks on the built packages, the release checks and the VM lifecycle test.
+// All runs every test: the Go tests, the vulnerability check, the checks on the built packages, the release checks and the VM lifecycle test.
 func (Test) All(ctx context.Context) {
 	// They run in this order; a failure stops the rest.
-	mg.SerialCtxDeps(ctx, Test.Go, Pkg.Check, Release.Check, VM.All)
+	mg.SerialCtxDeps(ctx, Test.Go, Test.Vuln, Pkg.Check, Release.Check, VM.All)
 }
 
 // Go runs the Go tests of the whole module (go test ./...) and cross-compiles and vets for macOS.

@@ -35,6 +35,9 @@ type Build struct {
 	Commit  string    // full commit hash of HEAD
 	Date    time.Time // commit time: SOURCE_DATE_EPOCH, mtimes, main.date
 	Log     io.Writer // step timings
+	// GoVersion is the toolchain the binaries are built with (go env
+	// GOVERSION); New refuses one older than go.mod's toolchain line.
+	GoVersion string
 	// SignKey is an OpenPGP private key file that nfpm signs the .deb and
 	// .rpm with, unlocked by SignPassphrase; "" leaves them unsigned.
 	SignKey, SignPassphrase string
@@ -73,6 +76,9 @@ func New(ctx context.Context, root string, log io.Writer, opts Options) (*Build,
 			d = filepath.Join(root, d)
 		}
 		b.Dist = d
+	}
+	if err := b.checkGo(ctx); err != nil {
+		return nil, err
 	}
 	var err error
 	if b.Commit, err = b.git(ctx, "rev-parse", "HEAD"); err != nil {
@@ -242,7 +248,9 @@ func (b *Build) Binary(ctx context.Context, goarch, out string) error {
 	if out == b.HostBinary() {
 		name = "binary host"
 	}
-	inputs := strings.Join([]string{src, b.LDFlags(), goos, goarch, out}, "\n")
+	// The toolchain is an input: a binary built by an older Go carries its
+	// standard library, so a new toolchain must rebuild it.
+	inputs := strings.Join([]string{src, b.LDFlags(), b.GoVersion, goos, goarch, out}, "\n")
 	return b.step(name, inputs, []string{out}, func() error {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", b.LDFlags(), "-o", out, "./cmd/stigmer")
 		cmd.Dir = b.Root
@@ -258,8 +266,8 @@ func (b *Build) Binary(ctx context.Context, goarch, out string) error {
 // HostBinary is dist/stigmer, built for this machine.
 func (b *Build) HostBinary() string { return filepath.Join(b.Dist, "stigmer") }
 
-// archBinary is the binary a package of goarch carries.
-func (b *Build) archBinary(goarch string) string {
+// ArchBinary is the binary a package of goarch carries.
+func (b *Build) ArchBinary(goarch string) string {
 	return filepath.Join(b.Dist, ".build", "linux_"+goarch, "stigmer")
 }
 

@@ -24,7 +24,7 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 	vars := map[string]string{
 		"STIGMER_PKG_VERSION": b.Version,
 		"STIGMER_PKG_ARCH":    goarch,
-		"STIGMER_PKG_BINARY":  b.archBinary(goarch),
+		"STIGMER_PKG_BINARY":  b.ArchBinary(goarch),
 		"STIGMER_PKG_GEN":     b.GenDir(),
 
 		// The release signs; "" leaves the deb and rpm unsigned.
@@ -94,10 +94,10 @@ func (b *Build) Packages(ctx context.Context, arches, formats []string) ([]strin
 	}
 	var made []string
 	for _, arch := range arches {
-		if err := b.Binary(ctx, arch, b.archBinary(arch)); err != nil {
+		if err := b.Binary(ctx, arch, b.ArchBinary(arch)); err != nil {
 			return nil, err
 		}
-		bin, err := hashTree(b.archBinary(arch))
+		bin, err := hashTree(b.ArchBinary(arch))
 		if err != nil {
 			return nil, err
 		}
