@@ -136,24 +136,27 @@ func TestAdminUser(t *testing.T) {
 // there, so the admin's `disable *` holds for it too.
 func TestPreset(t *testing.T) {
 	const adminPreset = "/etc/systemd/system-preset/00-site.preset"
-	for _, tc := range []struct {
-		name, format, preset, want string
-	}{
-		{"rpm/our preset", "rpm", "", "enabled"},
-		{"rpm/disable *", "rpm", "disable *", "disabled"},
-		{"rpm/disable stigmer", "rpm", "disable stigmer.service", "disabled"},
-		{"deb/our preset", "deb", "", "enabled"},
-		{"deb/disable *", "deb", "disable *", "disabled"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, install := newInstallChroot(t, installCase{img: systemdImage, format: tc.format, install: map[string]string{"deb": "dpkg -i PKG", "rpm": "rpm -i PKG"}[tc.format]})
-			if tc.preset != "" {
-				c.writeFile(adminPreset, tc.preset)
+	for _, format := range []string{"rpm", "deb"} {
+		t.Run(format, func(t *testing.T) {
+			c, install := newInstallChroot(t, installCase{img: systemdImage, format: format, install: map[string]string{"deb": "dpkg -i PKG", "rpm": "rpm -i PKG"}[format]})
+			// Each case a first install: rpm -e disables, dpkg --purge
+			// forgets the enablement.
+			remove := map[string]string{"deb": "dpkg --purge stigmer", "rpm": "rpm -e stigmer"}[format]
+			for _, tc := range []struct{ preset, want string }{
+				{"disable *", "disabled"},
+				{"disable stigmer.service", "disabled"},
+				{"", "enabled"},
+			} {
+				c.ok("rm -f " + adminPreset)
+				if tc.preset != "" {
+					c.writeFile(adminPreset, tc.preset)
+				}
+				c.ok(install)
+				assert.Check(t, is.Equal(strings.TrimSpace(c.sh("systemctl is-enabled stigmer.service").Stdout()), tc.want), "preset %q", tc.preset)
+				link := map[string]string{"enabled": "777 root:root", "disabled": "absent"}[tc.want]
+				c.assertModes(map[string]string{wantsLink: link})
+				c.ok(remove)
 			}
-			c.ok(install)
-			assert.Check(t, is.Equal(strings.TrimSpace(c.sh("systemctl is-enabled stigmer.service").Stdout()), tc.want))
-			link := map[string]string{"enabled": "777 root:root", "disabled": "absent"}[tc.want]
-			c.assertModes(map[string]string{wantsLink: link})
 		})
 	}
 }
