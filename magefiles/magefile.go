@@ -3,7 +3,9 @@
 // Stigmer's build, packaging and test targets: `go tool mage package` builds
 // the .deb and .rpm packages into dist/, `go tool mage test` runs every test.
 // STIGMER_VERSION overrides the version from git describe and STIGMER_DIST
-// the output directory; they are read here, at the top, and nowhere below.
+// the output directory (read once, then handed to the build as values);
+// STIGMER_VM_CACHE moves the VM test's image cache, and STIGMER_VM_ONLY runs
+// only the VM rows it names.
 package main
 
 // Aliases keep the short names the README and .ci/run use.
@@ -21,4 +23,5 @@ var Aliases = map[string]any{
 	"release":        Release.Run,
 	"repo":           Release.Repo,
 	"check:release":  Release.Check,
+	"rehearse":       Release.Rehearse,
 }

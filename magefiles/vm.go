@@ -17,29 +17,21 @@ import (
 	"github.com/stigmer/stigmer/magefiles/repo"
 )
 
-// VM groups the lifecycle test in QEMU guests.
+// VM groups the VM test: the packages installed and run under real systemd in QEMU guests (scripts/vm).
 type VM mg.Namespace
 
 // vmGuests are the guests VM.All boots, in order.
 const vmGuests = "deb12 deb11 rpm12"
 
-// All boots Debian 12 and 11 guests under QEMU, installs the current packages and runs the lifecycle scenarios of issue 4.
+// All runs the VM test on every guest: it installs, restarts, upgrades and removes the packages under real systemd and prints a row per check.
 //
-// Scenarios: install, kill -9 and the other restart triggers, what must not
-// restart, runner kills, reboot, upgrade, remove, purge, and the rpm path.
-// VM.Run picks guests and keeps their disks and logs.
+// The rows and the guests are in scripts/vm/README.md. VM.Run picks guests
+// and keeps their disks and logs.
 func (VM) All(ctx context.Context) error {
-	// The variables that used to pick guests are arguments now: refuse them
-	// rather than run all guests when the user asked for one.
-	for _, v := range []string{"STIGMER_VM_GUESTS", "STIGMER_VM_KEEP"} {
-		if _, ok := os.LookupEnv(v); ok {
-			return fmt.Errorf("%s is no longer read: pick guests and keep with arguments, e.g. go tool mage vm:run deb12 true", v)
-		}
-	}
 	return VM{}.Run(ctx, vmGuests, false)
 }
 
-// Run boots the guests named in guests ("deb12 deb11 rpm12"), runs the scenarios in each and, with keep, keeps their disks and logs.
+// Run runs the VM test on the guests named in guests ("deb12 deb11 rpm12") and, with keep, keeps their disks and logs.
 //
 // It builds the packages (the package target), the older build the chroot
 // test uses too (dist/.old), the rpm guest's stand-in for a RHEL base
@@ -78,7 +70,7 @@ func (VM) Run(ctx context.Context, guests string, keep bool) error {
 	cmd.Env = append(os.Environ(), "STIGMER_VM_CACHE="+cache)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("running the VM scenarios (scripts/vm/vmtest.sh): %w", err)
+		return fmt.Errorf("running the VM test (scripts/vm/vmtest.sh): %w", err)
 	}
 	return nil
 }
@@ -126,7 +118,8 @@ func vmCacheDir() (string, error) {
 // README blocks it runs, into dist/.vmrepo/trees (repo.TestTrees), and
 // returns that directory. The older and the current build are built again,
 // amd64 only and signed with a throwaway release key, since dnf's gpgcheck
-// needs signed rpms; a second throwaway key signs the tree nobody trusts.
+// needs signed rpms, with their keyring packages; a second throwaway key
+// signs the tree nobody trusts.
 func vmRepos(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	dir := filepath.Join(cur.Dist, ".vmrepo")
 	if err := os.RemoveAll(dir); err != nil {
@@ -153,6 +146,10 @@ func vmRepos(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	if err := good.ExportSecret(ctx, keyFile); err != nil {
 		return "", err
 	}
+	goodPub, err := good.Public(ctx, true)
+	if err != nil {
+		return "", err
+	}
 	var signed [2][]string
 	for i, opts := range []pkgbuild.Options{olderOptions(""), {Version: cur.Version}} {
 		opts.Dist = filepath.Join(dir, fmt.Sprint("packages-", i))
@@ -164,6 +161,11 @@ func vmRepos(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 		if signed[i], err = b.Packages(ctx, []string{"amd64"}, pkgbuild.Formats); err != nil {
 			return "", err
 		}
+		keyring, err := keyringPackages(ctx, b, "file://"+repo.TestServeAt, good, [][]byte{goodPub})
+		if err != nil {
+			return "", err
+		}
+		signed[i] = append(signed[i], keyring...)
 	}
 	readme, err := os.ReadFile(filepath.Join(cur.Root, "README.md"))
 	if err != nil {

@@ -71,7 +71,7 @@ func TestDoctorWithoutTheService(t *testing.T) {
 	assert.NilError(t, json.Unmarshal([]byte(res.Stdout()), &rep), res.Combined())
 	assert.Equal(t, rep.Version, testVersion)
 	assert.Equal(t, rep.UID, os.Getuid())
-	assert.Equal(t, len(rep.Checks), 18)
+	assert.Equal(t, len(rep.Checks), 19)
 
 	status, verdict, fix := rep.check(t, "api")
 	assert.Equal(t, status, "fail")
@@ -98,7 +98,7 @@ func TestDoctorWithoutTheService(t *testing.T) {
 	res = icmd.RunCmd(icmd.Command(stigmerBin, "doctor", "--env-file", envFile), icmd.WithEnv(testEnv(t)...))
 	res.Assert(t, icmd.Expected{ExitCode: 1, Out: "FAIL  api         no answer from http://" + addr})
 	assert.Assert(t, is.Regexp(`(?m)^      fix: `, res.Stdout()))
-	assert.Assert(t, is.Regexp(`\n18 checks: \d+ pass, \d+ warn, \d+ fail, \d+ skip`, res.Stdout()))
+	assert.Assert(t, is.Regexp(`\n19 checks: \d+ pass, \d+ warn, \d+ fail, \d+ skip`, res.Stdout()))
 }
 
 // A malformed env line is a failure that names the file and the line.

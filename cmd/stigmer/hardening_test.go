@@ -1,7 +1,7 @@
 package main
 
-// Tests of issue 9's server-side points: what an operator or a hostile
-// client can do to a running server, checked on the real binary.
+// Tests of the server's hardening: what an operator or a hostile client can
+// do to a running server, checked on the real binary.
 
 import (
 	"bufio"
@@ -10,11 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +69,50 @@ func TestNonLoopbackListenOnPurposeIsWarnedAbout(t *testing.T) {
 	assert.Assert(t, is.Contains(s.log(), `opted_in_by="STIGMER_ALLOW_NON_LOOPBACK=1"`))
 }
 
+// TestLocalClientsNeverUseAProxy: with HTTP_PROXY in the service's
+// environment and the API beyond loopback (its clients then dial
+// 0.0.0.0 or [::], which Go does not exempt from the proxy as it does
+// loopback), the runners' calls, with their tokens, went to the proxy:
+// they never registered, and were restarted for ever. Nothing the server
+// or the CLI sends may go there.
+func TestLocalClientsNeverUseAProxy(t *testing.T) {
+	var mu sync.Mutex
+	var proxied []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		proxied = append(proxied, r.Method+" "+r.URL.String())
+		mu.Unlock()
+		http.Error(w, "a stand-in proxy that records", http.StatusBadGateway)
+	}))
+	defer proxy.Close()
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	assert.NilError(t, err)
+	defer conn.Close()
+	env := testEnv(t, "STIGMER_LISTEN=0.0.0.0:0", "STIGMER_ALLOW_NON_LOOPBACK=1",
+		"HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	s := startServer(t, env)
+	host, _, err := net.SplitHostPort(s.addr)
+	assert.NilError(t, err)
+	assert.Assert(t, net.ParseIP(host).IsUnspecified(), "the clients dial %s", s.addr)
+	s.waitReady(t) // both runners registered
+
+	buf := make([]byte, 4096)
+	for {
+		assert.NilError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		n, _, err := conn.ReadFromUnix(buf)
+		assert.NilError(t, err, "no WATCHDOG=1: the health check failed; log:\n%s", s.log())
+		if string(buf[:n]) == "WATCHDOG=1" {
+			break
+		}
+	}
+	res := icmd.RunCmd(bounded(stigmerBin, "server", "status", "--address", s.addr), icmd.WithEnv(env...))
+	res.Assert(t, icmd.Expected{Out: "workflow-runner"})
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Assert(t, is.Len(proxied, 0), "requests sent to the proxy: %v", proxied)
+}
+
 // rawGet sends one request to addr with the given Host header and returns
 // the status code and body.
 func rawRequest(t *testing.T, addr, method, path, host, body string) (int, string) {
@@ -105,14 +151,15 @@ func TestHostHeaderMustNameTheServer(t *testing.T) {
 	}
 }
 
-func TestRunnerCallWithTrailingDataIs400(t *testing.T) {
+// The runners' calls are not on the public API: every local user (and,
+// opted in, the network) reaches it. They go over the control channel.
+func TestRunnerCallsAreNotOnThePublicAPI(t *testing.T) {
 	s := startServer(t, testEnv(t))
 	s.waitReady(t)
-	code, body := rawRequest(t, s.addr, "POST", api.PathHeartbeat, s.addr, `{"name":"workflow-runner","token":"x"} garbage`)
-	assert.Equal(t, code, 400, body)
-	assert.Assert(t, is.Contains(body, "data after the JSON object"))
-	code, body = rawRequest(t, s.addr, "POST", api.PathHeartbeat, s.addr, `{"name":"workflow-runner","token":"x"}`+"\n")
-	assert.Equal(t, code, 409, "a well-formed call with a wrong token: %s", body)
+	for _, path := range []string{"/api/v1/runners/register", "/api/v1/runners/heartbeat", "/api/v1/runners/deregister"} {
+		code, body := rawRequest(t, s.addr, "POST", path, s.addr, `{"name":"workflow-runner","token":"x"}`)
+		assert.Equal(t, code, http.StatusNotFound, "%s: %s", path, body)
+	}
 }
 
 // devServer is a `stigmer server start` under its own STIGMER_HOME.
@@ -241,7 +288,7 @@ func TestSecondSignalMakesTheStopImmediate(t *testing.T) {
 	dir := t.TempDir()
 	standIn, termLog := standInPath(t, "docker-standin-ignores-term.sh"), filepath.Join(dir, "term.log")
 	s := startForeground(t, testEnv(t, "STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0",
-		"STIGMER_CONTAINER_CLI="+standIn, "STANDIN_LOG="+termLog))
+		"STIGMER_CONTAINER_CLI="+standIn, "DOCKER_STANDIN_LOG="+termLog))
 	var agent api.Component
 	poll.WaitOn(t, func(poll.LogT) poll.Result {
 		st, err := s.client.Status(context.Background())

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -74,9 +73,7 @@ func summary(results []doctor.Result) map[string]int {
 }
 
 func writeDoctorJSON(w io.Writer, version string, uid int, results []doctor.Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doctorReport{Version: version, UID: uid, Checks: results, Summary: summary(results)})
+	return printJSON(w, doctorReport{Version: version, UID: uid, Checks: results, Summary: summary(results)})
 }
 
 // writeDoctorText prints one line per check, its fix and detail indented

@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -22,7 +22,7 @@ import (
 
 func newEventsCmd() *cobra.Command {
 	var asJSON bool
-	var since, address string
+	var since string
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "List the server's and runners' lifecycle history: starts, exits, restarts, alerts",
@@ -31,10 +31,12 @@ func newEventsCmd() *cobra.Command {
 restart delay, each alert. The server keeps the history in history.db in its
 data directory (/var/lib/stigmer), bounded to the newest 10 000 events.
 
-While the server runs the list comes from its API (--address, else
-STIGMER_LISTEN, else 127.0.0.1:7234); when it does not, from the file. Only
-root and the stigmer user may read either: the history quotes the server's
-log lines.`,
+While the server runs the list comes from the server, over its socket
+(/run/stigmer/stigmer.sock for the service, $STIGMER_HOME/run/stigmer.sock
+for a dev server, in STIGMER_RUNTIME_DIR when set), which tells the server
+who asks; when it does not run, from the file. Only root and the stigmer
+user may read either: the history quotes the server's log lines. A socket
+that root, the stigmer user or you do not serve is refused.`,
 		Example: "  stigmer events --since 1h\n  stigmer events --since 2026-11-29T06:00:00Z --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -42,7 +44,7 @@ log lines.`,
 			if err != nil {
 				return withExitCode(2, err)
 			}
-			events, note, err := fetchEvents(cmd.Context(), statusAddress(address), historyDir(), from)
+			events, note, err := fetchEvents(cmd.Context(), historyDir(), from)
 			if err != nil {
 				return withExitCode(1, err)
 			}
@@ -50,16 +52,13 @@ log lines.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), note)
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(api.EventList{Events: events})
+				return printJSON(cmd.OutOrStdout(), api.EventList{Events: events})
 			}
 			return printEvents(cmd.OutOrStdout(), events)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "only events this long ago or later (1h, 30m) or since this RFC 3339 time")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the events as JSON")
-	cmd.Flags().StringVar(&address, "address", "", "host:port of the server's API")
 	return cmd
 }
 
@@ -77,37 +76,42 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--since %q is neither a duration (1h, 30m) nor an RFC 3339 time (2026-11-29T06:00:00Z)", v)
 }
 
-// fetchEvents asks the running server, and reads the file when no server
-// answers (the server holds the file while it runs). note says which file
-// was read.
-func fetchEvents(ctx context.Context, addr, dir string, since time.Time) ([]history.Event, string, error) {
+// fetchEvents asks the running server over its operator socket, and reads
+// the file when no server answers there (the server holds the file while
+// it runs). note says which file was read.
+func fetchEvents(ctx context.Context, dir string, since time.Time) ([]history.Event, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	events, err := api.NewClient("http://"+addr).Events(ctx, since)
-	if err == nil {
-		return events, "", nil
-	}
-	if !unreachable(err) {
-		return nil, "", fmt.Errorf("the server at %s answered: %w", addr, err)
+	sock, ok := operatorSocket()
+	where := "no server socket found"
+	if ok {
+		events, err := operatorClient(sock).Events(ctx, since)
+		if err == nil {
+			return events, "", nil
+		}
+		if !unreachable(err) {
+			return nil, "", fmt.Errorf("the server at %s: %w", sock, err)
+		}
+		where = fmt.Sprintf("no server answers at %s (%v)", sock, err)
 	}
 	st, ferr := history.Open(dir, history.Options{ReadOnly: true, LockTimeout: time.Second})
 	if ferr != nil {
 		if errors.Is(ferr, os.ErrNotExist) {
-			return nil, "", fmt.Errorf("no server answers at %s (%v), and there is no history in %s yet", addr, err, dir)
+			return nil, "", fmt.Errorf("%s, and there is no history in %s yet", where, dir)
 		}
-		return nil, "", fmt.Errorf("no server answers at %s, and the history cannot be read: %w", addr, ferr)
+		return nil, "", fmt.Errorf("%s, and the history cannot be read: %w", where, ferr)
 	}
 	defer st.Close()
-	events, err = st.Events(since)
-	return events, "stigmer: no server answers at " + addr + "; read " + st.Path(), err
+	events, err := st.Events(since)
+	return events, "stigmer: " + where + "; read " + st.Path(), err
 }
 
-// unreachable is an API error that means no server listens (as opposed
-// to one that answered with an error).
+// unreachable is an error that means no server listens on the socket (a
+// socket left by a server that died), as opposed to one that answered,
+// or one that is refused (peer.ErrUntrusted).
 func unreachable(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
-		errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "connection reset")
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // historyDir is the data directory whose history to read: STIGMER_DATA_DIR,
@@ -169,19 +173,19 @@ func what(e history.Event) string {
 // crashHistory is doctor's view of the history: the last unclean end of the
 // server, read like `stigmer events` (the API, else the file).
 type crashHistory struct {
-	ctx       context.Context
-	addr, dir string
+	ctx context.Context
+	dir string
 }
 
 func openCrashHistory(ctx context.Context) func(dataDir string) (doctor.CrashHistory, error) {
 	return func(dataDir string) (doctor.CrashHistory, error) {
-		return crashHistory{ctx: ctx, addr: statusAddress(""), dir: dataDir}, nil
+		return crashHistory{ctx: ctx, dir: dataDir}, nil
 	}
 }
 
 // LastCrash implements doctor.CrashHistory.
 func (h crashHistory) LastCrash() (*doctor.Crash, error) {
-	events, _, err := fetchEvents(h.ctx, h.addr, h.dir, time.Time{})
+	events, _, err := fetchEvents(h.ctx, h.dir, time.Time{})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stigmer/stigmer/internal/buildinfo"
+	"github.com/stigmer/stigmer/internal/printable"
 )
 
 // exitError carries a process exit code up to Run, with the message already
@@ -43,7 +44,10 @@ func exitSilently(code int) error { return &exitError{code: code} }
 // Run executes the command line args and returns the process exit code.
 // Errors are printed once, here, as "stigmer: <message>".
 func Run(ctx context.Context, info buildinfo.Info, args []string) int {
-	root := NewRoot(info, os.Stdout, os.Stderr)
+	// Everything printed may quote the server (its status, history,
+	// errors): what a terminal would act on is escaped.
+	stdout, stderr := printable.Writer(os.Stdout), printable.Writer(os.Stderr)
+	root := NewRoot(info, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -53,7 +57,7 @@ func Run(ctx context.Context, info buildinfo.Info, args []string) int {
 	if errors.As(err, &ee) && ee.err == nil {
 		return ee.code
 	}
-	fmt.Fprintf(os.Stderr, "stigmer: %v\n", err)
+	fmt.Fprintf(stderr, "stigmer: %v\n", err)
 	if ee != nil {
 		return ee.code
 	}

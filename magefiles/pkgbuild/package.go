@@ -31,27 +31,10 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 		"STIGMER_PKG_SIGN_KEY": b.SignKey,
 		"NFPM_PASSPHRASE":      b.SignPassphrase,
 	}
-	var unknown []string
-	f, err := os.Open(filepath.Join(b.Root, Declaration))
+	cfg, err := b.parse(Declaration, vars)
 	if err != nil {
-		return nfpm.Config{}, fmt.Errorf("opening package declaration: %w", err)
+		return nfpm.Config{}, err
 	}
-	defer f.Close()
-	cfg, err := nfpm.ParseWithEnvMapping(f, func(name string) string {
-		v, ok := vars[name]
-		// nfpm asks for its signing passphrases itself; unset means unsigned.
-		if !ok && !strings.HasPrefix(name, "NFPM_") {
-			unknown = append(unknown, name)
-		}
-		return v
-	})
-	if err != nil {
-		return nfpm.Config{}, fmt.Errorf("parsing %s: %w", Declaration, err)
-	}
-	if len(unknown) > 0 {
-		return nfpm.Config{}, fmt.Errorf("%s uses ${%s}, which the build does not set; use only STIGMER_PKG_VERSION, _ARCH, _BINARY and _GEN", Declaration, strings.Join(unknown, "}, ${"))
-	}
-	cfg.MTime = b.Date
 	if err := expandDocGlobs(&cfg); err != nil {
 		return nfpm.Config{}, err
 	}
@@ -65,6 +48,42 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 			return nfpm.Config{}, err
 		}
 	}
+	return cfg, nil
+}
+
+// parse reads the nfpm declaration decl (relative to the root), expanding
+// only vars (and nfpm's own NFPM_* passphrases): any other ${VAR} in it is
+// an error that names it, so the host environment never leaks into a
+// package.
+func (b *Build) parse(decl string, vars map[string]string) (nfpm.Config, error) {
+	var unknown []string
+	f, err := os.Open(filepath.Join(b.Root, decl))
+	if err != nil {
+		return nfpm.Config{}, fmt.Errorf("opening package declaration: %w", err)
+	}
+	defer f.Close()
+	cfg, err := nfpm.ParseWithEnvMapping(f, func(name string) string {
+		v, ok := vars[name]
+		// nfpm asks for its signing passphrases itself; unset means unsigned.
+		if !ok && !strings.HasPrefix(name, "NFPM_") {
+			unknown = append(unknown, name)
+		}
+		return v
+	})
+	if err != nil {
+		return nfpm.Config{}, fmt.Errorf("parsing %s: %w", decl, err)
+	}
+	if len(unknown) > 0 {
+		var known []string
+		for k := range vars {
+			if !strings.HasPrefix(k, "NFPM_") {
+				known = append(known, k)
+			}
+		}
+		sort.Strings(known)
+		return nfpm.Config{}, fmt.Errorf("%s uses ${%s}, which the build does not set; use only %s", decl, strings.Join(unknown, "}, ${"), strings.Join(known, ", "))
+	}
+	cfg.MTime = b.Date
 	return cfg, nil
 }
 

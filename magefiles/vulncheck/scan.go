@@ -121,7 +121,7 @@ type message struct {
 
 // Parse reads govulncheck's JSON stream into one Vuln per entry found,
 // keeping for each the most precise finding (a called symbol over an
-// imported package over a required module).
+// imported package or a required module).
 func Parse(r io.Reader) ([]Vuln, error) {
 	dec := json.NewDecoder(r)
 	summaries := map[string]string{}
@@ -144,7 +144,9 @@ func Parse(r io.Reader) ([]Vuln, error) {
 		}
 		called := f.Trace[0].Function != ""
 		v, ok := found[f.OSV]
-		if ok && (v.Called || !called) {
+		// govulncheck reports findings in no fixed order: of two equally
+		// precise ones keep the first by name, so the output is stable.
+		if ok && (v.Called && !called || v.Called == called && v.Trace[0].String() <= f.Trace[0].String()) {
 			continue
 		}
 		// The first frame is the vulnerable end; the last, where the

@@ -79,7 +79,9 @@ func TestCheckFailsOnAVulnerableModule(t *testing.T) {
 			assert.ErrorContains(t, err, ExcusedFile)
 			out := log.String()
 			assert.Assert(t, is.Contains(out, "found in golang.org/x/text@v0.3.7, fixed in golang.org/x/text@v0.3.8"), out)
-			assert.Assert(t, is.Contains(out, "golang.org/x/text/language.ParseAcceptLanguage"), out)
+			// The source scan names the path from main; a binary's
+			// symbols say only which vulnerable functions it holds.
+			assert.Assert(t, is.Contains(out, "golang.org/x/text/language."), out)
 		})
 	}
 }

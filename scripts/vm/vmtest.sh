@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# vmtest.sh: the host half of the VM lifecycle test (issue 4). Boots Debian 12
-# (systemd 252) and Debian 11 (systemd 247) guests under QEMU (TCG; KVM is not
-# usable here), feeds them the packages on a second disk, lets
-# guest/scenarios.sh run the scenarios inside, reads the results back from the
-# guest's second serial port and prints a table. Exits 1 when a row failed.
+# vmtest.sh: the host half of the VM test (README.md beside it). Boots Debian
+# guests under QEMU (TCG; KVM is not usable here), feeds them the packages
+# and the rows on a second disk, lets guest/run.sh run the rows inside,
+# reads the results back from the guest's second serial port and prints a
+# table. Exits 1 when a row failed.
 #
 # Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] [-s STANDIN_RPM] [-r REPOS] [-a FAKE_SINKS] NEW_DIST OLD_DIST
 #   NEW_DIST  dir with the current stigmer_<v>_amd64.deb and stigmer-<v>*.x86_64.rpm
@@ -20,11 +20,11 @@
 #             that record, scripts/vm/fake-alert-sinks) for the alerts row
 # Environment: STIGMER_VM_CACHE (default ~/.cache/stigmer/vm) holds the guest
 # kernel, initrd and root images, rebuilt only when their recipe changes.
-# STIGMER_VM_ONLY="row row ..." runs only those rows (and install): a
-# developer's shortcut; the rows left out fail for want of a result.
+# STIGMER_VM_ONLY="row row ..." runs only those rows (and the install rows):
+# a developer's shortcut; the rows left out fail for want of a result.
 #
-# Channels: ttyS0 is the console (kept as console-<phase>.log, shown on a
-# failure), ttyS1 carries the "VMT ..." lines of scenarios.sh.
+# Channels: ttyS0 is the console (kept as console-<boot>.log, shown on a
+# failure), ttyS1 carries the "VMT ..." lines of the rows (guest/lib/report.sh).
 set -euo pipefail
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,14 +32,14 @@ VM_CACHE=${STIGMER_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stigmer/vm}
 # shellcheck source=image.sh
 . "$VM_DIR/image.sh"
 
-# Each guest: role (what scenarios.sh runs), Debian suite, phases (one QEMU
-# boot each, on the same disk: phase 2 is the reboot), and a timeout per boot.
-# The rpm guest is Debian 12 with Debian's rpm tool (vm-notes.md).
+# Each guest: its Debian suite, and its boots (one QEMU run each, on the same
+# disk: the second is the reboot), each the row directories it runs
+# (guest/rows/<role>-<phase>, comma separated). The rpm guest is Debian 12
+# with Debian's rpm and dnf: RHEL images cannot be downloaded here.
 # Three guests at a time at most: on two cores, emulated guests beyond that
 # only starve each other (measured: five at once took six times as long).
-declare -A VM_ROLE=([deb12]=deb [deb11]=deb [rpm12]=rpm)
 declare -A VM_SUITE=([deb12]=bookworm [deb11]=bullseye [rpm12]=bookworm)
-declare -A VM_PHASES=([deb12]="1 2" [deb11]="1 2" [rpm12]=1)
+declare -A VM_BOOTS=([deb12]="deb-1 deb-2" [deb11]="deb-1 deb-2" [rpm12]=rpm-1)
 # Seconds: at most VM_TIMEOUT per boot, and every boot ends by VM_BUDGET after
 # the first one started, so that a hung guest fails its rows but the whole
 # matrix still ends well inside CI's limit. 30 minutes: the matrix takes 15
@@ -56,52 +56,55 @@ vm_usage() {
 	exit 2
 }
 
-# vm_qemu DISK INDISK DIR PHASE ROLE [extra append] runs one boot of a guest
-# under `timeout` and returns QEMU's status (124: the guest hung).
+# vm_qemu DISK INDISK DIR BOOT ROWS runs boot number BOOT of a guest, which
+# runs the row directories ROWS, under `timeout` and returns QEMU's status
+# (124: the guest hung).
 vm_qemu() {
-	local disk=$1 in=$2 dir=$3 phase=$4 role=$5 extra=${6:-} kdir=$VM_KERNEL limit
+	local disk=$1 in=$2 dir=$3 boot=$4 rows=$5 kdir=$VM_KERNEL limit
 	limit=$((VM_DEADLINE - $(date +%s)))
 	[ "$limit" -le "$VM_TIMEOUT" ] || limit=$VM_TIMEOUT
 	[ "$limit" -ge 30 ] || limit=30
-	echo "$limit" >"$dir/limit-$phase"
+	echo "$limit" >"$dir/limit-$boot"
 	timeout --kill-after=10 "$limit" qemu-system-x86_64 \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-M pc -accel tcg,thread=multi -cpu max -smp "$VM_SMP" -m 1024 \
 		-kernel "$kdir/vmlinux" -initrd "$kdir/initrd.cpio" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.role=$role vmtest.phase=$phase $extra" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.rows=$rows" \
 		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
 		-drive "file=$in,if=virtio,format=raw,readonly=on" \
-		-serial "file:$dir/console-$phase.log" -serial "file:$dir/results-$phase.log" \
-		</dev/null >"$dir/qemu-$phase.log" 2>&1
+		-serial "file:$dir/console-$boot.log" -serial "file:$dir/results-$boot.log" \
+		</dev/null >"$dir/qemu-$boot.log" 2>&1
 }
 
-# vm_guest NAME runs every phase of one guest, one after the other, on a fresh
-# copy of its cached image. Writes DIR/NAME/{status,elapsed}-PHASE.
+# vm_guest NAME runs every boot of one guest, one after the other, on a fresh
+# copy of its cached image. Writes DIR/NAME/{status,elapsed,cpu}-BOOT.
 vm_guest() {
-	local name=$1 dir=$WORK/$1 phase t0 rc
+	local name=$1 dir=$WORK/$1 boot=0 rows t0 rc
 	mkdir -p "$dir"
 	cp --sparse=always "${VM_IMAGE[${VM_SUITE[$name]}]}" "$dir/disk.img"
-	for phase in ${VM_PHASES[$name]}; do
+	for rows in ${VM_BOOTS[$name]}; do
+		boot=$((boot + 1))
 		t0=$(date +%s.%N)
 		rc=0
 		# QEMU's CPU time (user+sys) says how much of the two cores a boot took.
 		TIMEFORMAT='%U %S'
-		{ time vm_qemu "$dir/disk.img" "$WORK/in.img" "$dir" "$phase" "${VM_ROLE[$name]}" || rc=$?; } 2>"$dir/time-$phase"
-		echo "$rc" >"$dir/status-$phase"
-		echo "$(date +%s.%N) $t0" | awk '{printf "%.1f\n", $1 - $2}' >"$dir/elapsed-$phase"
-		awk '{printf "%.0f\n", $1 + $2}' "$dir/time-$phase" >"$dir/cpu-$phase"
-		# A guest that hung or crashed cannot go on to its next phase.
-		grep -q '^VMT END' <(tr -d '\r' <"$dir/results-$phase.log") || break
+		{ time vm_qemu "$dir/disk.img" "$WORK/in.img" "$dir" "$boot" "$rows" || rc=$?; } 2>"$dir/time-$boot"
+		echo "$rc" >"$dir/status-$boot"
+		echo "$(date +%s.%N) $t0" | awk '{printf "%.1f\n", $1 - $2}' >"$dir/elapsed-$boot"
+		awk '{printf "%.0f\n", $1 + $2}' "$dir/time-$boot" >"$dir/cpu-$boot"
+		# A guest that hung or crashed cannot go on to its next boot.
+		grep -q '^VMT END' <(tr -d '\r' <"$dir/results-$boot.log") || break
 	done
 }
 
-# vm_inputs NEW_DIST OLD_DIST [STANDIN_RPM] [REPOS] builds $WORK/in.img: the
-# guest script, the four packages, the stand-in rpm, the repository trees
-# and vmtest.env with the versions their binaries print.
+# vm_inputs NEW_DIST OLD_DIST [STANDIN_RPM] [REPOS] [FAKE_SINKS] builds
+# $WORK/in.img: the guest's scripts and rows, the four packages, the
+# stand-in rpm, the repository trees and vmtest.env with the versions their
+# binaries print.
 vm_inputs() {
 	local new=$1 old=$2 standin=${3:-} repos=${4:-} fakes=${5:-} in=$WORK/in f
 	mkdir -p "$in"
-	cp "$VM_DIR/guest/scenarios.sh" "$VM_DIR/guest/probe.pl" "$in/"
+	cp -r "$VM_DIR/guest/run.sh" "$VM_DIR/guest/probe.pl" "$VM_DIR/guest/lib" "$VM_DIR/guest/rows" "$in/"
 	if [ -n "$fakes" ]; then
 		cp "$fakes" "$in/fake-alert-sinks"
 	else
@@ -114,15 +117,19 @@ vm_inputs() {
 	fi
 	if [ -n "$standin" ]; then
 		cp "$standin" "$in/"
-	elif [[ " $VM_GUESTS " == *" rpm12 "* ]]; then
-		echo "vmtest: the rpm guest needs -s STANDIN_RPM; run go tool mage vmtest, which builds it" >&2
-		return 1
+	else
+		for f in $VM_GUESTS; do
+			if [[ ${VM_BOOTS[$f]} == *rpm-* ]]; then
+				echo "vmtest: the rpm rows of $f need -s STANDIN_RPM; run go tool mage vmtest, which builds it" >&2
+				return 1
+			fi
+		done
 	fi
 	for f in "$new"/stigmer_*_amd64.deb "$new"/stigmer-*.x86_64.rpm "$old"/stigmer_*_amd64.deb "$old"/stigmer-*.x86_64.rpm; do
 		[ -f "$f" ] || { echo "vmtest: no $(basename "$f") in $(dirname "$f"); run go tool mage package" >&2; return 1; }
 	done
 	for f in "$new" "$old"; do
-		[ "$(ls "$f"/stigmer_*_amd64.deb "$f"/stigmer-*.x86_64.rpm | wc -l)" = 2 ] ||
+		[ "$(find "$f" -maxdepth 1 \( -name 'stigmer_*_amd64.deb' -o -name 'stigmer-*.x86_64.rpm' \) | wc -l)" = 2 ] ||
 			{ echo "vmtest: more than one version of the packages in $f; run go tool mage clean package" >&2; return 1; }
 	done
 	cp "$new"/stigmer_*_amd64.deb "$new"/stigmer-*.x86_64.rpm "$in/"
@@ -140,6 +147,7 @@ vm_inputs() {
 		[ -z "$standin" ] || echo "STANDIN_RPM=$(basename "$standin")"
 		[ -z "${STIGMER_VM_ONLY:-}" ] || echo "ONLY=\"$STIGMER_VM_ONLY\""
 	} >"$in/vmtest.env"
+	# shellcheck source=/dev/null
 	. "$in/vmtest.env"
 	if [ "$NEW_VERSION" = "$OLD_VERSION" ]; then
 		echo "vmtest: old and new packages are the same version ($NEW_VERSION)" >&2
@@ -157,27 +165,38 @@ vm_pkg_version() {
 	rm -rf "$x"
 }
 
+# vm_plan ROWS prints the rows a boot running the row directories ROWS
+# expects, "ID<tab>TITLE" a line, in order.
+vm_plan() {
+	local dir
+	for dir in ${1//,/ }; do
+		bash "$VM_DIR/guest/run.sh" --plan "${dir%-*}" "${dir##*-}"
+	done
+}
+
 # vm_report prints the results table (rows in plan order), the boot times, and
 # for every failed row its reasons, the guest's journal lines and, for a guest
 # that never finished, the tail of its console. Returns 1 on any failure.
 vm_report() {
-	local name phase res id title st fig failed=0 rc el cpu boot rows=() details=()
+	local name boot bootrows res id title st fig failed=0 rc el cpu booted rows=() details=()
 	for name in $VM_GUESTS; do
-		for phase in ${VM_PHASES[$name]}; do
-			res=$WORK/$name/results-$phase.log
-			[ -f "$res" ] && tr -d '\r' <"$res" >"$res.txt" || : >"$res.txt"
-			rc=$(cat "$WORK/$name/status-$phase" 2>/dev/null || echo "not run")
-			el=$(cat "$WORK/$name/elapsed-$phase" 2>/dev/null || echo "-")
-			cpu=$(cat "$WORK/$name/cpu-$phase" 2>/dev/null || echo "-")
-			boot=$(awk '$1 == "VMT" && $2 == "BOOT" {print $3 " s (" $4 " " $5 ")"}' "$res.txt")
-			VM_BOOTS+=("$(printf '%-8s boot %s  booted in %s; whole run %s s wall, %s s CPU; qemu exit %s' \
-				"$name" "$phase" "${boot:-never}" "$el" "$cpu" "$rc")")
+		boot=0
+		for bootrows in ${VM_BOOTS[$name]}; do
+			boot=$((boot + 1))
+			res=$WORK/$name/results-$boot.log
+			if [ -f "$res" ]; then tr -d '\r' <"$res" >"$res.txt"; else : >"$res.txt"; fi
+			rc=$(cat "$WORK/$name/status-$boot" 2>/dev/null || echo "not run")
+			el=$(cat "$WORK/$name/elapsed-$boot" 2>/dev/null || echo "-")
+			cpu=$(cat "$WORK/$name/cpu-$boot" 2>/dev/null || echo "-")
+			booted=$(awk '$1 == "VMT" && $2 == "BOOT" {print $3 " s (" $4 " " $5 ")"}' "$res.txt")
+			VM_BOOT_LINES+=("$(printf '%-8s boot %s  booted in %s; whole run %s s wall, %s s CPU; qemu exit %s' \
+				"$name" "$boot" "${booted:-never}" "$el" "$cpu" "$rc")")
 			while IFS=$'\t' read -r id title; do
 				st=$(awk -v id="$id" '$1 == "VMT" && $2 == "RESULT" && $3 == id {print $4; exit}' "$res.txt")
 				fig=$(awk -v id="$id" '$1 == "VMT" && $2 == "RESULT" && $3 == id {$1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print; exit}' "$res.txt")
 				if [ -z "$st" ]; then
 					st=FAIL
-					if [ "$rc" = 124 ]; then fig="guest hung: no result within its $(cat "$WORK/$name/limit-$phase") s timeout"
+					if [ "$rc" = 124 ]; then fig="guest hung: no result within its $(cat "$WORK/$name/limit-$boot") s timeout"
 					else fig="no result (qemu exit $rc)"; fi
 				fi
 				rows+=("$(printf '%-8s %-20s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
@@ -185,32 +204,31 @@ vm_report() {
 					failed=1
 					details+=("==== $name $id: $title" "$(awk -v id="$id" '$1 == "VMT" && ($2 == "WHY" || $2 == "LOG") && $3 == id {$1 = $3 = ""; sub(/^ +/, ""); print}' "$res.txt")")
 					if ! grep -q '^VMT END' "$res.txt"; then
-						details+=("-- console of $name boot $phase (last 60 lines; $WORK/$name/console-$phase.log):"
-							"$(tail -n 60 "$WORK/$name/console-$phase.log" 2>/dev/null | tr -d '\r')")
+						details+=("-- console of $name boot $boot (last 60 lines; $WORK/$name/console-$boot.log):"
+							"$(tail -n 60 "$WORK/$name/console-$boot.log" 2>/dev/null | tr -d '\r')")
 					fi
 				fi
-			done < <(bash "$VM_DIR/guest/scenarios.sh" --plan "${VM_ROLE[$name]}" "$phase")
+			done < <(vm_plan "$bootrows")
 		done
 	done
 	if [ ${#details[@]} -gt 0 ]; then
 		printf '%s\n' "" "Failures:" "${details[@]}"
 	fi
-	printf '\n%-8s %-20s %-4s %s\n' GUEST SCENARIO RES "WHAT: MEASURED"
+	printf '\n%-8s %-20s %-4s %s\n' GUEST ROW RES "WHAT: MEASURED"
 	printf '%s\n' "${rows[@]}"
 	printf '\n'
-	printf '%s\n' "${VM_BOOTS[@]}"
+	printf '%s\n' "${VM_BOOT_LINES[@]}"
 	return "$failed"
 }
 
 vm_shell() {
-	local dir=${1:?usage: vmtest.sh shell DIR/GUEST} role
-	role=${VM_ROLE[$(basename "$dir")]:-deb}
+	local dir=${1:?usage: vmtest.sh shell DIR/GUEST}
 	VM_KERNEL=$(cat "$dir/../kernel")
 	echo "vmtest: shell on the guest's console; 'poweroff' leaves" >&2
 	timeout 3600 qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
 		-M pc -accel tcg,thread=multi -cpu max -smp "$VM_SMP" -m 1024 \
 		-kernel "$VM_KERNEL/vmlinux" -initrd "$VM_KERNEL/initrd.cpio" \
-		-append "console=ttyS0 panic=-1 quiet vmtest.role=$role vmtest.phase=shell" \
+		-append "console=ttyS0 panic=-1 quiet vmtest.rows=shell" \
 		-drive "file=$dir/disk.img,if=virtio,format=raw" \
 		-drive "file=$dir/../in.img,if=virtio,format=raw,readonly=on" \
 		-serial mon:stdio -serial null
@@ -240,7 +258,7 @@ main() {
 	new=$(cd "$1" && pwd)
 	old=$(cd "$2" && pwd)
 	t0=$(date +%s)
-	VM_BOOTS=()
+	VM_BOOT_LINES=()
 
 	vm_need_tools
 	mkdir -p "$VM_CACHE"
@@ -251,7 +269,8 @@ main() {
 	# One builder at a time per cache: a second vmtest waits here.
 	exec 9>"$VM_CACHE/.lock"
 	flock 9
-	local ti=$(date +%s)
+	local ti
+	ti=$(date +%s)
 	VM_KERNEL=$(vm_kernel)
 	echo "$VM_KERNEL" >"$WORK/kernel"
 	declare -gA VM_IMAGE=()
@@ -265,6 +284,7 @@ main() {
 	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
 
 	vm_inputs "$new" "$old" "$standin" "$repos" "$fakes"
+	# shellcheck source=/dev/null
 	. "$WORK/in/vmtest.env"
 	echo "vmtest: upgrade $OLD_VERSION -> $NEW_VERSION; guests: $VM_GUESTS; work dir $WORK" >&2
 	VM_DEADLINE=$(($(date +%s) + VM_BUDGET))

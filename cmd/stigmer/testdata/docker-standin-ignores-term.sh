@@ -1,10 +1,10 @@
 #!/bin/sh
 # A stand-in for the docker CLI (no Docker engine runs here) whose `run` is
-# a container that ignores SIGTERM, noting each one in $STANDIN_LOG.
+# a container that ignores SIGTERM, noting each one in $DOCKER_STANDIN_LOG.
 set -eu
 case "$1" in
 rm) exit 1 ;;
-run) trap 'echo TERM >> "$STANDIN_LOG"' TERM
+run) trap 'echo TERM >> "$DOCKER_STANDIN_LOG"' TERM
      # A signal that reaches the sleep too must not end the loop.
      while :; do sleep 0.1 || :; done ;;
 esac

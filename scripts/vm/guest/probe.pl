@@ -1,6 +1,7 @@
 #!/usr/bin/perl
-# probe.pl FILE EVERY STOPFILE: the client of the zero-refusal rows (issue
-# 13). Every EVERY seconds until STOPFILE exists it opens a new connection to
+# probe.pl FILE EVERY STOPFILE: the client of the rows that count refused
+# connections across a restart (backlog, segv, watchdog, the upgrades). Every
+# EVERY seconds until STOPFILE exists it opens a new connection to
 # 127.0.0.1:7234 and sends GET /readyz, each in a child of its own, with 30 s
 # for the connect and 30 s for the status line. Each child appends one line
 # to FILE (times are /proc/uptime seconds):

@@ -1,0 +1,192 @@
+# shellcheck shell=bash disable=SC2034 # its variables are the rows'
+# package.sh: package commands and what must hold around them: a fresh
+# install, an upgrade that keeps the admin's edit and data, a removal.
+
+# shellcheck source=probe.sh
+. "$LIB/probe.sh"
+
+# run_kept CMD...: run a command with no input, its output kept in PKG_LOG
+# (attached to a failure report); sets RC to its exit status.
+PKG_N=0
+run_kept() {
+	PKG_N=$((PKG_N + 1))
+	PKG_LOG=$SCRATCH/pkg-$PKG_N.log
+	log "$*"
+	RC=0
+	"$@" </dev/null >"$PKG_LOG" 2>&1 || RC=$?
+	attach "$PKG_LOG"
+}
+
+# pkg CMD...: run a package command that must succeed (run_kept); returns
+# its status, so that under set -e a failed one ends the row.
+pkg() {
+	run_kept "$@"
+	[ "$RC" = 0 ] || fail "'$*' exited $RC"
+	return "$RC"
+}
+
+# install_fresh VERSION CMD...: install, then enabled + active + ready within 30 s.
+install_fresh() {
+	local want=$1 t0 t1 tp ta tr id
+	shift
+	t0=$(now)
+	pkg "$@" || return 1
+	# The install's own length is emulation speed (dpkg and Perl under TCG);
+	# the promise is about the service once the package is in.
+	tp=$(since "$t0") t1=$(now)
+	EVERY=0.5 wait_for 30 active || fail "not active 30 s after the install returned (is-active: $(systemctl is-active stigmer))"
+	ta=$(since "$t1")
+	wait_for 30 ready || fail "/readyz not 200 within 30 s more"
+	tr=$(since "$t1")
+	figure "install took ${tp} s; active ${ta} s and /readyz 200 ${tr} s after it returned"
+	[ "$(systemctl is-enabled stigmer 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1)"
+	check_running "$want"
+	check_dirs
+	[ "$(mode_owner "$ENVFILE")" = "600 root:root" ] || fail "$ENVFILE is '$(mode_owner "$ENVFILE")', want 600 root:root"
+	# Lines of all three components reach the journal under the unit.
+	for id in stigmer-server stigmer-workflow-runner stigmer-agent-runner; do
+		wait_for 10 journaled "$id" ||
+			fail "journalctl -u stigmer -t $id shows nothing"
+	done
+}
+
+# set_data: an env-file edit (EDIT) and a data file (TOKEN in DATA), to be
+# found after an upgrade or a reinstall.
+set_data() {
+	EDIT="VMTEST_EDIT=kept-$RANDOM"
+	echo "$EDIT" >>"$ENVFILE"
+	TOKEN=$RANDOM$RANDOM
+	echo "$TOKEN" >"$DATA"
+	chown stigmer:stigmer "$DATA"
+}
+
+# data_kept: yes or no, for the figures.
+data_kept() {
+	if grep -qx "$EDIT" "$ENVFILE" && [ "$(cat "$DATA" 2>/dev/null)" = "$TOKEN" ]; then echo yes; else echo no; fi
+}
+
+check_data_kept() {
+	grep -qx "$EDIT" "$ENVFILE" || fail "the env file lost the edit $EDIT"
+	[ "$(cat "$DATA" 2>/dev/null)" = "$TOKEN" ] || fail "$DATA lost or changed"
+	# The older build ships another default: dpkg kept the edit (confold)
+	# and put the new default beside it; rpm put it beside as .rpmnew.
+	if [ "$ROLE" = deb ]; then
+		dpkg-deb --fsys-tarfile "$IN/$NEW_DEB" | tar -xO ./etc/default/stigmer | cmp -s - "$ENVFILE.dpkg-dist" ||
+			fail "$ENVFILE.dpkg-dist is not the new default (there: $(existing "$ENVFILE"*))"
+	else
+		check_rpmnew
+	fi
+}
+
+# check_rpmnew: rpm -U over an edited env file whose default changed keeps
+# the edit (check_data_kept) and puts the new default beside it.
+check_rpmnew() {
+	local want got
+	want=$(rpm -q --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' stigmer | awk -v f="$ENVFILE" '$1 == f {print $2}')
+	got=$(sha256sum "$ENVFILE.rpmnew" 2>/dev/null | awk '{print $1}')
+	if [ -z "$got" ]; then
+		fail "no $ENVFILE.rpmnew beside the edited env file"
+	elif [ "$got" != "$want" ]; then
+		fail "$ENVFILE.rpmnew is not the new package's env file (sha256 $got, rpm says $want)"
+	fi
+}
+
+# check_gone: after remove or erase: stopped, disabled, unit and binary gone,
+# data (TOKEN in DATA) and user kept.
+check_gone() {
+	local f
+	if active; then fail "still active"; fi
+	[ -z "$(listen_ino)" ] || fail "a socket still listens on 7234 (inode $(listen_ino))"
+	[ -z "$(pgrep -u stigmer)" ] || fail "processes of stigmer left: $(pgrep -a -u stigmer)"
+	if [ "$ROLE" = deb ]; then
+		# debhelper's way: masked, the enablement kept for a reinstall.
+		[ "$(readlink /etc/systemd/system/stigmer.service)" = /dev/null ] || fail "not masked after remove"
+		[ -L /etc/systemd/system/multi-user.target.wants/stigmer.service ] || fail "the enable link went on remove"
+		[ "$(systemctl is-enabled stigmer 2>&1)" = masked ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1), want masked"
+	else
+		if wants_link; then fail "enable symlinks left: $(find /etc/systemd/system -name stigmer.service)"; fi
+		if systemctl cat stigmer >/dev/null 2>&1; then fail "systemd still knows stigmer.service"; fi
+	fi
+	for f in /lib/systemd/system/stigmer.service /usr/lib/systemd/system/stigmer.service /usr/bin/stigmer; do
+		if [ -e "$f" ]; then fail "$f still there"; fi
+	done
+	[ "$(cat "$DATA" 2>/dev/null)" = "$TOKEN" ] || fail "$DATA was removed"
+	getent passwd stigmer >/dev/null || fail "user stigmer removed"
+}
+
+# no_fd_store: the service is stopped (which empties the fd store) and will
+# start without one, as releases before it did.
+NO_FD_STORE=/etc/systemd/system/stigmer.service.d/vmtest-no-fd-store.conf
+no_fd_store() {
+	systemctl stop stigmer
+	mkdir -p "${NO_FD_STORE%/*}"
+	printf '[Service]\nFileDescriptorStoreMax=0\n' >"$NO_FD_STORE"
+	systemctl daemon-reload
+}
+
+# The upgrade rows' command lines. On deb the setup is dpkg (a fresh install,
+# or a downgrade); the upgrade itself is apt, as an operator runs it. The env
+# file is edited and the older build ships another default, so both ask
+# dpkg's conffile question; with no terminal (pkg's stdin is /dev/null) the
+# README's options answer it: keep the edit, the new default as .dpkg-dist.
+# On rpm the setup is a downgrade with rpm, the upgrade dnf.
+DEB_SETUP_OLD="dpkg -i --force-confdef --force-confold $OLD_DEB"
+DEB_UPGRADE_NEW="apt install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ./$NEW_DEB"
+RPM_SETUP_OLD="rpm -U --oldpackage $OLD_RPM"
+RPM_UPGRADE_NEW="dnf upgrade -y ./$NEW_RPM"
+
+# upgrade_case STATE SETUP UPGRADE: SETUP puts the old build in (a fresh
+# install or a downgrade), enabled and running; the admin then leaves it
+# running, stopped or disabled (STATE), edits the env file and adds a data
+# file; UPGRADE installs the new build. STATE, the edit and the data must hold.
+# shellcheck disable=SC2086 # SETUP and UPGRADE are command lines, split on purpose
+upgrade_case() {
+	local state=$1 p0 t0
+	PROBE=
+	pkg $2
+	# The running case starts as a release before the fd store did (a unit
+	# without FileDescriptorStoreMax=): the upgrade's restart must find the
+	# port free and the new server listen by itself (no EADDRINUSE). The
+	# drop-in goes before the upgrade, whose daemon-reload drops it.
+	[ "$state" != running ] || no_fd_store
+	systemctl enable stigmer 2>/dev/null
+	systemctl start stigmer
+	wait_for 30 ready || fail "old build not ready within 30 s of its install"
+	[ "$(version)" = "$OLD_VERSION" ] || fail "old build reports '$(version)', want $OLD_VERSION"
+	set_data
+	case $state in
+	stopped) systemctl stop stigmer ;;
+	disabled) systemctl disable stigmer 2>/dev/null ;;
+	esac
+	p0=$(mainpid)
+	t0=$(now)
+	if [ "$state" = running ]; then
+		rm -f "$NO_FD_STORE"
+		prober "$SCRATCH/probes" pkg $3
+		# Refusals are expected here (the old server had no fd store), and
+		# so are resets at connect (its listener's queue dies with it); a
+		# connection that connected must still be answered.
+		[ "$PROBE_FAILED" = 0 ] || fail "failed probes across the upgrade: $PROBE"
+	else
+		pkg $3
+	fi
+	[ "$(version)" = "$NEW_VERSION" ] || fail "after the upgrade stigmer version is '$(version)', want $NEW_VERSION"
+	check_data_kept
+	case $state in
+	running | disabled)
+		wait_for 30 ready || fail "not ready within 30 s after the upgrade"
+		[ "$(mainpid)" != "$p0" ] || fail "main PID $p0 not restarted onto the new binary"
+		tr '\0' '\n' <"/proc/$(mainpid)/environ" | grep -qx "$EDIT" ||
+			fail "the restarted server's environment lacks $EDIT"
+		check_running "$NEW_VERSION"
+		;;
+	stopped)
+		if EVERY=1 wait_for 5 listening; then fail "the API answers after the upgrade"; fi
+		if active; then fail "started by the upgrade: $(systemctl is-active stigmer)"; fi
+		;;
+	esac
+	local want=enabled
+	[ "$state" != disabled ] || want=disabled
+	[ "$(systemctl is-enabled stigmer 2>&1)" = "$want" ] || fail "is-enabled: $(systemctl is-enabled stigmer 2>&1), want $want"
+	figure "$OLD_VERSION -> $(version) in $(since "$t0") s; $(systemctl is-active stigmer), $(systemctl is-enabled stigmer 2>&1); edit and data kept: $(data_kept)${PROBE:+; probes from an older build without the fd store: $PROBE}"
+}

@@ -1,0 +1,17 @@
+#!/bin/bash
+# plan: dnf install ./stigmer-<v>.x86_64.rpm (after the RHEL base stand-in): enabled, active, /readyz, user, dirs, rpm -V
+# tags: always
+#
+# The older build, which the upgrade rows then upgrade. The guest's rpm
+# database is empty (Debian's rpm): the stand-in provides what a RHEL base
+# system would (/bin/sh, shadow-utils, systemd), so that the stigmer rpm's
+# Requires are checked, not skipped with --nodeps.
+set -eu
+# shellcheck source=../../lib/row.sh
+. "${0%/*}/../../lib/row.sh"
+# shellcheck source=../../lib/package.sh
+. "$LIB/package.sh"
+
+pkg dnf install -y "./$STANDIN_RPM"
+install_fresh "$OLD_VERSION" dnf install -y "./$OLD_RPM"
+rpm -V stigmer >"$SCRATCH/rpm-V.log" 2>&1 || fail "rpm -V stigmer: $(tr '\n' ';' <"$SCRATCH/rpm-V.log")"

@@ -1,0 +1,141 @@
+#!/bin/bash
+# run.sh: the guest half of the VM test. vmtest-boot.service (baked into the
+# guest image) runs it from the input disk once systemd has booted; the
+# kernel command line says what this boot runs:
+#   vmtest.rows=DIR[,DIR...]  directories under rows/, run one after another
+#   vmtest.tag=TAG            only their rows tagged TAG (unset: every row)
+#   vmtest.rows=shell         a kept guest booted by `vmtest.sh shell`: a
+#                             root shell on the console, no rows
+# A row is a file rows/DIR/NNN-ID.sh: the file name is its place and its id,
+# its "# plan: " line its title, its "# tags: " line the sets it is in
+# (always: it runs under STIGMER_VM_ONLY too; toolchain: the guests that
+# only check a newer toolchain run it). Each runs in its own bash under
+# set -eu with a time limit, and reports itself (lib/row.sh). At the end the
+# boot writes its id for the next boot's reboot row, says VMT END and
+# reboots: QEMU runs with -no-reboot, so that ends this boot, and the host
+# boots the next one on the same disk.
+#
+# On the host: `run.sh --plan ROLE PHASE [TAG]` prints the rows of
+# rows/ROLE-PHASE (those tagged TAG), "ID<tab>TITLE" a line: the rows the
+# host expects results for, in order.
+set -eu
+export LC_ALL=C
+GUEST=$(cd "${0%/*}" && pwd)
+# A row still running after this many seconds is stopped and fails.
+ROW_LIMIT=900
+
+# header FILE KEY prints the value of the row's "# KEY: " line, read from
+# the comment block it opens with.
+header() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"# $2: "*)
+			echo "${line#"# $2: "}"
+			return
+			;;
+		"#"*) ;;
+		*) return ;;
+		esac
+	done <"$1"
+}
+tagged() { [[ " $(header "$1" tags) " == *" $2 "* ]]; }
+row_id() {
+	local n=${1##*/}
+	n=${n%.sh}
+	echo "${n#*-}"
+}
+
+# row_files DIR [TAG] prints the row files of rows/DIR in order (those tagged TAG).
+row_files() {
+	local f
+	[ -d "$GUEST/rows/$1" ] || { echo "run.sh: no row directory rows/$1" >&2; return 1; }
+	for f in "$GUEST/rows/$1"/[0-9][0-9][0-9]-*.sh; do
+		if [ -n "${2:-}" ] && ! tagged "$f" "$2"; then continue; fi
+		echo "$f"
+	done
+}
+
+plan() {
+	local f title
+	for f in $(row_files "$1-$2" "${3:-}"); do
+		title=$(header "$f" plan)
+		[ -n "$title" ] || { echo "run.sh: ${f#"$GUEST"/} has no '# plan: ' line" >&2; return 1; }
+		printf '%s\t%s\n' "$(row_id "$f")" "$title"
+	done
+}
+
+if [ "${1:-}" = --plan ]; then
+	plan "$2" "$3" "${4:-}"
+	exit
+fi
+
+# shellcheck source=lib/report.sh
+. "$GUEST/lib/report.sh"
+# shellcheck source=lib/poll.sh
+. "$GUEST/lib/poll.sh"
+
+# cmdline KEY prints the value of KEY= on the kernel command line.
+cmdline() {
+	local w
+	for w in $(</proc/cmdline); do
+		case $w in "$1="*) echo "${w#*=}" ;; esac
+	done
+}
+
+# selected FILE ID: STIGMER_VM_ONLY on the host (ONLY in vmtest.env) names
+# the rows to run, a developer's shortcut; rows tagged always run anyway,
+# and those left out have no result, so the run fails and cannot pass for
+# a whole one.
+selected() {
+	[ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $2 "* ]] || tagged "$1" always
+}
+
+# run_row FILE: the row in its own process; one that ended without
+# reporting (killed, or over ROW_LIMIT) is reported here.
+run_row() {
+	local id rc=0
+	id=$(row_id "$1")
+	timeout --kill-after=10 "$ROW_LIMIT" bash "$1" || rc=$?
+	case $rc in
+	0 | 1) ;;
+	124 | 137)
+		out "VMT RESULT $id FAIL still running after its limit of $ROW_LIMIT s: stopped"
+		failure_context "$id"
+		;;
+	*)
+		out "VMT RESULT $id FAIL its process ended with status $rc without a result"
+		failure_context "$id"
+		;;
+	esac
+}
+
+main() {
+	local rows tag dir f
+	rows=$(cmdline vmtest.rows)
+	tag=$(cmdline vmtest.tag)
+	if [ "$rows" = shell ]; then
+		exec setsid -c bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
+	fi
+	stty -F /dev/ttyS1 raw -echo
+	exec 3>/dev/ttyS1
+	# shellcheck source=/dev/null
+	. "$GUEST/vmtest.env"
+	# Waits for the boot to finish; "degraded" (a unit failed) exits 1, and
+	# the rows then say what they find.
+	systemctl is-system-running --wait >/dev/null 2>&1 || :
+	out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')"
+	echo "vmtest: rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now)"
+	for dir in ${rows//,/ }; do
+		for f in $(row_files "$dir" "$tag"); do
+			selected "$f" "$(row_id "$f")" || continue
+			run_row "$f"
+		done
+	done
+	mkdir -p /var/lib/vmtest
+	cat /proc/sys/kernel/random/boot_id >/var/lib/vmtest/boot-id
+	out "VMT END"
+	systemctl reboot
+}
+
+main

@@ -1,0 +1,222 @@
+// Package vm_test checks the VM harness's scripts without booting a guest:
+// shellcheck over every script, the shape of the row files (the file name
+// is the row's id and place, the header its title and tags), and the list
+// of rows in README.md against the plan the guest runs.
+package vm_test
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+	"gotest.tools/v3/golden"
+	"gotest.tools/v3/icmd"
+)
+
+// scripts lists the harness's shell scripts: every *.sh, and every other
+// file whose first line runs a shell (the initrd's init).
+func scripts(t *testing.T) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if strings.HasSuffix(path, ".sh") || shebang(t, path) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	assert.NilError(t, err)
+	return found
+}
+
+// shebang reports whether path starts with a #! line that runs a shell.
+func shebang(t *testing.T, path string) bool {
+	f, err := os.Open(path)
+	assert.NilError(t, err)
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	return regexp.MustCompile(`^#!.*\b(sh|bash|dash)\b`).MatchString(line)
+}
+
+// TestShellcheck runs shellcheck (all severities, following sourced files)
+// over every script of the harness.
+func TestShellcheck(t *testing.T) {
+	if _, err := exec.LookPath("shellcheck"); err != nil {
+		t.Fatal("shellcheck is not installed: go tool mage check:go installs it (or apt-get install shellcheck)")
+	}
+	files := scripts(t)
+	assert.Assert(t, len(files) >= 20, "found only %v", files)
+	icmd.RunCmd(icmd.Command("shellcheck", append([]string{"-x"}, files...)...)).Assert(t, icmd.Success)
+}
+
+// TestScriptLength holds every script to 400 lines and every row to 150:
+// a longer one wants splitting, or its helpers want a library.
+func TestScriptLength(t *testing.T) {
+	for _, path := range scripts(t) {
+		limit := 400
+		if strings.HasPrefix(path, "guest/rows/") {
+			limit = 150
+		}
+		text, err := os.ReadFile(path)
+		assert.NilError(t, err)
+		n := strings.Count(string(text), "\n")
+		assert.Check(t, n <= limit, "%s has %d lines, more than %d", path, n, limit)
+	}
+}
+
+var (
+	rowName   = regexp.MustCompile(`^[0-9]{3}-([a-z0-9]+(-[a-z0-9]+)*)\.sh$`)
+	rowDir    = regexp.MustCompile(`^(deb|rpm)-[0-9]+$`)
+	knownTags = map[string]bool{
+		"always": true, // runs under STIGMER_VM_ONLY too: the rows after it need it
+	}
+)
+
+// TestRowFiles checks each file under guest/rows against what run.sh and
+// lib/row.sh take from it: the directory names the role and boot, the file
+// name the place and the id (unique in the whole tree, which
+// STIGMER_VM_ONLY names), the header the title and known tags; a row runs
+// with bash under set -eu and sources the frame.
+func TestRowFiles(t *testing.T) {
+	dirs, err := os.ReadDir("guest/rows")
+	assert.NilError(t, err)
+	ids := map[string]string{}
+	for _, dir := range dirs {
+		assert.Check(t, rowDir.MatchString(dir.Name()), "guest/rows/%s: a row directory is <deb|rpm>-<boot>", dir.Name())
+		files, err := os.ReadDir(filepath.Join("guest/rows", dir.Name()))
+		assert.NilError(t, err)
+		assert.Check(t, len(files) > 0, "guest/rows/%s is empty", dir.Name())
+		for _, f := range files {
+			path := filepath.Join("guest/rows", dir.Name(), f.Name())
+			m := rowName.FindStringSubmatch(f.Name())
+			if !assert.Check(t, m != nil, "%s: a row file is NNN-<id>.sh, the id in lower case and dashes", path) {
+				continue
+			}
+			if other, ok := ids[m[1]]; ok {
+				t.Errorf("%s: the id %q is %s's too", path, m[1], other)
+			}
+			ids[m[1]] = path
+			checkRow(t, path)
+		}
+	}
+}
+
+func checkRow(t *testing.T, path string) {
+	t.Helper()
+	info, err := os.Stat(path)
+	assert.NilError(t, err)
+	assert.Check(t, info.Mode()&0o111 != 0, "%s is not executable", path)
+	b, err := os.ReadFile(path)
+	assert.NilError(t, err)
+	text := string(b)
+	assert.Check(t, strings.HasPrefix(text, "#!/bin/bash\n# plan: "), "%s must start with #!/bin/bash and its '# plan: ' line", path)
+	assert.Check(t, strings.Contains(text, "\nset -eu\n"), "%s must set -eu", path)
+	assert.Check(t, strings.Contains(text, "\n. \"${0%/*}/../../lib/row.sh\"\n"), "%s must source lib/row.sh", path)
+	for _, tag := range header(text, "tags") {
+		assert.Check(t, knownTags[tag], "%s: unknown tag %q (known: %v)", path, tag, slices.Sorted(maps.Keys(knownTags)))
+	}
+}
+
+// header returns the words of a row's "# KEY: " line.
+func header(text, key string) []string {
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		if v, ok := strings.CutPrefix(line, "# "+key+": "); ok {
+			return strings.Fields(v)
+		}
+	}
+	return nil
+}
+
+// TestPlan runs run.sh --plan for every row directory: one line per row,
+// its id and title, in file order.
+func TestPlan(t *testing.T) {
+	dirs, err := os.ReadDir("guest/rows")
+	assert.NilError(t, err)
+	for _, dir := range dirs {
+		role, phase, _ := strings.Cut(dir.Name(), "-")
+		res := icmd.RunCmd(icmd.Command("bash", "guest/run.sh", "--plan", role, phase))
+		res.Assert(t, icmd.Success)
+		files, err := filepath.Glob(filepath.Join("guest/rows", dir.Name(), "*.sh"))
+		assert.NilError(t, err)
+		lines := strings.Split(strings.TrimSuffix(res.Stdout(), "\n"), "\n")
+		assert.Assert(t, is.Len(lines, len(files)), "%s: %q", dir.Name(), res.Stdout())
+		for i, f := range files {
+			id := strings.TrimSuffix(filepath.Base(f), ".sh")
+			_, id, _ = strings.Cut(id, "-")
+			assert.Check(t, strings.HasPrefix(lines[i], id+"\t"), "%s: line %d is %q, want row %s", dir.Name(), i+1, lines[i], id)
+		}
+	}
+}
+
+const (
+	rowsBegin = "<!-- rows: written by `go test ./scripts/vm -update` from guest/rows; edit the rows, not this list -->\n"
+	rowsEnd   = "<!-- end of rows -->\n"
+)
+
+// TestReadmeRows checks the list of rows in README.md against the plan:
+// for each row directory, run.sh --plan's lines and which rows carry each
+// tag. With -update it rewrites the list.
+func TestReadmeRows(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	assert.NilError(t, err)
+	readme := string(b)
+	i, j := strings.Index(readme, rowsBegin), strings.Index(readme, rowsEnd)
+	assert.Assert(t, i >= 0 && j > i, "README.md has no %q ... %q block", rowsBegin, rowsEnd)
+	want := readme[:i+len(rowsBegin)] + rowList(t) + readme[j:]
+	if golden.FlagUpdate() {
+		assert.NilError(t, os.WriteFile("README.md", []byte(want), 0o644))
+		return
+	}
+	assert.Equal(t, readme, want, "README.md's list of rows is not the plan's: run go test ./scripts/vm -update")
+}
+
+// rowList renders the plan of every row directory for README.md.
+func rowList(t *testing.T) string {
+	dirs, err := os.ReadDir("guest/rows")
+	assert.NilError(t, err)
+	var out strings.Builder
+	for _, dir := range dirs {
+		role, phase, _ := strings.Cut(dir.Name(), "-")
+		res := icmd.RunCmd(icmd.Command("bash", "guest/run.sh", "--plan", role, phase))
+		res.Assert(t, icmd.Success)
+		fmt.Fprintf(&out, "\n`%s`:\n\n```\n", dir.Name())
+		for _, line := range strings.Split(strings.TrimSuffix(res.Stdout(), "\n"), "\n") {
+			id, title, _ := strings.Cut(line, "\t")
+			fmt.Fprintf(&out, "%-20s %s\n", id, title)
+		}
+		out.WriteString("```\n")
+		tagged := map[string][]string{}
+		files, err := filepath.Glob(filepath.Join("guest/rows", dir.Name(), "*.sh"))
+		assert.NilError(t, err)
+		for _, f := range files {
+			text, err := os.ReadFile(f)
+			assert.NilError(t, err)
+			_, id, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".sh"), "-")
+			for _, tag := range header(string(text), "tags") {
+				tagged[tag] = append(tagged[tag], id)
+			}
+		}
+		for _, tag := range slices.Sorted(maps.Keys(knownTags)) {
+			if len(tagged[tag]) > 0 {
+				fmt.Fprintf(&out, "\nTagged %s: %s.\n", tag, strings.Join(tagged[tag], ", "))
+			}
+		}
+	}
+	out.WriteString("\n")
+	return out.String()
+}
