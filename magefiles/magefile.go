@@ -17,9 +17,11 @@ var Aliases = map[string]any{
 	"check:tools":    Pkg.Tools,
 	"test":           Test.All,
 	"check:go":       Test.Go,
+	"check:vuln":     Test.Vuln,
 	"bench":          Test.Bench,
 	"vmtest":         VM.All,
 	"release":        Release.Run,
 	"repo":           Release.Repo,
 	"check:release":  Release.Check,
+	"rehearse":       Release.Rehearse,
 }

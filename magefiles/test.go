@@ -12,17 +12,18 @@ import (
 // Test groups the test suites.
 type Test mg.Namespace
 
-// All runs every test: the Go tests, the checks on the built packages, the release checks and the VM lifecycle test.
+// All runs every test: the Go tests, the vulnerability check, the checks on the built packages, the release checks and rehearsal, and the VM lifecycle test.
 func (Test) All(ctx context.Context) {
 	// They run in this order; a failure stops the rest.
-	mg.SerialCtxDeps(ctx, Test.Go, Pkg.Check, Release.Check, VM.All)
+	mg.SerialCtxDeps(ctx, Test.Go, Test.Vuln, Pkg.Check, Release.Check, Release.Rehearse, VM.All)
 }
 
 // Go runs the Go tests of the whole module (go test ./...) and cross-compiles and vets for macOS.
 func (Test) Go(ctx context.Context) error {
 	// The repository's tests run apt-ftparchive, createrepo_c and gpg; the
-	// VM harness's (scripts/vm) shellcheck.
-	if err := installTools(ctx, append(repoTools(), tool{"shellcheck", "shellcheck"})); err != nil {
+	// VM harness's (scripts/vm) shellcheck; the monitoring kit's, promtool
+	// (Debian's prometheus package).
+	if err := installTools(ctx, append(repoTools(), tool{"shellcheck", "shellcheck"}, tool{"promtool", "prometheus"})); err != nil {
 		return err
 	}
 	if err := staticcheck(); err != nil {

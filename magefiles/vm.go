@@ -118,7 +118,8 @@ func vmCacheDir() (string, error) {
 // README blocks it runs, into dist/.vmrepo/trees (repo.TestTrees), and
 // returns that directory. The older and the current build are built again,
 // amd64 only and signed with a throwaway release key, since dnf's gpgcheck
-// needs signed rpms; a second throwaway key signs the tree nobody trusts.
+// needs signed rpms, with their keyring packages; a second throwaway key
+// signs the tree nobody trusts.
 func vmRepos(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	dir := filepath.Join(cur.Dist, ".vmrepo")
 	if err := os.RemoveAll(dir); err != nil {
@@ -145,16 +146,26 @@ func vmRepos(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	if err := good.ExportSecret(ctx, keyFile); err != nil {
 		return "", err
 	}
+	goodPub, err := good.Public(ctx, true)
+	if err != nil {
+		return "", err
+	}
 	var signed [2][]string
-	for i, v := range []string{olderVersion, cur.Version} {
-		b, err := pkgbuild.New(ctx, cur.Root, cur.Log, pkgbuild.Options{Version: v, Dist: filepath.Join(dir, fmt.Sprint("packages-", i)),
-			SignKey: keyFile, SignPassphrase: passphrase, OlderEnvFile: v == olderVersion})
+	for i, opts := range []pkgbuild.Options{olderOptions(""), {Version: cur.Version}} {
+		opts.Dist = filepath.Join(dir, fmt.Sprint("packages-", i))
+		opts.SignKey, opts.SignPassphrase = keyFile, passphrase
+		b, err := pkgbuild.New(ctx, cur.Root, cur.Log, opts)
 		if err != nil {
 			return "", err
 		}
 		if signed[i], err = b.Packages(ctx, []string{"amd64"}, pkgbuild.Formats); err != nil {
 			return "", err
 		}
+		keyring, err := keyringPackages(ctx, b, "file://"+repo.TestServeAt, good, [][]byte{goodPub})
+		if err != nil {
+			return "", err
+		}
+		signed[i] = append(signed[i], keyring...)
 	}
 	readme, err := os.ReadFile(filepath.Join(cur.Root, "README.md"))
 	if err != nil {

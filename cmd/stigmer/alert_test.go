@@ -114,7 +114,7 @@ func TestKill9IsRecordedAlertedOnceAndShownInStatus(t *testing.T) {
 	assert.Equal(t, srv.Restarts, 1)
 	assert.Equal(t, srv.LastExit, "clean stop")
 
-	l := events(t, env, "--address", s3.addr)[0].Events
+	l := events(t, env)[0].Events
 	var kinds []string
 	for _, e := range l {
 		kinds = append(kinds, e.Kind)
@@ -148,7 +148,7 @@ func TestACrashingRunnerSendsOneAlert(t *testing.T) {
 	assert.Equal(t, got[0].Restarts, 3)
 	assert.Check(t, is.Contains(s.log(), "alert held back"))
 
-	l := events(t, env, "--address", s.addr, "--since", "1m")[0].Events
+	l := events(t, env, "--since", "1m")[0].Events
 	exits := 0
 	for _, e := range l {
 		if e.Kind == "runner-exit" && e.Component == "workflow-runner" {
@@ -159,41 +159,190 @@ func TestACrashingRunnerSendsOneAlert(t *testing.T) {
 	assert.Equal(t, exits, 5)
 }
 
+// TestAFailedAlertHoldsNothingBack: an alert that no sink took (the
+// webhook answered 503 to the try and the retry) must not start the
+// interval; the next death, a minute later, is alerted, not held back for
+// 15 minutes.
+func TestAFailedAlertHoldsNothingBack(t *testing.T) {
+	rec := alerttest.NewRecorder(nil)
+	hook := &alerttest.FakeWebhook{Rec: rec}
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	env := testEnv(t, "STIGMER_ALERT_WEBHOOK_URL="+srv.URL+"/hook")
+	assert.NilError(t, os.MkdirAll(strings.TrimPrefix(env[2], "STIGMER_HOME="), 0o750)) // the history's home
+	hook.FailNext(2)
+	res := stopped(t, env, "signal", "killed", "KILL")
+	res.Assert(t, icmd.Success)
+	assert.Check(t, is.Contains(res.Stderr(), "alert not delivered"))
+	assert.Equal(t, len(rec.Got()), 2, "a try and a retry, both refused")
+
+	res = stopped(t, env, "watchdog", "killed", "ABRT")
+	res.Assert(t, icmd.Success)
+	assert.Check(t, !strings.Contains(res.Stderr(), "held back"), "%s", res.Stderr())
+	got := rec.Got()
+	assert.Equal(t, len(got), 3)
+	var a alert.Alert
+	assert.NilError(t, json.Unmarshal([]byte(got[2].Body), &a))
+	assert.Check(t, is.Contains(a.Summary, "watchdog timeout"))
+
+	// This one was delivered: the next is held back.
+	res = stopped(t, env, "signal", "killed", "KILL")
+	res.Assert(t, icmd.Success)
+	assert.Check(t, is.Contains(res.Stderr(), "alert held back"))
+	assert.Equal(t, len(rec.Got()), 3)
+}
+
 func TestInternalStoppedByHandIsRefused(t *testing.T) {
 	res := icmd.RunCmd(bounded(stigmerBin, "internal-stopped"), icmd.WithEnv(testEnv(t)...))
 	res.Assert(t, icmd.Expected{ExitCode: 2, Err: "run by systemd (ExecStopPost="})
 }
 
-// TestABrokenHistoryNeverStopsTheServer: a damaged history file, and one
-// the server may not write: it starts and serves, and says so in status
-// and its log, with the file and the fix.
-func TestABrokenHistoryNeverStopsTheServer(t *testing.T) {
+// TestADamagedHistoryIsMovedAsideAndSaid: a history.db cut short (bbolt
+// reads past its end: a SIGBUS that killed the server, its ExecStopPost and
+// `stigmer events`, at every restart) or overwritten: the server starts,
+// keeps the file as history.db.broken-TIME, starts a new history, and says
+// so in the log, the new history and an alert naming the file.
+func TestADamagedHistoryIsMovedAsideAndSaid(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		spoil func(t *testing.T, path string)
-		want  string
+		why   string
 	}{
-		{"damaged", func(t *testing.T, path string) {
+		{"cut short", func(t *testing.T, path string) {
+			assert.NilError(t, os.Truncate(path, 3*4096))
+		}, "cut short"},
+		{"overwritten", func(t *testing.T, path string) {
 			assert.NilError(t, os.WriteFile(path, []byte(strings.Repeat("not a bbolt file ", 4096)), 0o600))
-		}, "damaged"},
-		{"not writable", func(t *testing.T, path string) {
-			assert.NilError(t, os.Mkdir(path, 0o700)) // a directory where the file should be
+		}, "neither meta page"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hook, alerts := fakeWebhook(t)
+			env := testEnv(t, "STIGMER_ALERT_WEBHOOK_URL="+hook)
+			home := strings.TrimPrefix(env[2], "STIGMER_HOME=")
+			path := filepath.Join(home, "history.db")
+			// a history worth several pages, then the damage
+			s := startServer(t, env)
+			s.waitReady(t)
+			for range 3 {
+				old := component(s.status(t), "workflow-runner").PID
+				assert.NilError(t, syscall.Kill(old, syscall.SIGKILL))
+				s.waitRunner(t, "workflow-runner", old)
+			}
+			assert.NilError(t, syscall.Kill(s.pid, syscall.SIGTERM))
+			<-s.exited
+			tc.spoil(t, path)
+			spoiled, err := os.ReadFile(path)
+			assert.NilError(t, err)
+
+			s = startServer(t, env)
+			s.waitReady(t)
+			st := s.status(t)
+			assert.Equal(t, st.History, "on ("+path+")")
+			broken, err := filepath.Glob(path + ".broken-*")
+			assert.NilError(t, err)
+			assert.Assert(t, is.Len(broken, 1))
+			kept, err := os.ReadFile(broken[0])
+			assert.NilError(t, err)
+			assert.Assert(t, string(kept) == string(spoiled), "the damaged file is kept as it was")
+			assert.Check(t, is.Contains(s.log(), "the history was damaged"))
+
+			l := events(t, env)[0].Events
+			assert.Equal(t, l[0].Kind, "history-broken")
+			assert.Check(t, is.Contains(l[0].Reason, tc.why))
+			assert.Check(t, is.Contains(l[0].Reason, "kept as "+broken[0]))
+			poll.WaitOn(t, func(poll.LogT) poll.Result {
+				for _, a := range alerts() {
+					if a.Kind == alert.HistoryBroken {
+						assert.Check(t, is.Contains(a.Summary, broken[0]))
+						return poll.Success()
+					}
+				}
+				return poll.Continue("no history-broken alert among %d", len(alerts()))
+			}, poll.WithTimeout(10*time.Second))
+		})
+	}
+}
+
+// TestExecStopPostSurvivesACutShortHistory: the unit's ExecStopPost opens
+// the history to record the end; with the file cut short it faulted too,
+// and no alert went out. Now it moves the file aside, records the end in a
+// new history, and alerts both.
+func TestExecStopPostSurvivesACutShortHistory(t *testing.T) {
+	hook, alerts := fakeWebhook(t)
+	env := testEnv(t, "STIGMER_ALERT_WEBHOOK_URL="+hook)
+	home := strings.TrimPrefix(env[2], "STIGMER_HOME=")
+	s := startServer(t, env)
+	s.waitReady(t)
+	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGTERM))
+	<-s.exited
+	path := filepath.Join(home, "history.db")
+	assert.NilError(t, os.Truncate(path, 3*4096))
+
+	stopped(t, env, "signal", "killed", "KILL").Assert(t, icmd.Success)
+	var kinds []string
+	for _, a := range alerts() {
+		kinds = append(kinds, a.Kind)
+	}
+	assert.DeepEqual(t, kinds, []string{alert.HistoryBroken, alert.ServerDied})
+	broken, err := filepath.Glob(path + ".broken-*")
+	assert.NilError(t, err)
+	assert.Assert(t, is.Len(broken, 1))
+	res := icmd.RunCmd(bounded(stigmerBin, "events", "--json"), icmd.WithEnv(env...))
+	res.Assert(t, icmd.Success)
+	assert.Check(t, is.Contains(res.Stdout(), `"kind": "history-broken"`))
+	assert.Check(t, is.Contains(res.Stdout(), `"reason": "killed by SIGKILL"`))
+}
+
+// TestAHistoryThatCannotBeOpenedComesBack: the history cannot be opened at
+// the start (a directory where the file should be; the file held by a
+// reader, as `stigmer events` holds it while it reads): the server starts
+// and serves with the history off, says why, and opens it once the cause
+// is gone, without a restart.
+func TestAHistoryThatCannotBeOpenedComesBack(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		block func(t *testing.T, path string) (unblock func())
+		why   string
+	}{
+		{"a directory in its place", func(t *testing.T, path string) func() {
+			assert.NilError(t, os.Mkdir(path, 0o700))
+			return func() { assert.NilError(t, os.Remove(path)) }
 		}, "is a directory"},
+		{"held by a reader", func(t *testing.T, path string) func() {
+			f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+			assert.NilError(t, err)
+			assert.NilError(t, syscall.Flock(int(f.Fd()), syscall.LOCK_SH))
+			return func() { f.Close() }
+		}, "held by another process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := testEnv(t)
 			home := strings.TrimPrefix(env[2], "STIGMER_HOME=")
 			assert.NilError(t, os.MkdirAll(home, 0o750))
 			path := filepath.Join(home, "history.db")
-			tc.spoil(t, path)
+			unblock := tc.block(t, path)
 			s := startServer(t, env)
 			s.waitReady(t)
 			st := s.status(t)
 			assert.Check(t, is.Contains(st.History, "off: history "+path))
-			assert.Check(t, is.Contains(st.History, tc.want))
+			assert.Check(t, is.Contains(st.History, tc.why))
 			assert.Check(t, is.Contains(s.log(), "history off"))
-			res := icmd.RunCmd(bounded(stigmerBin, "events", "--address", s.addr), icmd.WithEnv(env...))
+			res := icmd.RunCmd(bounded(stigmerBin, "events"), icmd.WithEnv(env...))
 			res.Assert(t, icmd.Expected{ExitCode: 1, Err: "history off"})
+
+			unblock()
+			poll.WaitOn(t, func(poll.LogT) poll.Result {
+				if h := s.status(t).History; h != "on ("+path+")" {
+					return poll.Continue("history %s", h)
+				}
+				return poll.Success()
+			}, poll.WithTimeout(30*time.Second), poll.WithDelay(100*time.Millisecond))
+			assert.Check(t, is.Contains(s.log(), `msg="history on again"`))
+			old := component(s.status(t), "workflow-runner").PID
+			assert.NilError(t, syscall.Kill(old, syscall.SIGKILL))
+			s.waitRunner(t, "workflow-runner", old)
+			l := events(t, env)[0].Events
+			assert.Assert(t, len(l) > 0 && l[len(l)-1].Kind == "runner-start", "recorded again: %v", l)
 		})
 	}
 }
@@ -255,4 +404,13 @@ func TestAFullDiskLeavesTheServerServing(t *testing.T) {
 	assert.Check(t, is.Contains(st.History, "no space left on device"))
 	assert.Check(t, is.Contains(st.History, "df -h "+dir))
 	assert.Check(t, is.Contains(s.log(), "history off"))
+
+	// Space freed: the history is opened without a restart.
+	assert.NilError(t, os.Remove(filepath.Join(dir, "filler")))
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		if h := s.status(t).History; !strings.HasPrefix(h, "on (") {
+			return poll.Continue("history %s", h)
+		}
+		return poll.Success()
+	}, poll.WithTimeout(30*time.Second), poll.WithDelay(100*time.Millisecond))
 }

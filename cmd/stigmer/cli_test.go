@@ -47,7 +47,7 @@ func TestInternalCommandsAreHidden(t *testing.T) {
 
 func TestBadFlag(t *testing.T) {
 	res := icmd.RunCmd(icmd.Command(stigmerBin, "server", "status", "--jsn"))
-	res.Assert(t, icmd.Expected{ExitCode: 1, Err: "unknown flag: --jsn"})
+	res.Assert(t, icmd.Expected{ExitCode: 2, Err: "unknown flag: --jsn"})
 }
 
 func TestDevServerRoundTrip(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 	"gotest.tools/v3/icmd"
+
+	"github.com/stigmer/stigmer/internal/doctor"
 )
 
 // doctorReport is the part of `stigmer doctor --json` the tests read.
@@ -71,7 +74,7 @@ func TestDoctorWithoutTheService(t *testing.T) {
 	assert.NilError(t, json.Unmarshal([]byte(res.Stdout()), &rep), res.Combined())
 	assert.Equal(t, rep.Version, testVersion)
 	assert.Equal(t, rep.UID, os.Getuid())
-	assert.Equal(t, len(rep.Checks), 18)
+	assert.Equal(t, len(rep.Checks), len(doctor.Checks()))
 
 	status, verdict, fix := rep.check(t, "api")
 	assert.Equal(t, status, "fail")
@@ -98,7 +101,7 @@ func TestDoctorWithoutTheService(t *testing.T) {
 	res = icmd.RunCmd(icmd.Command(stigmerBin, "doctor", "--env-file", envFile), icmd.WithEnv(testEnv(t)...))
 	res.Assert(t, icmd.Expected{ExitCode: 1, Out: "FAIL  api         no answer from http://" + addr})
 	assert.Assert(t, is.Regexp(`(?m)^      fix: `, res.Stdout()))
-	assert.Assert(t, is.Regexp(`\n18 checks: \d+ pass, \d+ warn, \d+ fail, \d+ skip`, res.Stdout()))
+	assert.Assert(t, is.Regexp(fmt.Sprintf(`\n%d checks: \d+ pass`, len(doctor.Checks()))+`, \d+ warn, \d+ fail, \d+ skip`, res.Stdout()))
 }
 
 // A malformed env line is a failure that names the file and the line.
@@ -114,6 +117,17 @@ func TestDoctorNamesABadEnvLine(t *testing.T) {
 	assert.Assert(t, is.Contains(verdict, envFile+`:2: "STIGMER_LISTEN 127.0.0.1:`))
 	assert.Assert(t, is.Contains(verdict, "has no '=': systemd ignores the line"))
 	assert.Assert(t, is.Contains(fix, "fix or delete line 2"))
+}
+
+// A misspelt variable passes the server's checks (it is not read at all)
+// but is named, with the name it likely meant, and fails.
+func TestDoctorNamesAMisspeltVariable(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "stigmer.env")
+	assert.NilError(t, os.WriteFile(envFile, []byte("STIGMER_LISTEN="+freeAddr(t)+"\nSTIGMER_LISTN=127.0.0.1:1\n"), 0o600))
+	res := icmd.RunCmd(icmd.Command(stigmerBin, "doctor", "--env-file", envFile), icmd.WithEnv(testEnv(t)...))
+	res.Assert(t, icmd.Expected{ExitCode: 1,
+		Out: "FAIL  variables   " + envFile + ":2: STIGMER_LISTN is not a stigmer variable and is ignored; did you mean STIGMER_LISTEN?\n" +
+			"      fix: sudoedit " + envFile + ": rename STIGMER_LISTN to STIGMER_LISTEN on line 2, then sudo systemctl restart stigmer\n"})
 }
 
 // As a user who may not read the env file (root's, 0600, as packaged),

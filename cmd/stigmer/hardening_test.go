@@ -5,16 +5,17 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,6 +40,11 @@ func TestConfigurationRefusals(t *testing.T) {
 		{"restart cap below 1s", []string{"STIGMER_RUNNER_RESTART_MAX_DELAY=1ms"},
 			`STIGMER_RUNNER_RESTART_MAX_DELAY="1ms" is below the minimum of 1s`},
 		{"relative STIGMER_HOME", []string{"STIGMER_HOME=relhome"}, `STIGMER_HOME="relhome" is not an absolute path`},
+		{"an allowed host given as a URL", []string{"STIGMER_ALLOWED_HOSTS=stigmer.example.com,https://proxy.example.com"},
+			`STIGMER_ALLOWED_HOSTS="stigmer.example.com,https://proxy.example.com" has "https://proxy.example.com", which is a URL or a path`},
+		{"an allowed host wildcard", []string{"STIGMER_ALLOWED_HOSTS=*"}, `STIGMER_ALLOWED_HOSTS="*" has "*", which is a wildcard`},
+		{"an allowed host with a bad port", []string{"STIGMER_ALLOWED_HOSTS=stigmer.internal:99999"},
+			`has "stigmer.internal:99999", which does not end in a port number from 1 to 65535; list host names or IP addresses`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -65,6 +71,55 @@ func TestNonLoopbackListenOnPurposeIsWarnedAbout(t *testing.T) {
 	s.waitReady(t)
 	assert.Assert(t, is.Contains(s.log(), `level=WARN msg="the API listens beyond loopback, without authentication`))
 	assert.Assert(t, is.Contains(s.log(), `opted_in_by="STIGMER_ALLOW_NON_LOOPBACK=1"`))
+	// Shown as configured, not as Go names the socket ([::]).
+	assert.Check(t, strings.HasPrefix(s.addr, "0.0.0.0:"), "address file: %s", s.addr)
+	assert.Check(t, strings.HasPrefix(s.status(t).Listen, "0.0.0.0:"), "status: %s", s.status(t).Listen)
+	res := icmd.RunCmd(icmd.Command(stigmerBin, "server", "status", "--address", s.addr), icmd.WithEnv(testEnv(t)...))
+	res.Assert(t, icmd.Expected{Out: "stigmer " + testVersion + " on " + s.addr + ": ready"})
+}
+
+// TestLocalClientsNeverUseAProxy: with HTTP_PROXY in the service's
+// environment and the API beyond loopback (its clients then dial
+// 0.0.0.0 or [::], which Go does not exempt from the proxy as it does
+// loopback), the runners' calls, with their tokens, went to the proxy:
+// they never registered, and were restarted for ever. Nothing the server
+// or the CLI sends may go there.
+func TestLocalClientsNeverUseAProxy(t *testing.T) {
+	var mu sync.Mutex
+	var proxied []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		proxied = append(proxied, r.Method+" "+r.URL.String())
+		mu.Unlock()
+		http.Error(w, "a stand-in proxy that records", http.StatusBadGateway)
+	}))
+	defer proxy.Close()
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	assert.NilError(t, err)
+	defer conn.Close()
+	env := testEnv(t, "STIGMER_LISTEN=0.0.0.0:0", "STIGMER_ALLOW_NON_LOOPBACK=1",
+		"HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	s := startServer(t, env)
+	host, _, err := net.SplitHostPort(s.addr)
+	assert.NilError(t, err)
+	assert.Assert(t, net.ParseIP(host).IsUnspecified(), "the clients dial %s", s.addr)
+	s.waitReady(t) // both runners registered
+
+	buf := make([]byte, 4096)
+	for {
+		assert.NilError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		n, _, err := conn.ReadFromUnix(buf)
+		assert.NilError(t, err, "no WATCHDOG=1: the health check failed; log:\n%s", s.log())
+		if string(buf[:n]) == "WATCHDOG=1" {
+			break
+		}
+	}
+	res := icmd.RunCmd(bounded(stigmerBin, "server", "status", "--address", s.addr), icmd.WithEnv(env...))
+	res.Assert(t, icmd.Expected{Out: "workflow-runner"})
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Assert(t, is.Len(proxied, 0), "requests sent to the proxy: %v", proxied)
 }
 
 // rawGet sends one request to addr with the given Host header and returns
@@ -105,14 +160,43 @@ func TestHostHeaderMustNameTheServer(t *testing.T) {
 	}
 }
 
-func TestRunnerCallWithTrailingDataIs400(t *testing.T) {
+// A reverse proxy or a scraper that reaches the server by name is served
+// once the name is in STIGMER_ALLOWED_HOSTS; other names still get 421.
+func TestAllowedHostsAreServed(t *testing.T) {
+	s := startServer(t, testEnv(t, "STIGMER_ALLOWED_HOSTS=stigmer.internal, metrics.internal:9090"))
+	s.waitReady(t)
+	_, port, _ := net.SplitHostPort(s.addr)
+	for _, host := range []string{"stigmer.internal", "stigmer.internal:" + port, "Stigmer.Internal.:443", "metrics.internal:9090"} {
+		code, body := rawRequest(t, s.addr, "GET", "/metrics", host, "")
+		assert.Equal(t, code, 200, "Host %s: %s", host, body)
+	}
+	for _, host := range []string{"metrics.internal:" + port, "metrics.internal", "other.internal", "x.stigmer.internal"} {
+		code, body := rawRequest(t, s.addr, "GET", "/readyz", host, "")
+		assert.Equal(t, code, http.StatusMisdirectedRequest, "Host %s: %s", host, body)
+		assert.Assert(t, is.Contains(body, "add the name to STIGMER_ALLOWED_HOSTS"))
+	}
+}
+
+// A STIGMER_* variable the server does not know (a typo) is named at
+// start with the closest known name, and the server starts anyway.
+func TestUnknownVariableIsNamedAtStart(t *testing.T) {
+	s := startServer(t, testEnv(t, "STIGMER_LISTN=127.0.0.1:1", "STIGMER_ALERT_INTERVLA=1m"))
+	s.waitReady(t)
+	log := s.log()
+	assert.Check(t, is.Contains(log, `level=WARN msg="STIGMER_LISTN is not a stigmer variable and is ignored; did you mean STIGMER_LISTEN?; fix its name in the env file`))
+	assert.Check(t, is.Contains(log, `did you mean STIGMER_ALERT_INTERVAL?`))
+	assert.Check(t, is.Contains(log, `variable=STIGMER_LISTN closest=STIGMER_LISTEN`))
+}
+
+// The runners' calls are not on the public API: every local user (and,
+// opted in, the network) reaches it. They go over the control channel.
+func TestRunnerCallsAreNotOnThePublicAPI(t *testing.T) {
 	s := startServer(t, testEnv(t))
 	s.waitReady(t)
-	code, body := rawRequest(t, s.addr, "POST", api.PathHeartbeat, s.addr, `{"name":"workflow-runner","token":"x"} garbage`)
-	assert.Equal(t, code, 400, body)
-	assert.Assert(t, is.Contains(body, "data after the JSON object"))
-	code, body = rawRequest(t, s.addr, "POST", api.PathHeartbeat, s.addr, `{"name":"workflow-runner","token":"x"}`+"\n")
-	assert.Equal(t, code, 409, "a well-formed call with a wrong token: %s", body)
+	for _, path := range []string{"/api/v1/runners/register", "/api/v1/runners/heartbeat", "/api/v1/runners/deregister"} {
+		code, body := rawRequest(t, s.addr, "POST", path, s.addr, `{"name":"workflow-runner","token":"x"}`)
+		assert.Equal(t, code, http.StatusNotFound, "%s: %s", path, body)
+	}
 }
 
 // devServer is a `stigmer server start` under its own STIGMER_HOME.
@@ -241,21 +325,15 @@ func TestSecondSignalMakesTheStopImmediate(t *testing.T) {
 	dir := t.TempDir()
 	standIn, termLog := standInPath(t, "docker-standin-ignores-term.sh"), filepath.Join(dir, "term.log")
 	s := startForeground(t, testEnv(t, "STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0",
-		"STIGMER_CONTAINER_CLI="+standIn, "STANDIN_LOG="+termLog))
-	var agent api.Component
-	poll.WaitOn(t, func(poll.LogT) poll.Result {
-		st, err := s.client.Status(context.Background())
-		if err != nil {
-			return poll.Continue("status: %v", err)
-		}
-		if agent = component(st, "agent-runner"); agent.PID == 0 {
-			return poll.Continue("agent-runner not started")
-		}
-		return poll.Success()
-	}, poll.WithTimeout(20*time.Second))
+		"STIGMER_CONTAINER_CLI="+standIn, "DOCKER_STANDIN_LOG="+termLog))
+	// The stand-in writes RUN once its trap is set: a SIGTERM before that
+	// would end it, and the second signal would have nothing to cut short.
+	poll.WaitOn(t, logHas(termLog, "RUN"), poll.WithTimeout(20*time.Second))
+	agent := component(s.status(t), "agent-runner")
+	assert.Assert(t, agent.PID != 0, "the agent runner's stand-in runs, but status shows no PID")
 
 	assert.NilError(t, s.cmd.Process.Signal(syscall.SIGINT))
-	poll.WaitOn(t, poll.FileExists(termLog), poll.WithTimeout(20*time.Second)) // it got SIGTERM, and stays
+	poll.WaitOn(t, logHas(termLog, "TERM"), poll.WithTimeout(20*time.Second)) // it got SIGTERM, and stays
 	assert.NilError(t, s.cmd.Process.Signal(syscall.SIGINT))
 	s.waitExit(t)
 	log := s.log()
@@ -308,4 +386,20 @@ func TestIdleConnectionsLeaveRoomUnderALowFileLimit(t *testing.T) {
 	assert.Equal(t, after.Restarts, before.Restarts+1)
 	s.waitReady(t)
 	assert.Assert(t, !strings.Contains(s.log(), "too many open files"), "log:\n%s", s.log())
+}
+
+// logHas waits for a line in a stand-in's log.
+func logHas(path, line string) poll.Check {
+	return func(poll.LogT) poll.Result {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return poll.Continue("%s: %v", path, err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l == line {
+				return poll.Success()
+			}
+		}
+		return poll.Continue("%s has no line %q: %q", path, line, b)
+	}
 }

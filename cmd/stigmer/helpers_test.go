@@ -30,6 +30,10 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv("STIGMER_TEST_IMPOSTOR"); spec != "" {
+		serveImpostor(spec) // this binary, run as a stand-in server (impostor_test.go)
+		return
+	}
 	// Orphaned runners are re-parented to this process instead of PID 1,
 	// so that a test can wait for them and see how they ended.
 	if err := becomeSubreaper(); err != nil {
@@ -72,8 +76,19 @@ func testEnv(t testing.TB, extra ...string) []string {
 		"HOME=" + dir,
 		"STIGMER_HOME=" + filepath.Join(dir, "stigmer-home"),
 		"STIGMER_LISTEN=127.0.0.1:0",
+		"STIGMER_RUNTIME_DIR=" + runtimeDir(t),
 	}
 	return append(env, extra...)
+}
+
+// runtimeDir is a runtime directory for the server's sockets: short, as
+// a Unix socket's path must be (t.TempDir's, named after the test, may be
+// too long).
+func runtimeDir(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "stigmer-run-")
+	assert.NilError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // serverProc is a running `stigmer internal-server`.

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"gotest.tools/v3/assert"
+	"gotest.tools/v3/icmd"
 	"gotest.tools/v3/poll"
 )
 
@@ -98,14 +101,19 @@ func (s *serverProc) mustScrape(t *testing.T) metricFamilies {
 }
 
 // get is the value of the sample of family name whose labels include all
-// of want, written as in PromQL: `runner="agent-runner",reason="signal"`.
+// of want, written as in PromQL: `runner="agent-runner",reason="signal"`
+// ("" for any, the one sample of a family without labels).
 func (m metricFamilies) get(name, want string) (float64, bool) {
+	wants := strings.Split(want, ",")
+	if want == "" {
+		wants = nil
+	}
 	for _, s := range m[name].GetMetric() {
 		var have []string
 		for _, lp := range s.GetLabel() {
 			have = append(have, fmt.Sprintf("%s=%q", lp.GetName(), lp.GetValue()))
 		}
-		if !slices.ContainsFunc(strings.Split(want, ","), func(w string) bool { return !slices.Contains(have, w) }) {
+		if !slices.ContainsFunc(wants, func(w string) bool { return !slices.Contains(have, w) }) {
 			if s.Counter != nil {
 				return s.GetCounter().GetValue(), true
 			}
@@ -121,4 +129,53 @@ func (m metricFamilies) value(t *testing.T, name, want string) float64 {
 	v, ok := m.get(name, want)
 	assert.Assert(t, ok, "no sample %s{%s} in the scrape", name, want)
 	return v
+}
+
+// Alert deliveries are counted by sink and result, from the first scrape
+// (at 0) and across the server's death: the alert about it goes out from
+// ExecStopPost, and the next server shows how it went.
+func TestMetricsCountAlertSendsAcrossTheServersDeath(t *testing.T) {
+	hook, alerts := fakeWebhook(t)
+	env := testEnv(t, "STIGMER_ALERT_WEBHOOK_URL="+hook, "STIGMER_ALERT_SMTP_SERVER="+freeAddr(t), // no relay there
+		"STIGMER_ALERT_SMTP_FROM=stigmer@example.com", "STIGMER_ALERT_SMTP_TO=ops@example.com")
+	sends := func(sink, result string) string { return `sink="` + sink + `",result="` + result + `"` }
+	s := startServer(t, env)
+	s.waitReady(t)
+	m := s.mustScrape(t)
+	assert.Equal(t, m.value(t, "stigmer_history_up", ""), 1.0)
+	assert.Equal(t, m.value(t, "stigmer_ready", ""), 1.0)
+	// there before the first crash, so that increase() sees it
+	assert.Equal(t, m.value(t, "stigmer_history_events_total", `kind="server-restart"`), 0.0)
+	for _, sink := range []string{"webhook", "mail"} {
+		for _, result := range []string{"delivered", "failed"} {
+			assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends(sink, result)), 0.0)
+		}
+	}
+
+	s.kill(t)
+	stopped(t, env, "signal", "killed", "KILL").Assert(t, icmd.Success)
+	assert.Equal(t, len(alerts()), 1)
+
+	s = startServer(t, env)
+	m = s.mustScrape(t)
+	assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends("webhook", "delivered")), 1.0)
+	assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends("webhook", "failed")), 0.0)
+	assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends("mail", "delivered")), 0.0)
+	assert.Equal(t, m.value(t, "stigmer_alert_sends_total", sends("mail", "failed")), 1.0)
+	assert.Equal(t, m.value(t, "stigmer_history_events_total", `kind="server-restart"`), 1.0)
+}
+
+// With the history off (a data directory it cannot use), the gauge says
+// so and the server serves on.
+func TestMetricsSayTheHistoryIsOff(t *testing.T) {
+	dir := t.TempDir()
+	// A directory where the file goes keeps the history off (a damaged
+	// file would be moved aside and a new history started).
+	assert.NilError(t, os.Mkdir(filepath.Join(dir, "history.db"), 0o700))
+	s := startServer(t, testEnv(t, "STIGMER_DATA_DIR="+dir))
+	s.waitReady(t)
+	m := s.mustScrape(t)
+	assert.Equal(t, m.value(t, "stigmer_history_up", ""), 0.0)
+	_, ok := m.get("stigmer_history_events_total", "")
+	assert.Check(t, !ok, "event counts without a history")
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,7 +196,7 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	gate, argsLog := filepath.Join(dir, "gate"), filepath.Join(dir, "args.log")
 	s := startServer(t, testEnv(t,
 		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
-		"STANDIN_GATE="+gate, "STANDIN_LOG="+argsLog, "STIGMER_BIN="+stigmerBin,
+		"DOCKER_STANDIN_GATE="+gate, "DOCKER_STANDIN_LOG="+argsLog, "DOCKER_STANDIN_STIGMER_BIN="+stigmerBin,
 		"STIGMER_LLM_PROVIDER=openai", "OPENAI_API_KEY=sk-test-do-not-leak-0123456789"))
 
 	// The stand-in "pulls the image" until the gate opens: not ready.
@@ -228,7 +229,10 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	s.waitRunner(t, "agent-runner", agent.PID)
 	b, err := os.ReadFile(argsLog)
 	assert.NilError(t, err)
-	run := "run --rm --init --name stigmer-agent-runner --network host -e STIGMER_SERVER_URL -e STIGMER_RUNNER_TOKEN -e STIGMER_HEARTBEAT_INTERVAL -e STIGMER_LLM_PROVIDER -e STIGMER_LLM_MODEL -e STIGMER_LLM_BASE_URL -e OPENAI_API_KEY example/agent:1.0"
+	sock := filepath.Join(envValue(s.cmd.Env, "STIGMER_RUNTIME_DIR"), "runners", "control.sock")
+	run := "run --rm --init --name stigmer-agent-runner --network host -v " + sock + ":" + sock +
+		" -e STIGMER_CONTROL_SOCKET -e STIGMER_RUNNER_TOKEN -e STIGMER_HEARTBEAT_INTERVAL -e STIGMER_LLM_PROVIDER -e STIGMER_LLM_MODEL -e STIGMER_LLM_BASE_URL -e OPENAI_API_KEY" +
+		" -e HTTPS_PROXY -e https_proxy -e HTTP_PROXY -e http_proxy -e NO_PROXY -e no_proxy example/agent:1.0"
 	rm := "rm --force stigmer-agent-runner"
 	assert.Equal(t, string(b), strings.Join([]string{rm, run, rm, run}, "\n")+"\n")
 
@@ -238,6 +242,126 @@ func TestReadyzBeforeAndAfterRegistrationWithAContainerStandIn(t *testing.T) {
 	for what, text := range map[string]string{"log": s.log(), "status": string(status), "command line": string(b)} {
 		assert.Assert(t, !strings.Contains(text, "do-not-leak"), "the API key is in the %s", what)
 	}
+}
+
+// envValue is NAME's value in env (NAME=value strings).
+func envValue(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// environOf is the environment of process pid.
+func environOf(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	assert.NilError(t, err)
+	env := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimRight(string(b), "\x00"), "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
+// TestEachRunnerGetsOnlyWhatItNeeds: the runners inherited the server's
+// whole environment, alert secrets and all; the agent runner is the
+// process that talks to LLMs. Each now gets what it needs alone.
+func TestEachRunnerGetsOnlyWhatItNeeds(t *testing.T) {
+	hook, _ := fakeWebhook(t)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	assert.NilError(t, err)
+	defer conn.Close()
+	s := startServer(t, testEnv(t,
+		"STIGMER_ALERT_WEBHOOK_URL="+hook, "STIGMER_ALERT_SMTP_SERVER=127.0.0.1:2525", "STIGMER_ALERT_SMTP_FROM=s@example.com",
+		"STIGMER_ALERT_SMTP_TO=o@example.com", "STIGMER_ALERT_SMTP_USERNAME=stigmer", "STIGMER_ALERT_SMTP_PASSWORD=hunter2-do-not-leak",
+		"STIGMER_LLM_PROVIDER=openai", "OPENAI_API_KEY=sk-for-the-agent-only", "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=10000000",
+		"LANG=C.UTF-8", "TZ=UTC", "SOME_OTHER_SECRET=not-for-runners"))
+	s.waitReady(t)
+	st := s.status(t)
+	for _, name := range []string{"workflow-runner", "agent-runner"} {
+		env := environOf(t, component(st, name).PID)
+		for k, v := range env {
+			assert.Check(t, !strings.HasPrefix(k, "STIGMER_ALERT_"), "%s has %s", name, k)
+			assert.Check(t, !strings.Contains(v, "do-not-leak") && !strings.Contains(v, "s3cr3t"), "%s has %s=%s", name, k, v)
+		}
+		for _, k := range []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "SOME_OTHER_SECRET", "STIGMER_HOME", "STIGMER_LISTEN"} {
+			_, has := env[k]
+			assert.Check(t, !has, "%s has %s", name, k)
+		}
+		for _, k := range []string{"PATH", "HOME", "LANG", "TZ", "STIGMER_RUNNER_TOKEN"} {
+			_, has := env[k]
+			assert.Check(t, has, "%s lacks %s", name, k)
+		}
+	}
+	assert.Equal(t, environOf(t, component(st, "agent-runner").PID)["OPENAI_API_KEY"], "sk-for-the-agent-only")
+	_, has := environOf(t, component(st, "workflow-runner").PID)["OPENAI_API_KEY"]
+	assert.Check(t, !has, "the workflow runner has the LLM key")
+}
+
+// TestAContainerIsKilledByNameWhenHungOrNotStopping: in container mode the
+// agent runner is a container the engine runs; SIGKILL to the `docker run`
+// client, the server's child, never reaches it, and the container kept
+// running after the server restarted the runner and after the service
+// stopped. On a hang and on a stop timeout the server now runs `docker
+// kill NAME` first. The stand-in runs its "container" apart from the
+// client, and the test hangs it with SIGSTOP.
+func TestAContainerIsKilledByNameWhenHungOrNotStopping(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, testEnv(t, "STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0",
+		"STIGMER_CONTAINER_CLI="+standInPath(t, "docker-standin-detached.sh"),
+		"DOCKER_STANDIN_DIR="+dir, "DOCKER_STANDIN_STIGMER_BIN="+stigmerBin))
+	container := func() int {
+		var pid int
+		poll.WaitOn(t, func(poll.LogT) poll.Result {
+			b, err := os.ReadFile(filepath.Join(dir, "stigmer-agent-runner.pid"))
+			if err != nil {
+				return poll.Continue("no container yet")
+			}
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				return poll.Continue("pid file %q", b)
+			}
+			return poll.Success()
+		}, poll.WithTimeout(20*time.Second))
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL); reap(pid) })
+		return pid
+	}
+	// dead: gone, or a zombie (orphaned to this test, the subreaper, when
+	// the killed client had not reaped it yet).
+	dead := func(pid int, what string) {
+		poll.WaitOn(t, func(poll.LogT) poll.Result {
+			if st, ppid := procState(pid); st != "" && st != "Z" {
+				return poll.Continue("%s (pid %d) still there, state %s, parent %d", what, pid, st, ppid)
+			}
+			return poll.Success()
+		}, poll.WithTimeout(30*time.Second), poll.WithDelay(50*time.Millisecond))
+	}
+	s.waitReady(t)
+	hung := container()
+	client := component(s.status(t), "agent-runner").PID
+	assert.Assert(t, hung != client, "the container is not the client")
+
+	// A hang: no heartbeat for 10 s, then the container is killed by name.
+	assert.NilError(t, syscall.Kill(hung, syscall.SIGSTOP))
+	dead(hung, "the hung container")
+	s.waitRunner(t, "agent-runner", client)
+	s.waitReady(t)
+
+	// A stop: the container does not stop within 10 s of SIGTERM.
+	stuck := container()
+	assert.NilError(t, syscall.Kill(stuck, syscall.SIGSTOP))
+	assert.NilError(t, syscall.Kill(s.pid, syscall.SIGTERM))
+	<-s.exited
+	assert.Equal(t, s.state.ExitCode(), 0, "server log:\n%s", s.log())
+	dead(stuck, "the container that did not stop")
+	calls, err := os.ReadFile(filepath.Join(dir, "calls"))
+	assert.NilError(t, err)
+	assert.Equal(t, strings.Count(string(calls), "kill stigmer-agent-runner\n"), 2, "calls:\n%s", calls)
 }
 
 func TestBadConfigurationExits78(t *testing.T) {
@@ -285,7 +409,7 @@ func startWithHangingRm(t *testing.T, extra ...string) (s *serverProc, block, ar
 	assert.NilError(t, os.WriteFile(gate, nil, 0o644))
 	s = startServer(t, testEnv(t, append(extra,
 		"STIGMER_AGENT_RUNNER_IMAGE=example/agent:1.0", "STIGMER_CONTAINER_CLI="+standIn,
-		"STANDIN_RM_BLOCK="+block, "STANDIN_GATE="+gate, "STANDIN_LOG="+argsLog, "STIGMER_BIN="+stigmerBin)...))
+		"DOCKER_STANDIN_RM_BLOCK="+block, "DOCKER_STANDIN_GATE="+gate, "DOCKER_STANDIN_LOG="+argsLog, "DOCKER_STANDIN_STIGMER_BIN="+stigmerBin)...))
 	poll.WaitOn(t, func(poll.LogT) poll.Result {
 		b, _ := os.ReadFile(argsLog)
 		if !strings.HasPrefix(string(b), "rm ") {

@@ -21,6 +21,7 @@ const (
 	ServerDied     = "server-died"     // the server ended other than by a clean stop
 	RunnerCrashing = "runner-crashing" // a runner restarted RunnerRestarts times in RunnerWindow
 	Summary        = "summary"         // what was held back since the last alert
+	HistoryBroken  = "history-broken"  // a damaged history was moved aside, a new one started
 )
 
 // Alert is what every sink gets; the webhook receives it as JSON.
@@ -30,7 +31,7 @@ type Alert struct {
 	Host      string    `json:"host"`
 	Unit      string    `json:"unit"`
 	Version   string    `json:"version"`
-	Component string    `json:"component"` // "server" or a runner's name
+	Component string    `json:"component"` // "server", "history" or a runner's name
 	// Summary is the one line a pager shows.
 	Summary string `json:"summary"`
 	// Result, ExitCode and ExitStatus are systemd's $SERVICE_RESULT,
@@ -63,6 +64,10 @@ type Sender struct {
 	tlsRoots *x509.CertPool
 	// dialTimeout bounds each connection (webhook and mail).
 	dialTimeout time.Duration
+
+	// OnResult, when set, is told how each delivery went: sink is
+	// "webhook" or "mail". It is called from the delivering goroutine.
+	OnResult func(sink string, delivered bool)
 }
 
 // NewSender returns a sender for cfg, logging through log.
@@ -90,9 +95,11 @@ const (
 )
 
 // Send journals a at priority alert, then posts and mails it at the same
-// time, and returns when every sink answered or SendTimeout passed. An
-// error lists each sink that failed (none of them logs a secret).
-func (s *Sender) Send(ctx context.Context, a Alert) error {
+// time, and returns when every sink answered or SendTimeout passed.
+// delivered is true when a sink took it: the webhook or the relay, or the
+// journal when it is the only sink; the Limiter starts the interval only
+// then. err lists each sink that failed (none of them logs a secret).
+func (s *Sender) Send(ctx context.Context, a Alert) (delivered bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, SendTimeout)
 	defer cancel()
 	s.log.Log(ctx, logging.LevelAlert, a.Summary, "alert", a.Kind, "component", a.Component,
@@ -100,17 +107,23 @@ func (s *Sender) Send(ctx context.Context, a Alert) error {
 	var (
 		mu   sync.Mutex
 		errs []error
+		sent int
 		wg   sync.WaitGroup
 	)
 	deliver := func(sink, to string, send func(context.Context, Alert) error) {
 		wg.Go(func() {
-			if err := send(ctx, a); err != nil {
+			err := send(ctx, a)
+			if s.OnResult != nil {
+				s.OnResult(sink, err == nil)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
 				s.log.Error("alert not delivered", "sink", sink, "to", to, "err", err)
-				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s to %s: %w", sink, to, err))
-				mu.Unlock()
 				return
 			}
+			sent++
 			s.log.Info("alert delivered", "sink", sink, "to", to, "alert", a.Kind)
 		})
 	}
@@ -121,7 +134,7 @@ func (s *Sender) Send(ctx context.Context, a Alert) error {
 		deliver("mail", strings.Join(s.cfg.SMTPTo, ","), s.sendMail)
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return sent > 0 || len(errs) == 0, errors.Join(errs...)
 }
 
 func (s *Sender) sinks() string {

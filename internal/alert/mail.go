@@ -10,50 +10,43 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net"
+	"net/mail"
 	"net/smtp"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/stigmer/stigmer/internal/config"
 )
 
 // sendMail speaks SMTP to the relay itself: a local sendmail (postfix's
 // needs setgid postdrop) cannot run under the unit's NoNewPrivileges=.
-// STARTTLS when the relay offers it, with the relay's certificate checked;
-// login only over TLS (or to a relay on loopback), as net/smtp insists.
+// The session is protected as config.Alerts.MailTLS says, with the relay's
+// certificate checked against the system's roots; net/smtp logs in only
+// over TLS (or to a relay on loopback). The envelope (MAIL FROM, RCPT TO)
+// carries the bare addresses; the headers keep the display names.
 func (s *Sender) sendMail(ctx context.Context, a Alert) error {
-	host, _, _ := net.SplitHostPort(s.cfg.SMTPServer)
-	d := net.Dialer{Timeout: s.dialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", s.cfg.SMTPServer)
+	from, to, err := s.envelope()
 	if err != nil {
 		return err
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
-	}
-	c, err := smtp.NewClient(conn, host)
+	c, err := s.dialMail(ctx)
 	if err != nil {
-		conn.Close()
-		return fmt.Errorf("greeting: %w", err)
+		return err
 	}
 	defer c.Close()
-	if err := c.Hello(a.Host); err != nil {
-		return fmt.Errorf("EHLO: %w", err)
-	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, RootCAs: s.tlsRoots}); err != nil {
-			return fmt.Errorf("STARTTLS: %w", err)
-		}
-	}
 	if s.cfg.SMTPUsername != "" {
+		host, _, _ := net.SplitHostPort(s.cfg.SMTPServer)
 		if err := c.Auth(smtp.PlainAuth("", s.cfg.SMTPUsername, s.cfg.SMTPPassword, host)); err != nil {
 			return fmt.Errorf("login as %s: %w", s.cfg.SMTPUsername, err)
 		}
 	}
-	if err := c.Mail(s.cfg.SMTPFrom); err != nil {
-		return fmt.Errorf("MAIL FROM: %w", err)
+	if err := c.Mail(from); err != nil {
+		return fmt.Errorf("MAIL FROM:<%s>: %w", from, err)
 	}
-	for _, to := range s.cfg.SMTPTo {
-		if err := c.Rcpt(to); err != nil {
-			return fmt.Errorf("RCPT TO %s: %w", to, err)
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt); err != nil {
+			return fmt.Errorf("RCPT TO:<%s>: %w", rcpt, err)
 		}
 	}
 	w, err := c.Data()
@@ -69,13 +62,87 @@ func (s *Sender) sendMail(ctx context.Context, a Alert) error {
 	return c.Quit()
 }
 
+// envelope is the bare sender and recipient addresses.
+func (s *Sender) envelope() (from string, to []string, err error) {
+	f, err := mail.ParseAddress(s.cfg.SMTPFrom)
+	if err != nil {
+		return "", nil, fmt.Errorf("STIGMER_ALERT_SMTP_FROM=%q: %w", s.cfg.SMTPFrom, err)
+	}
+	for _, raw := range s.cfg.SMTPTo {
+		t, err := mail.ParseAddress(raw)
+		if err != nil {
+			return "", nil, fmt.Errorf("STIGMER_ALERT_SMTP_TO: %q: %w", raw, err)
+		}
+		to = append(to, t.Address)
+	}
+	return f.Address, to, nil
+}
+
+// dialMail connects to the relay and greets it, with TLS as MailTLS says.
+func (s *Sender) dialMail(ctx context.Context) (*smtp.Client, error) {
+	host, _, _ := net.SplitHostPort(s.cfg.SMTPServer)
+	tlsCfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, RootCAs: s.tlsRoots}
+	mode := s.cfg.MailTLS()
+	d := &net.Dialer{Timeout: s.dialTimeout}
+	var conn net.Conn
+	var err error
+	if mode == config.SMTPTLSImplicit {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: tlsCfg}).DialContext(ctx, "tcp", s.cfg.SMTPServer)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", s.cfg.SMTPServer)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("greeting: %w", err)
+	}
+	if err := s.startTLS(c, mode, tlsCfg); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// startTLS says EHLO and, as mode asks, upgrades the session.
+func (s *Sender) startTLS(c *smtp.Client, mode string, tlsCfg *tls.Config) error {
+	host, _ := os.Hostname()
+	if err := c.Hello(helloName(host)); err != nil {
+		return fmt.Errorf("EHLO: %w", err)
+	}
+	offered, _ := c.Extension("STARTTLS")
+	switch {
+	case mode == config.SMTPTLSStartTLS && !offered:
+		return fmt.Errorf("the relay %s does not offer STARTTLS, which STIGMER_ALERT_SMTP_TLS=starttls (the default for a relay beyond loopback) requires: use its TLS port with STIGMER_ALERT_SMTP_TLS=tls (465), or a relay on loopback", s.cfg.SMTPServer)
+	case offered && (mode == config.SMTPTLSStartTLS || mode == config.SMTPTLSOpportunistic):
+		if err := c.StartTLS(tlsCfg); err != nil {
+			return fmt.Errorf("STARTTLS: %w", err)
+		}
+	}
+	return nil
+}
+
+// helloName is the name for EHLO: this host's, or "localhost" when it has
+// none a relay would take.
+func helloName(host string) string {
+	if host == "" || strings.ContainsAny(host, " \t\r\n") {
+		return "localhost"
+	}
+	return host
+}
+
 // message is the mail: plain text, quoted-printable (log lines may be long
 // or not ASCII).
 func (s *Sender) message(a Alert) []byte {
 	var b bytes.Buffer
 	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
-	header("From", s.cfg.SMTPFrom)
-	header("To", strings.Join(s.cfg.SMTPTo, ", "))
+	header("From", headerAddrs(s.cfg.SMTPFrom))
+	header("To", headerAddrs(s.cfg.SMTPTo...))
 	header("Subject", mime.QEncoding.Encode("utf-8", "[stigmer] "+a.Summary))
 	header("Date", a.Time.Format(time.RFC1123Z))
 	header("Message-ID", messageID(a.Host))
@@ -88,6 +155,20 @@ func (s *Sender) message(a Alert) []byte {
 	_, _ = qp.Write([]byte(strings.ReplaceAll(Text(a), "\n", "\r\n")))
 	_ = qp.Close()
 	return b.Bytes()
+}
+
+// headerAddrs is addresses as a header holds them: a display name quoted
+// and, when not ASCII, encoded (RFC 5322, 2047). The configuration checked
+// that they parse; one that does not is kept as written.
+func headerAddrs(raw ...string) string {
+	out := make([]string, 0, len(raw))
+	for _, r := range raw {
+		if a, err := mail.ParseAddress(r); err == nil {
+			r = a.String()
+		}
+		out = append(out, r)
+	}
+	return strings.Join(out, ", ")
 }
 
 func messageID(host string) string {

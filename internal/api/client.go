@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -15,22 +15,38 @@ import (
 	"github.com/stigmer/stigmer/internal/history"
 )
 
-// ErrRejected is returned when the server answered but refused a runner
-// call: the instance is unknown (409), the runner name is unknown (404) or
-// the server is stopping (503). Connection errors are not ErrRejected: the
-// server may come back.
-var ErrRejected = errors.New("rejected by the server")
-
 // Client talks to the API at BaseURL ("http://127.0.0.1:7234").
 type Client struct {
 	BaseURL string
 	HTTP    *http.Client
 }
 
-// NewClient returns a client with a short per-request timeout: everything
-// is on loopback, so a slow answer means a stuck server.
+// NewClient returns a client with a short per-request timeout (everything
+// is on this machine, so a slow answer means a stuck server) that never
+// goes through a proxy (see LocalTransport).
 func NewClient(baseURL string) *Client {
-	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 5 * time.Second, Transport: LocalTransport()}}
+}
+
+// NewClientDialing is NewClient whose connections dial makes: a Unix
+// socket's, or TCP that checks who listens (see package peer).
+func NewClientDialing(baseURL string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
+	t := LocalTransport()
+	t.DialContext = dial
+	return &Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 5 * time.Second, Transport: t}}
+}
+
+// LocalTransport is http.DefaultTransport without a proxy: the server's
+// clients (runners, the health check, the CLI, doctor) talk to a server
+// on this machine, and HTTP_PROXY from their environment must not send
+// their requests, with a runner's token, elsewhere. Go leaves loopback
+// addresses alone, but not the other addresses of this host, nor
+// 0.0.0.0, which is what a server listening beyond loopback gives its
+// clients.
+func LocalTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return t
 }
 
 // Status fetches GET /api/v1/status.
@@ -41,7 +57,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 }
 
 // Events fetches GET /api/v1/events, the history at or after since (all
-// when zero).
+// when zero), from the operator socket (the public API does not serve it).
 func (c *Client) Events(ctx context.Context, since time.Time) ([]history.Event, error) {
 	path := PathEvents
 	if !since.IsZero() {
@@ -61,29 +77,6 @@ func (c *Client) Ready(ctx context.Context) (Readiness, error) {
 	var rd Readiness
 	_, err := c.do(ctx, http.MethodGet, PathReady, nil, &rd, http.StatusOK, http.StatusServiceUnavailable)
 	return rd, err
-}
-
-// Register, Heartbeat and Deregister are the runner calls.
-func (c *Client) Register(ctx context.Context, req RunnerRequest) error {
-	return c.runnerCall(ctx, PathRegister, req)
-}
-
-// Heartbeat reports that the runner is alive.
-func (c *Client) Heartbeat(ctx context.Context, req RunnerRequest) error {
-	return c.runnerCall(ctx, PathHeartbeat, req)
-}
-
-// Deregister reports that the runner drains and exits.
-func (c *Client) Deregister(ctx context.Context, req RunnerRequest) error {
-	return c.runnerCall(ctx, PathDeregister, req)
-}
-
-func (c *Client) runnerCall(ctx context.Context, path string, req RunnerRequest) error {
-	code, err := c.do(ctx, http.MethodPost, path, req, nil, http.StatusOK)
-	if err != nil && (code == http.StatusConflict || code == http.StatusNotFound || code == http.StatusServiceUnavailable) {
-		return fmt.Errorf("%w: %w", ErrRejected, err)
-	}
-	return err
 }
 
 // do sends one request and decodes the JSON answer into out when the

@@ -2,30 +2,16 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/history"
 )
 
-// Backend is what the handler serves: the server's state and its runners'
-// registry. The runner calls return a *Refusal to choose the status code;
-// any other error is a 500.
+// Backend is what the handler serves: the server's state.
 type Backend interface {
 	Status() Status
 	Ready() (bool, string)
-	Register(name, token string) error
-	Heartbeat(name, token string) error
-	Deregister(name, token string) error
-	Events(since time.Time) ([]history.Event, error)
-	// MayReadHistory says whether the client at peer, connected to this
-	// server's local address, may read the history (it quotes the
-	// server's log lines, which the file keeps from other users).
-	MayReadHistory(peer, local netip.AddrPort) error
 }
 
 // Handler returns the API's routes over b. metrics, when not nil, serves
@@ -51,11 +37,15 @@ func Handler(b Backend, metrics http.Handler) http.Handler {
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
 	})
-	mux.HandleFunc("GET "+PathEvents, func(w http.ResponseWriter, r *http.Request) {
-		if err := b.MayReadHistory(connEnds(r)); err != nil {
-			writeJSON(w, http.StatusForbidden, errorBody{Error: err.Error()})
-			return
-		}
+	return mux
+}
+
+// EventsHandler serves GET PathEvents from events: the history at or
+// after ?since= (RFC 3339; all when absent). It is not on the public API:
+// the history quotes the server's log lines, and the operator socket
+// serves it to root and the service's user alone.
+func EventsHandler(events func(since time.Time) ([]history.Event, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var since time.Time
 		if v := r.URL.Query().Get("since"); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
@@ -65,60 +55,13 @@ func Handler(b Backend, metrics http.Handler) http.Handler {
 			}
 			since = t
 		}
-		events, err := b.Events(since)
+		list, err := events(since)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, EventList{Events: events})
+		writeJSON(w, http.StatusOK, EventList{Events: list})
 	})
-	mux.HandleFunc("POST "+PathRegister, runnerCall(b.Register))
-	mux.HandleFunc("POST "+PathHeartbeat, runnerCall(b.Heartbeat))
-	mux.HandleFunc("POST "+PathDeregister, runnerCall(b.Deregister))
-	return mux
-}
-
-// connEnds returns the client's and this server's address of r's
-// connection; zero values where they are not TCP addresses.
-func connEnds(r *http.Request) (peer, local netip.AddrPort) {
-	peer, _ = netip.ParseAddrPort(r.RemoteAddr)
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
-		local = a.AddrPort()
-	}
-	return peer, local
-}
-
-// runnerCall decodes a RunnerRequest and maps the registry's errors to
-// status codes the client turns back into errors.
-func runnerCall(call func(name, token string) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var req RunnerRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body is not a runner request: " + err.Error()})
-			return
-		}
-		// One JSON object and nothing after it: a body with trailing data
-		// is not a request this API sent.
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: "request body is not a runner request: data after the JSON object"})
-			return
-		}
-		err := call(req.Name, req.Token)
-		switch {
-		case err == nil:
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-		case errors.Is(err, ErrNotFound):
-			writeJSON(w, http.StatusNotFound, errorBody{Error: err.Error()})
-		case errors.Is(err, ErrConflict):
-			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
-		case errors.Is(err, ErrUnavailable):
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
-		default:
-			writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
-		}
-	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, body any) {

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -18,48 +17,38 @@ import (
 // idleBackend is a Backend with nothing to report.
 type idleBackend struct{}
 
-func (idleBackend) Status() Status                  { return Status{} }
-func (idleBackend) Ready() (bool, string)           { return true, "" }
-func (idleBackend) Register(string, string) error   { return nil }
-func (idleBackend) Heartbeat(string, string) error  { return nil }
-func (idleBackend) Deregister(string, string) error { return nil }
-func (idleBackend) Events(since time.Time) ([]history.Event, error) {
+func (idleBackend) Status() Status        { return Status{} }
+func (idleBackend) Ready() (bool, string) { return true, "" }
+
+// events is a history stand-in: off without since, one event with it.
+func events(since time.Time) ([]history.Event, error) {
 	if since.IsZero() {
 		return nil, errors.New("history off: a stand-in reason")
 	}
 	return []history.Event{{Seq: 7, Time: since, Kind: history.ServerStart}}, nil
 }
 
-// MayReadHistory refuses clients on port 4444, and takes the others.
-func (idleBackend) MayReadHistory(peer, _ netip.AddrPort) error {
-	if peer.Port() == 4444 {
-		return errors.New("uid 1000 may not read the history")
-	}
-	return nil
-}
-
 // TestEventsRoute: since is checked, the history's refusal is a 503 with
-// its reason.
+// its reason; and the public API does not serve the history at all.
 func TestEventsRoute(t *testing.T) {
-	h := Handler(idleBackend{}, nil)
+	h := EventsHandler(events)
 	for _, tc := range []struct {
-		peer  string
 		query string
 		code  int
 		body  string
 	}{
-		{"127.0.0.1:5555", "?since=2026-11-29T06:00:00Z", http.StatusOK, `"kind":"server-start"`},
-		{"127.0.0.1:5555", "?since=yesterday", http.StatusBadRequest, "since is not an RFC 3339 time"},
-		{"127.0.0.1:5555", "", http.StatusServiceUnavailable, "history off: a stand-in reason"},
-		{"127.0.0.1:4444", "?since=2026-11-29T06:00:00Z", http.StatusForbidden, `{"error":"uid 1000 may not read the history"}`},
+		{"?since=2026-11-29T06:00:00Z", http.StatusOK, `"kind":"server-start"`},
+		{"?since=yesterday", http.StatusBadRequest, "since is not an RFC 3339 time"},
+		{"", http.StatusServiceUnavailable, "history off: a stand-in reason"},
 	} {
 		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", PathEvents+tc.query, nil)
-		req.RemoteAddr = tc.peer
-		h.ServeHTTP(rec, req)
+		h.ServeHTTP(rec, httptest.NewRequest("GET", PathEvents+tc.query, nil))
 		assert.Equal(t, rec.Code, tc.code, tc.query)
 		assert.Assert(t, strings.Contains(rec.Body.String(), tc.body), "%s: %s", tc.query, rec.Body.String())
 	}
+	rec := httptest.NewRecorder()
+	Handler(idleBackend{}, nil).ServeHTTP(rec, httptest.NewRequest("GET", PathEvents, nil))
+	assert.Equal(t, rec.Code, http.StatusNotFound, "the public API serves the history")
 }
 
 func TestMetricsRoute(t *testing.T) {
@@ -90,27 +79,13 @@ func TestMetricsRoute(t *testing.T) {
 }
 
 // A refused history is a permission error for the client, as the file's
-// mode is, with the server's reason; the backend is asked with the real
-// connection's ends.
+// mode is, with the server's reason.
 func TestClientEventsRefused(t *testing.T) {
-	b := &refusingBackend{}
-	srv := httptest.NewServer(Handler(b, nil))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusForbidden, errorBody{Error: "uid 1000 may not read the history"})
+	}))
 	defer srv.Close()
 	_, err := NewClient(srv.URL).Events(t.Context(), time.Time{})
 	assert.ErrorIs(t, err, fs.ErrPermission)
 	assert.ErrorContains(t, err, "403 Forbidden: uid 1000 may not read the history")
-	assert.Equal(t, b.peer.Addr().String(), "127.0.0.1")
-	assert.Equal(t, b.local.String(), strings.TrimPrefix(srv.URL, "http://"))
-}
-
-// refusingBackend refuses every reader of the history and keeps the
-// connection's ends it was last asked about.
-type refusingBackend struct {
-	idleBackend
-	peer, local netip.AddrPort
-}
-
-func (b *refusingBackend) MayReadHistory(peer, local netip.AddrPort) error {
-	b.peer, b.local = peer, local
-	return errors.New("uid 1000 may not read the history")
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/history"
@@ -9,12 +8,9 @@ import (
 
 // Paths of the API.
 const (
-	PathHealth     = "/healthz"
-	PathReady      = "/readyz"
-	PathStatus     = "/api/v1/status"
-	PathRegister   = "/api/v1/runners/register"
-	PathHeartbeat  = "/api/v1/runners/heartbeat"
-	PathDeregister = "/api/v1/runners/deregister"
+	PathHealth = "/healthz"
+	PathReady  = "/readyz"
+	PathStatus = "/api/v1/status"
 	// PathEvents lists the history; ?since= takes an RFC 3339 time.
 	PathEvents  = "/api/v1/events"
 	PathMetrics = "/metrics" // Prometheus' conventional path
@@ -49,31 +45,6 @@ type Component struct {
 	// HeartbeatAgeSeconds is the time since the last heartbeat, -1 before
 	// the first.
 	HeartbeatAgeSeconds float64 `json:"heartbeat_age_seconds"`
-}
-
-// The kinds of refusal a Backend's runner calls return (wrapped in a
-// *Refusal) so the handler can pick the status code without knowing the
-// backend's own errors.
-var (
-	ErrNotFound    = errors.New("not found")   // 404: no such runner
-	ErrConflict    = errors.New("conflict")    // 409: a stale instance
-	ErrUnavailable = errors.New("unavailable") // 503: the server is stopping
-)
-
-// Refusal is a runner call the backend refused: Err is what the client is
-// told, Kind (one of the Err* kinds above) chooses the status code.
-type Refusal struct {
-	Kind, Err error
-}
-
-func (r *Refusal) Error() string   { return r.Err.Error() }
-func (r *Refusal) Unwrap() []error { return []error{r.Kind, r.Err} }
-
-// RunnerRequest is the body of the runner calls.
-type RunnerRequest struct {
-	Name  string `json:"name"`
-	Token string `json:"token"`
-	PID   int    `json:"pid"`
 }
 
 // EventList is the body of GET /api/v1/events, oldest first.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -21,7 +20,7 @@ func newDoctorCmd(info buildinfo.Info) *cobra.Command {
 		Long: `Check the stigmer service the way its troubleshooting goes: the binary and
 the unit (installed, enabled, active, restarts, the last crash), systemd's
 version, the env file (mode 0600, root's) and the configuration in it (the
-server's own checks), the stigmer user and group, the data and log
+server's own checks, and no STIGMER_* name the server does not read), the stigmer user and group, the data and log
 directories, disk space, user namespaces, docker when an agent runner image
 is set, the listen port, the API (ready, same version as this command) and
 its exposure. Each check prints one verdict and, unless it passed, one fix.
@@ -74,9 +73,7 @@ func summary(results []doctor.Result) map[string]int {
 }
 
 func writeDoctorJSON(w io.Writer, version string, uid int, results []doctor.Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doctorReport{Version: version, UID: uid, Checks: results, Summary: summary(results)})
+	return printJSON(w, doctorReport{Version: version, UID: uid, Checks: results, Summary: summary(results)})
 }
 
 // writeDoctorText prints one line per check, its fix and detail indented

@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -18,11 +18,12 @@ import (
 	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/doctor"
 	"github.com/stigmer/stigmer/internal/history"
+	"github.com/stigmer/stigmer/internal/systemdtime"
 )
 
 func newEventsCmd() *cobra.Command {
 	var asJSON bool
-	var since, address string
+	var since string
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "List the server's and runners' lifecycle history: starts, exits, restarts, alerts",
@@ -31,83 +32,87 @@ func newEventsCmd() *cobra.Command {
 restart delay, each alert. The server keeps the history in history.db in its
 data directory (/var/lib/stigmer), bounded to the newest 10 000 events.
 
-While the server runs the list comes from its API (--address, else
-STIGMER_LISTEN, else 127.0.0.1:7234); when it does not, from the file. Only
-root and the stigmer user may read either: the history quotes the server's
-log lines.`,
-		Example: "  stigmer events --since 1h\n  stigmer events --since 2026-11-29T06:00:00Z --json",
+While the server runs the list comes from the server, over its socket
+(/run/stigmer/stigmer.sock for the service, $STIGMER_HOME/run/stigmer.sock
+for a dev server, in STIGMER_RUNTIME_DIR when set), which tells the server
+who asks; when it does not run, from the file. Only root and the stigmer
+user may read either: the history quotes the server's log lines. A socket
+that root, the stigmer user or you do not serve is refused.`,
+		Example: "  stigmer events --since today\n  stigmer events --since \"2 hours ago\"\n  stigmer events --since \"2026-11-29 06:00\" --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
 			from, err := parseSince(since, time.Now())
 			if err != nil {
-				return withExitCode(2, err)
+				return failJSON(out, asJSON, withExitCode(ExitUsage, err))
 			}
-			events, note, err := fetchEvents(cmd.Context(), statusAddress(address), historyDir(), from)
+			events, note, err := fetchEvents(cmd.Context(), historyDir(), from)
 			if err != nil {
-				return withExitCode(1, err)
+				return failJSON(out, asJSON, withExitCode(1, err))
 			}
 			if note != "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), note)
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(api.EventList{Events: events})
+				return printJSON(out, api.EventList{Events: events})
 			}
-			return printEvents(cmd.OutOrStdout(), events)
+			return printEvents(out, events)
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "", "only events this long ago or later (1h, 30m) or since this RFC 3339 time")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the events as JSON")
-	cmd.Flags().StringVar(&address, "address", "", "host:port of the server's API")
+	cmd.Flags().StringVar(&since, "since", "", "only events at or after this time, as journalctl --since takes it: today, yesterday, 2026-12-06, \"2026-12-06 14:30\", 1h, -2d, \"2 hours ago\"")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the events as JSON ({events: [...]}; on failure {error, exit_code})")
 	return cmd
 }
 
-// parseSince reads --since: a duration back from now, or a time.
+// parseSince reads --since as journalctl does (systemd.time(7)), and a
+// bare span as that long ago.
 func parseSince(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return now.Add(-d), nil
+	t, err := systemdtime.Since(v, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--since %q is not a time: use what journalctl --since takes, such as today, yesterday, 2026-12-06, \"2026-12-06 14:30\", 2026-12-06T14:30:00Z, 1h, -2d or \"2 hours ago\" (%v)", v, err)
 	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("--since %q is neither a duration (1h, 30m) nor an RFC 3339 time (2026-11-29T06:00:00Z)", v)
+	return t, nil
 }
 
-// fetchEvents asks the running server, and reads the file when no server
-// answers (the server holds the file while it runs). note says which file
-// was read.
-func fetchEvents(ctx context.Context, addr, dir string, since time.Time) ([]history.Event, string, error) {
+// fetchEvents asks the running server over its operator socket, and reads
+// the file when no server answers there (the server holds the file while
+// it runs). note says which file was read.
+func fetchEvents(ctx context.Context, dir string, since time.Time) ([]history.Event, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	events, err := api.NewClient("http://"+addr).Events(ctx, since)
-	if err == nil {
-		return events, "", nil
-	}
-	if !unreachable(err) {
-		return nil, "", fmt.Errorf("the server at %s answered: %w", addr, err)
+	sock, ok := operatorSocket()
+	where := "no server socket found"
+	if ok {
+		events, err := operatorClient(sock).Events(ctx, since)
+		if err == nil {
+			return events, "", nil
+		}
+		if !unreachable(err) {
+			return nil, "", fmt.Errorf("the server at %s: %w", sock, err)
+		}
+		where = fmt.Sprintf("no server answers at %s (%v)", sock, err)
 	}
 	st, ferr := history.Open(dir, history.Options{ReadOnly: true, LockTimeout: time.Second})
 	if ferr != nil {
 		if errors.Is(ferr, os.ErrNotExist) {
-			return nil, "", fmt.Errorf("no server answers at %s (%v), and there is no history in %s yet", addr, err, dir)
+			return nil, "", fmt.Errorf("%s, and there is no history in %s yet", where, dir)
 		}
-		return nil, "", fmt.Errorf("no server answers at %s, and the history cannot be read: %w", addr, ferr)
+		return nil, "", fmt.Errorf("%s, and the history cannot be read: %w", where, ferr)
 	}
 	defer st.Close()
-	events, err = st.Events(since)
-	return events, "stigmer: no server answers at " + addr + "; read " + st.Path(), err
+	events, err := st.Events(since)
+	return events, "stigmer: " + where + "; read " + st.Path(), err
 }
 
-// unreachable is an API error that means no server listens (as opposed
-// to one that answered with an error).
+// unreachable is an error that means no server listens on the socket (a
+// socket left by a server that died), as opposed to one that answered,
+// or one that is refused (peer.ErrUntrusted).
 func unreachable(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
-		errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "connection reset")
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // historyDir is the data directory whose history to read: STIGMER_DATA_DIR,
@@ -169,19 +174,19 @@ func what(e history.Event) string {
 // crashHistory is doctor's view of the history: the last unclean end of the
 // server, read like `stigmer events` (the API, else the file).
 type crashHistory struct {
-	ctx       context.Context
-	addr, dir string
+	ctx context.Context
+	dir string
 }
 
 func openCrashHistory(ctx context.Context) func(dataDir string) (doctor.CrashHistory, error) {
 	return func(dataDir string) (doctor.CrashHistory, error) {
-		return crashHistory{ctx: ctx, addr: statusAddress(""), dir: dataDir}, nil
+		return crashHistory{ctx: ctx, dir: dataDir}, nil
 	}
 }
 
 // LastCrash implements doctor.CrashHistory.
 func (h crashHistory) LastCrash() (*doctor.Crash, error) {
-	events, _, err := fetchEvents(h.ctx, h.addr, h.dir, time.Time{})
+	events, _, err := fetchEvents(h.ctx, h.dir, time.Time{})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,7 @@ func newGenDocsCmd() *cobra.Command {
 	var manDir, completionDir string
 	cmd := &cobra.Command{
 		Use:    "internal-gen-docs",
-		Short:  "Write the man pages (stigmer(1) and one per command) and the bash, zsh and fish completions",
+		Short:  "Write the man pages (stigmer(1), one per command, stigmer.service(8)) and the bash, zsh and fish completions",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,8 +41,11 @@ func newGenDocsCmd() *cobra.Command {
 
 // writeManPages renders stigmer(1) and one page per visible command
 // (stigmer-server(1), stigmer-server-status(1), ...), the pages that each
-// page's SEE ALSO names; hidden internal-* commands get none. The date
-// comes from SOURCE_DATE_EPOCH when set so that packages are reproducible.
+// page's SEE ALSO names, and the service's page, stigmer.service(8); hidden
+// internal-* commands get none. stigmer(1) gets the sections cobra does
+// not write (EXIT STATUS, ENVIRONMENT) and stigmer.service(8) in its SEE
+// ALSO. The date comes from SOURCE_DATE_EPOCH when set so that packages
+// are reproducible.
 func writeManPages(root *cobra.Command, dir string) error {
 	date, err := sourceDate()
 	if err != nil {
@@ -55,6 +59,28 @@ func writeManPages(root *cobra.Command, dir string) error {
 	header := &doc.GenManHeader{Section: "1", Source: "Stigmer", Manual: "Stigmer Manual", Date: &date}
 	if err := doc.GenManTree(root, header, dir); err != nil {
 		return fmt.Errorf("rendering man pages into %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ServicePage), servicePage(date), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", ServicePage, err)
+	}
+	return extendRootPage(filepath.Join(dir, "stigmer.1"))
+}
+
+// extendRootPage adds rootPageSections before the SEE ALSO of cobra's
+// stigmer(1), and stigmer.service(8) to the pages it lists.
+func extendRootPage(path string) error {
+	page, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	head, seeAlso, ok := strings.Cut(string(page), ".SH SEE ALSO\n")
+	if !ok {
+		return fmt.Errorf("%s has no SEE ALSO section to extend (has cobra's page layout changed?)", path)
+	}
+	list, rest, _ := strings.Cut(seeAlso, "\n")
+	out := head + string(rootPageSections()) + ".SH SEE ALSO\n" + list + ", \\fBstigmer.service(8)\\fP\n" + rest
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ func runServer(cmd *cobra.Command, info buildinfo.Info, addressFile, pidFile str
 	} else {
 		defer recent.Close()
 	}
+	for _, u := range config.Unknown(os.Environ()) {
+		log.Warn(u.String()+"; "+unknownVarFix, "variable", u.Name, "closest", u.Closest)
+	}
 	ctx, hurry, release := stopSignals(cmd.Context(), onHangup)
 	defer release()
 	// configExit: a STIGMER_LISTEN that differs from the socket systemd
@@ -97,6 +100,9 @@ func stopSignals(parent context.Context, onHangup bool) (ctx context.Context, hu
 		cancel(nil)
 	}
 }
+
+// unknownVarFix is where a misnamed variable is set.
+const unknownVarFix = "fix its name in the env file (/etc/default/stigmer or /etc/sysconfig/stigmer), the unit's Environment= (systemctl cat stigmer) or the environment"
 
 // configExit gives a *config.Error the exit code systemd is told not to
 // restart on.

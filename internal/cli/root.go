@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stigmer/stigmer/internal/buildinfo"
+	"github.com/stigmer/stigmer/internal/printable"
 )
 
 // exitError carries a process exit code up to Run, with the message already
@@ -43,17 +44,25 @@ func exitSilently(code int) error { return &exitError{code: code} }
 // Run executes the command line args and returns the process exit code.
 // Errors are printed once, here, as "stigmer: <message>".
 func Run(ctx context.Context, info buildinfo.Info, args []string) int {
-	root := NewRoot(info, os.Stdout, os.Stderr)
+	// Everything printed may quote the server (its status, history,
+	// errors): what a terminal would act on is escaped.
+	stdout, stderr := printable.Writer(os.Stdout), printable.Writer(os.Stderr)
+	root := NewRoot(info, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "stigmer: %v\n\n%s", err, ue.cmd.UsageString())
+		return ExitUsage
+	}
 	var ee *exitError
 	if errors.As(err, &ee) && ee.err == nil {
 		return ee.code
 	}
-	fmt.Fprintf(os.Stderr, "stigmer: %v\n", err)
+	fmt.Fprintf(stderr, "stigmer: %v\n", err)
 	if ee != nil {
 		return ee.code
 	}
@@ -72,10 +81,14 @@ the command line that operators use to run and inspect it.
 
 On a server the packages run it as the systemd service stigmer.service
 (see "systemctl status stigmer" and "journalctl -u stigmer"); for development
-"stigmer server start" runs it in the background without systemd.`,
+"stigmer server start" runs it in the background without systemd; the
+service is described in stigmer.service(8).`,
+		Version:       info.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version prints what `stigmer version` prints first.
+	root.SetVersionTemplate("stigmer {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(
@@ -84,5 +97,10 @@ On a server the packages run it as the systemd service stigmer.service
 		newDoctorCmd(info),
 	)
 	addServerCommands(root, info)
+	// cobra adds these when it runs; added here, they get strictUsage too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	hideCompletions(root)
+	strictUsage(root)
 	return root
 }

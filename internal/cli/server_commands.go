@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +72,12 @@ the listen address (STIGMER_LISTEN, default 127.0.0.1:7234) is taken.`,
 			if err != nil {
 				return configExit(err)
 			}
+			if !foreground {
+				// The server logs these to its log file; say them here too.
+				for _, u := range config.Unknown(os.Environ()) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "stigmer: warning: %s; fix its name in the environment\n", u)
+				}
+			}
 			if err := devserver.CheckCanStart(cmd.Context(), p, cfg.Listen); err != nil {
 				return withExitCode(1, err)
 			}
@@ -135,31 +140,40 @@ func newServerStatusCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the server's components: PID, state, uptime, restarts, last exit",
-		Long: `Ask the server's API for its state and print each component (the server and
-its two runners) with its PID, state, uptime, restart count and last exit.
-The address is --address, else the running dev server's, else
-STIGMER_LISTEN, else 127.0.0.1:7234. Under systemd it also shows the unit:
-its state, whether it is enabled, systemd's restart count (NRestarts) and
-how its last run ended, read over D-Bus (any user may). Exits 1 when the
-server cannot be reached.`,
+		Long: `Ask the server for its state and print each component (the server and its
+two runners) with its PID, state, uptime, restart count and last exit. It
+asks over the server's socket (/run/stigmer/stigmer.sock for the service,
+$STIGMER_HOME/run/stigmer.sock for a dev server, in STIGMER_RUNTIME_DIR when
+set) when there is one, else over the API: --address, else the running dev
+server's, else STIGMER_LISTEN, else 127.0.0.1:7234. Either way it refuses a
+server that root, the stigmer user or you do not run, naming who does:
+something else may have taken the port while the service was stopped.
+Under systemd it also shows the unit: its state, whether it is enabled,
+systemd's restart count (NRestarts) and how its last run ended, read over
+D-Bus (any user may). Exits 1 when the server cannot be reached.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			addr := statusAddress(address)
+			where := statusAddress(address)
+			client := tcpClient(where)
+			if sock, ok := operatorSocket(); ok && address == "" {
+				where, client = sock, operatorClient(sock)
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 			defer cancel()
 			unit, unitErr := readUnit(ctx)
 			out := cmd.OutOrStdout()
-			st, err := api.NewClient("http://" + addr).Status(ctx)
+			st, err := client.Status(ctx)
 			if err != nil {
-				if !asJSON {
-					printUnit(out, unit, unitErr)
+				err = withExitCode(1, fmt.Errorf("cannot reach the stigmer server at %s: %w; is it running? (`systemctl status stigmer`, or `stigmer server start` for development; --address or STIGMER_LISTEN pick another address)", where, err))
+				if asJSON {
+					// What is known without the server: the unit.
+					return errors.Join(err, printJSON(out, statusFailure{newJSONFailure(err), where, unit}))
 				}
-				return withExitCode(1, fmt.Errorf("cannot reach the stigmer server at %s: %w; is it running? (`systemctl status stigmer`, or `stigmer server start` for development; --address or STIGMER_LISTEN pick another address)", addr, err))
+				printUnit(out, unit, unitErr)
+				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(statusOutput{Status: st, Unit: unit})
+				return printJSON(out, statusOutput{Status: st, Unit: unit})
 			}
 			if err := printStatus(out, st); err != nil {
 				return err
@@ -168,7 +182,7 @@ server cannot be reached.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON (with \"unit\" under systemd)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON (with \"unit\" under systemd); when the server cannot be reached, {error, exit_code, address, unit}")
 	cmd.Flags().StringVar(&address, "address", "", "host:port of the server's API")
 	return cmd
 }

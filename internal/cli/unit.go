@@ -29,6 +29,14 @@ type statusOutput struct {
 	Unit *unitSummary `json:"unit,omitempty"`
 }
 
+// statusFailure is `server status --json` when the server cannot be
+// reached: the error, the address asked, and the unit when there is one.
+type statusFailure struct {
+	jsonFailure
+	Address string       `json:"address"`
+	Unit    *unitSummary `json:"unit,omitempty"`
+}
+
 // readUnit reads stigmer.service when it is installed. Without systemd,
 // or with no such unit (a development machine), it is nil and no error:
 // there is nothing to show.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -18,9 +17,7 @@ func newVersionCmd(info buildinfo.Info) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return printJSON(out, info)
 			}
 			_, err := fmt.Fprintf(out, "stigmer %s\n  commit:     %s\n  built:      %s\n  go:         %s\n  platform:   %s/%s\n",
 				info.Version, info.Commit, info.Date, info.GoVersion, info.OS, info.Arch)

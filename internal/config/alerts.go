@@ -15,13 +15,18 @@ type Alerts struct {
 	// WebhookURL receives each alert as a JSON POST. It may hold a token:
 	// it is never logged whole (see RedactURL).
 	WebhookURL string
-	// SMTP relay (host:port) and envelope; mail is off when SMTPServer is
-	// empty. STARTTLS is used when the relay offers it.
+	// SMTP relay (host:port) and addresses; mail is off when SMTPServer
+	// is empty. From and To may carry display names ("Stigmer Alerts
+	// <stigmer@example.com>"); the envelope gets the bare addresses.
 	SMTPServer   string
 	SMTPFrom     string
 	SMTPTo       []string
 	SMTPUsername string
 	SMTPPassword string // never logged
+	// SMTPTLS is how the session is protected: SMTPTLSStartTLS,
+	// SMTPTLSImplicit or SMTPTLSNone, or empty for the default (see
+	// MailTLS).
+	SMTPTLS string
 	// Interval is the least time between two alerts about the same thing:
 	// a crash loop sends one alert, then a summary of what it held back.
 	Interval time.Duration
@@ -48,6 +53,7 @@ func LoadAlerts(getenv Getenv) (Alerts, error) {
 		SMTPFrom:       strings.TrimSpace(getenv("STIGMER_ALERT_SMTP_FROM")),
 		SMTPUsername:   getenv("STIGMER_ALERT_SMTP_USERNAME"),
 		SMTPPassword:   getenv("STIGMER_ALERT_SMTP_PASSWORD"),
+		SMTPTLS:        strings.ToLower(strings.TrimSpace(getenv("STIGMER_ALERT_SMTP_TLS"))),
 		Interval:       DefaultAlertInterval,
 		RunnerRestarts: DefaultAlertRunnerRestarts,
 		RunnerWindow:   DefaultAlertRunnerWindow,
@@ -100,7 +106,45 @@ func (a *Alerts) checkSMTP(Getenv) error {
 	if (a.SMTPUsername == "") != (a.SMTPPassword == "") {
 		return &Error{Var: "STIGMER_ALERT_SMTP_USERNAME", Value: a.SMTPUsername, Fix: "and STIGMER_ALERT_SMTP_PASSWORD go together; set both to log in to the relay, or neither"}
 	}
+	switch a.SMTPTLS {
+	case "", SMTPTLSStartTLS, SMTPTLSImplicit:
+	case SMTPTLSNone:
+		if host, _, _ := net.SplitHostPort(a.SMTPServer); a.SMTPUsername != "" && !IsLoopback(host) {
+			return &Error{Var: "STIGMER_ALERT_SMTP_TLS", Value: a.SMTPTLS, Fix: "would send STIGMER_ALERT_SMTP_PASSWORD in clear to " + a.SMTPServer + "; use starttls or tls (or a relay on loopback)"}
+		}
+	default:
+		return &Error{Var: "STIGMER_ALERT_SMTP_TLS", Value: a.SMTPTLS, Fix: "is not starttls, tls or none; leave it empty for the default (tls on port 465, else starttls, which a relay beyond loopback must offer)"}
+	}
 	return nil
+}
+
+// The values of STIGMER_ALERT_SMTP_TLS.
+const (
+	SMTPTLSStartTLS = "starttls" // plain connection, STARTTLS required
+	SMTPTLSImplicit = "tls"      // TLS from the first byte (SMTPS, port 465)
+	SMTPTLSNone     = "none"     // no TLS, even when offered
+	// SMTPTLSOpportunistic is the default for a relay on loopback:
+	// STARTTLS when offered. It cannot be configured.
+	SMTPTLSOpportunistic = "starttls-if-offered"
+)
+
+// MailTLS is the TLS mode of the mail sink: STIGMER_ALERT_SMTP_TLS when
+// set; else implicit TLS on port 465 (SMTPS), STARTTLS required for a
+// relay beyond loopback (a network between stigmer and the relay carries
+// the alert and the password), and STARTTLS when offered for one on
+// loopback.
+func (a Alerts) MailTLS() string {
+	if a.SMTPTLS != "" {
+		return a.SMTPTLS
+	}
+	host, port, _ := net.SplitHostPort(a.SMTPServer)
+	switch {
+	case port == "465":
+		return SMTPTLSImplicit
+	case IsLoopback(host):
+		return SMTPTLSOpportunistic
+	}
+	return SMTPTLSStartTLS
 }
 
 func (a *Alerts) loadLimits(getenv Getenv) error {

@@ -44,6 +44,9 @@ func TestLoadAlerts(t *testing.T) {
 		{"interval too short", map[string]string{"STIGMER_ALERT_INTERVAL": "1s"}, "at least 10s"},
 		{"restarts zero", map[string]string{"STIGMER_ALERT_RUNNER_RESTARTS": "0"}, "at least 1"},
 		{"window bad", map[string]string{"STIGMER_ALERT_RUNNER_WINDOW": "soon"}, "positive duration"},
+		{"TLS mode unknown", mailTo("smtp.example.com:587", "STIGMER_ALERT_SMTP_TLS", "ssl"), "is not starttls, tls or none"},
+		{"a password in clear beyond loopback", mailTo("smtp.example.com:587", "STIGMER_ALERT_SMTP_TLS", "none",
+			"STIGMER_ALERT_SMTP_USERNAME", "u", "STIGMER_ALERT_SMTP_PASSWORD", "p"), "in clear to smtp.example.com:587"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadAlerts(envOf(tc.env))
@@ -51,6 +54,40 @@ func TestLoadAlerts(t *testing.T) {
 			assert.Assert(t, errors.As(err, &ce), "%v", err)
 			assert.ErrorContains(t, err, tc.want)
 		})
+	}
+}
+
+// mailTo is the settings of mail through relay, plus more NAME, value pairs.
+func mailTo(relay string, more ...string) map[string]string {
+	env := map[string]string{"STIGMER_ALERT_SMTP_SERVER": relay, "STIGMER_ALERT_SMTP_FROM": "Stigmer <s@example.com>", "STIGMER_ALERT_SMTP_TO": "o@example.com"}
+	for i := 0; i+1 < len(more); i += 2 {
+		env[more[i]] = more[i+1]
+	}
+	return env
+}
+
+// The mail's TLS: as set, else implicit TLS on 465, STARTTLS required
+// beyond loopback, STARTTLS when offered on loopback.
+func TestMailTLS(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{mailTo("smtp.example.com:587"), SMTPTLSStartTLS},
+		{mailTo("smtp.example.com:25"), SMTPTLSStartTLS},
+		{mailTo("192.0.2.25:25"), SMTPTLSStartTLS},
+		{mailTo("smtp.example.com:465"), SMTPTLSImplicit},
+		{mailTo("127.0.0.1:25"), SMTPTLSOpportunistic},
+		{mailTo("localhost:25"), SMTPTLSOpportunistic},
+		{mailTo("[::1]:465"), SMTPTLSImplicit},
+		{mailTo("smtp.example.com:2525", "STIGMER_ALERT_SMTP_TLS", "TLS"), SMTPTLSImplicit},
+		{mailTo("127.0.0.1:25", "STIGMER_ALERT_SMTP_TLS", "starttls"), SMTPTLSStartTLS},
+		{mailTo("smtp.example.com:25", "STIGMER_ALERT_SMTP_TLS", "none"), SMTPTLSNone},
+		{mailTo("127.0.0.1:25", "STIGMER_ALERT_SMTP_TLS", "none", "STIGMER_ALERT_SMTP_USERNAME", "u", "STIGMER_ALERT_SMTP_PASSWORD", "p"), SMTPTLSNone},
+	} {
+		a, err := LoadAlerts(envOf(tc.env))
+		assert.NilError(t, err)
+		assert.Check(t, a.MailTLS() == tc.want, "%v: %s, want %s", tc.env, a.MailTLS(), tc.want)
 	}
 }
 

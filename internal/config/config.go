@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,20 +24,26 @@ const ExitCode = 78
 
 // Defaults.
 const (
-	DefaultListen          = "127.0.0.1:7234"
-	DefaultSystemDataDir   = "/var/lib/stigmer"
-	DefaultSystemLogDir    = "/var/log/stigmer"
-	DefaultContainerCLI    = "docker"
-	DefaultRestartMaxDelay = 30 * time.Second
+	DefaultListen        = "127.0.0.1:7234"
+	DefaultSystemDataDir = "/var/lib/stigmer"
+	DefaultSystemLogDir  = "/var/log/stigmer"
+	// DefaultSystemRuntimeDir is the unit's RuntimeDirectory=: systemd
+	// makes it at each start and removes it at each stop.
+	DefaultSystemRuntimeDir = "/run/stigmer"
+	DefaultContainerCLI     = "docker"
+	DefaultRestartMaxDelay  = 30 * time.Second
 	// MinRestartMaxDelay is the smallest backoff cap accepted.
 	MinRestartMaxDelay = time.Second
 )
 
 // Config is the checked configuration of the server and its runners.
 type Config struct {
-	Listen          string
-	DataDir         string
-	LogDir          string
+	Listen  string
+	DataDir string
+	LogDir  string
+	// RuntimeDir holds the server's Unix sockets (see OperatorSocket and
+	// RunnerSocket).
+	RuntimeDir      string
 	LLM             LLM
 	AgentImage      string        // empty: the agent runner runs natively
 	ContainerCLI    string        // docker or a compatible CLI (podman)
@@ -44,6 +51,9 @@ type Config struct {
 	// AllowNonLoopback is STIGMER_ALLOW_NON_LOOPBACK=1: the operator chose
 	// to let Listen be a non-loopback address.
 	AllowNonLoopback bool
+	// AllowedHosts are STIGMER_ALLOWED_HOSTS: names the API answers to
+	// besides its own address (see CheckHost in package api).
+	AllowedHosts []AllowedHost
 	// Alerts are the STIGMER_ALERT_* settings, see LoadAlerts.
 	Alerts Alerts
 }
@@ -66,18 +76,17 @@ type Error struct {
 
 func (e *Error) Error() string {
 	value := e.Value
-	if secretVars[e.Var] {
+	if IsSecret(e.Var) {
 		value = Mask(value)
 	}
 	return fmt.Sprintf("%s=%q %s (set it in /etc/default/stigmer or /etc/sysconfig/stigmer, or the environment)", e.Var, value, e.Fix)
 }
 
-// secretVars are never shown in full, in errors, logs or status.
-var secretVars = map[string]bool{"OPENAI_API_KEY": true, "STIGMER_ALERT_SMTP_PASSWORD": true}
-
 // IsSecret reports whether the variable name holds a secret that is never
-// shown in full (see Mask).
-func IsSecret(name string) bool { return secretVars[name] }
+// shown in full, in errors, logs or status (see Mask).
+func IsSecret(name string) bool {
+	return slices.ContainsFunc(vars, func(v Var) bool { return v.Name == name && v.Secret })
+}
 
 // Getenv looks a variable up; tests pass a map, the binary os.Getenv.
 type Getenv func(string) string
@@ -152,7 +161,7 @@ func check(getenv Getenv) (*Config, []dir, error) {
 	}
 	var dirs []dir
 	steps := []func(Getenv) error{
-		c.checkListen,
+		c.checkListen, c.loadAllowedHosts,
 		func(getenv Getenv) (err error) { dirs, err = c.resolveDirs(getenv); return err },
 		c.checkLLM, c.checkAgentImage, c.loadRestartMaxDelay,
 		func(getenv Getenv) (err error) { c.Alerts, err = LoadAlerts(getenv); return err },
@@ -216,20 +225,69 @@ func IsLoopback(host string) bool {
 // value) that the operator set to choose it, for the error message.
 type dir struct{ path, from, value string }
 
-// resolveDirs decides the data and log directories and checks that they
-// are absolute paths, creating nothing.
+// The server's Unix sockets, in its runtime directory.
+const (
+	// OperatorSocket serves root's operations (the history) to root and
+	// the service's user, as the peer's credentials say.
+	OperatorSocket = "stigmer.sock"
+	// RunnerSocket is the runners' control socket for a container, which
+	// cannot inherit a socket pair; its directory is the service user's
+	// alone.
+	RunnerSocket = "runners/control.sock"
+)
+
+// maxSocketPath is the longest path a Unix socket may have (sun_path,
+// less its terminating NUL).
+const maxSocketPath = 107
+
+// resolveDirs decides the data, log and runtime directories and checks
+// that they are absolute paths, creating nothing.
 func (c *Config) resolveDirs(getenv Getenv) ([]dir, error) {
 	data, log, err := dirs(getenv)
 	if err != nil {
 		return nil, err
 	}
-	c.DataDir, c.LogDir = data.path, log.path
-	for _, d := range []dir{data, log} {
+	run, err := runtimeDir(getenv)
+	if err != nil {
+		return nil, err
+	}
+	c.DataDir, c.LogDir, c.RuntimeDir = data.path, log.path, run.path
+	for _, d := range []dir{data, log, run} {
 		if !filepath.IsAbs(d.path) {
 			return nil, &Error{Var: d.from, Value: d.value, Fix: "is not an absolute path; use for example /var/lib/stigmer"}
 		}
 	}
-	return []dir{data, log}, nil
+	if n := len(filepath.Join(run.path, RunnerSocket)); n > maxSocketPath {
+		return nil, &Error{Var: run.from, Value: run.value, Fix: fmt.Sprintf("makes the server's sockets too long a path (%s is %d bytes, a Unix socket's may have %d); set STIGMER_RUNTIME_DIR to a shorter directory, for example /run/user/%d/stigmer", filepath.Join(run.path, RunnerSocket), n, maxSocketPath, os.Getuid())}
+	}
+	return []dir{data, log, run}, nil
+}
+
+// runtimeDir is STIGMER_RUNTIME_DIR, else the unit's runtime directory
+// under systemd, else $STIGMER_HOME/run.
+func runtimeDir(getenv Getenv) (dir, error) {
+	if v := getenv("STIGMER_RUNTIME_DIR"); v != "" {
+		return dir{v, "STIGMER_RUNTIME_DIR", v}, nil
+	}
+	if UnderSystemd(getenv) {
+		return dir{DefaultSystemRuntimeDir, "STIGMER_RUNTIME_DIR", DefaultSystemRuntimeDir}, nil
+	}
+	home, err := Home(getenv)
+	if err != nil {
+		return dir{}, err
+	}
+	from := "STIGMER_HOME"
+	if getenv("STIGMER_HOME") == "" {
+		from = "HOME"
+	}
+	return dir{filepath.Join(home, "run"), from, getenv(from)}, nil
+}
+
+// RuntimeDir is the runtime directory the configuration names, unchecked:
+// where a command finds the server's sockets.
+func RuntimeDir(getenv Getenv) (string, error) {
+	d, err := runtimeDir(getenv)
+	return d.path, err
 }
 
 // Dirs returns the data and log directories the configuration names,

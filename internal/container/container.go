@@ -8,7 +8,6 @@ package container
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -26,14 +25,20 @@ type Runtime struct {
 	// EnvNames are passed as `-e NAME` (no value): the CLI copies them
 	// from its own environment, so secrets never show on a command line.
 	EnvNames []string
-	// RemoveTimeout bounds RemoveStale (default 20 s).
-	RemoveTimeout time.Duration
+	// Mounts are passed as `-v HOST:CONTAINER` (the runners' socket).
+	Mounts []string
+	// RemoveTimeout bounds RemoveStale (default 20 s), KillTimeout Kill
+	// (default 5 s).
+	RemoveTimeout, KillTimeout time.Duration
 }
 
 // Args are the arguments after the CLI name:
-// run --rm --init --name stigmer-agent-runner --network host -e NAME... IMAGE
+// run --rm --init --name stigmer-agent-runner --network host -v MOUNT... -e NAME... IMAGE
 func (r Runtime) Args() []string {
 	args := []string{"run", "--rm", "--init", "--name", Name, "--network", "host"}
+	for _, m := range r.Mounts {
+		args = append(args, "-v", m)
+	}
 	for _, n := range r.EnvNames {
 		args = append(args, "-e", n)
 	}
@@ -53,10 +58,30 @@ func (r Runtime) RemoveStale(ctx context.Context) error {
 	if timeout == 0 {
 		timeout = 20 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return r.call(ctx, timeout, "removing stale container", "rm", "--force", Name)
+}
+
+// Kill kills the container named Name (SIGKILL, through the engine). The
+// supervisor does it before it SIGKILLs a hung or stopping agent runner:
+// that signal reaches only the `docker run` client, and the container,
+// which the engine runs, would live on. "No such container" is success;
+// it gives up after KillTimeout (5 s by default), or when ctx ends.
+func (r Runtime) Kill(ctx context.Context) error {
+	timeout := r.KillTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	return r.call(ctx, timeout, "killing container", "kill", Name)
+}
+
+// call runs the CLI with args, bounded by timeout and ctx. "No such
+// container" is success; what fails says what was done and what the CLI
+// said.
+func (r Runtime) call(ctx context.Context, timeout time.Duration, doing string, args ...string) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("no answer within %s", timeout))
 	defer cancel()
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, r.CLI, "rm", "--force", Name)
+	cmd := exec.CommandContext(ctx, r.CLI, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// On timeout kill the CLI's whole process group, so that nothing it
 	// started lives on; should something still hold the output pipe open,
@@ -70,8 +95,8 @@ func (r Runtime) RemoveStale(ctx context.Context) error {
 		return nil
 	case strings.Contains(strings.ToLower(out.String()), "no such container"):
 		return nil
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("removing stale container %s with %s: no answer within %s; the container engine may be stuck (try `%s ps -a`)", Name, r.CLI, timeout, r.CLI)
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s %s with %s: %v; the container engine may be stuck (try `%s ps -a`)", doing, Name, r.CLI, context.Cause(ctx), r.CLI)
 	}
-	return fmt.Errorf("removing stale container %s with %s: %w: %s", Name, r.CLI, err, strings.TrimSpace(out.String()))
+	return fmt.Errorf("%s %s with %s: %w: %s", doing, Name, r.CLI, err, strings.TrimSpace(out.String()))
 }

@@ -11,10 +11,12 @@ import (
 )
 
 func TestArgs(t *testing.T) {
-	rt := Runtime{CLI: "docker", Image: "example/agent:1.0", EnvNames: []string{"STIGMER_SERVER_URL", "OPENAI_API_KEY"}}
+	rt := Runtime{CLI: "docker", Image: "example/agent:1.0", EnvNames: []string{"STIGMER_CONTROL_SOCKET", "OPENAI_API_KEY"},
+		Mounts: []string{"/run/stigmer/runners/control.sock:/run/stigmer/runners/control.sock"}}
 	assert.DeepEqual(t, rt.Args(), []string{
 		"run", "--rm", "--init", "--name", "stigmer-agent-runner", "--network", "host",
-		"-e", "STIGMER_SERVER_URL", "-e", "OPENAI_API_KEY", "example/agent:1.0",
+		"-v", "/run/stigmer/runners/control.sock:/run/stigmer/runners/control.sock",
+		"-e", "STIGMER_CONTROL_SOCKET", "-e", "OPENAI_API_KEY", "example/agent:1.0",
 	})
 	cmd := rt.Command()
 	assert.Equal(t, cmd.Args[0], "docker")

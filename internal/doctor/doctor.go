@@ -10,6 +10,8 @@ import (
 	"os/user"
 	"time"
 
+	"github.com/stigmer/stigmer/internal/api"
+	"github.com/stigmer/stigmer/internal/peer"
 	"github.com/stigmer/stigmer/internal/portowner"
 	"github.com/stigmer/stigmer/internal/unitstate"
 )
@@ -53,9 +55,11 @@ func Checks() []Check {
 		{"active", checkActive},
 		{"restarts", checkRestarts},
 		{"last-crash", checkLastCrash},
+		{"history", checkHistory},
 		{"systemd", checkSystemd},
 		{"env-file", checkEnvFile},
 		{"config", checkConfig},
+		{"variables", checkVariables},
 		{"user", checkUser},
 		{"data-dir", checkDataDir},
 		{"log-dir", checkLogDir},
@@ -161,9 +165,18 @@ func System(version string) *Env {
 		ReadFile:      os.ReadFile,
 		Proc:          portowner.Proc{Root: "/proc"},
 		DiskSpace:     diskSpace,
-		HTTP:          &http.Client{Timeout: 3 * time.Second},
+		HTTP:          checkedClient(),
 		Now:           time.Now,
 	}
+}
+
+// checkedClient is the API check's HTTP client: no proxy, and no server
+// that neither root, the service's user nor this user runs (see package
+// peer): what an impostor on the port would answer is not quoted.
+func checkedClient() *http.Client {
+	t := api.LocalTransport()
+	t.DialContext = peer.Trusted().DialTCP(portowner.Proc{Root: "/proc"})
+	return &http.Client{Timeout: 3 * time.Second, Transport: t}
 }
 
 // unitState reads the unit once.

@@ -266,6 +266,14 @@ func TestEachBreakageIsNamed(t *testing.T) {
 			}
 		}, "last-crash", Skip, "permission denied; run as root", ""},
 
+		// history
+		{"history damaged", func(s *system) { s.file("var/lib/stigmer/history.db", strings.Repeat("junk", 4096), 0o600) },
+			"history", Fail, "history.db is damaged: damaged: neither meta page", "sudo systemctl restart stigmer: the server moves it aside"},
+		{"history moved aside", func(s *system) {
+			s.file("var/lib/stigmer/history.db.broken-20260301T100000Z", "junk", 0o600)
+			s.file("var/lib/stigmer/history.db.broken-20260301T110000Z", "junk", 0o600)
+		}, "history", Fail, "was damaged and moved aside as " /* the newest: */, "history.db.broken-20260301T100000Z " /* both */},
+
 		// systemd
 		{"systemd below the floor", func(s *system) { s.unit.SystemdVersion = "237" },
 			"systemd", Fail, "systemd 237 is older than 239", "Ubuntu 20.04+, Debian 11+ or RHEL 8+"},
@@ -347,6 +355,18 @@ func TestEachBreakageIsNamed(t *testing.T) {
 			"api", Fail, "answers but is not ready: agent-runner is not registered", "stigmer server status"},
 		{"server of another version", func(s *system) { s.api.version = "1.2.2" },
 			"api", Fail, "runs stigmer 1.2.2, this command is 1.2.3", "sudo systemctl restart stigmer"},
+		// variables
+		{"a misspelt variable in the env file", func(s *system) { s.appendEnv("STIGMER_LISTN=127.0.0.1:1\n") },
+			"variables", Fail, "etc/default/stigmer:3: STIGMER_LISTN is not a stigmer variable and is ignored; did you mean STIGMER_LISTEN?",
+			"etc/default/stigmer: rename STIGMER_LISTN to STIGMER_LISTEN on line 3, then sudo systemctl restart stigmer"},
+		{"a variable of the runners in the env file", func(s *system) { s.appendEnv("\nSTIGMER_RUNNER_TOKEN=x\n") },
+			"variables", Fail, "etc/default/stigmer:4: STIGMER_RUNNER_TOKEN is set by the server for its runners", "delete line 4"},
+		{"a misspelt variable in the unit", func(s *system) { s.unit.Environment = append(s.unit.Environment, "STIGMER_DATADIR=/srv") },
+			"variables", Fail, "the unit's Environment=: STIGMER_DATADIR is not a stigmer variable and is ignored; did you mean STIGMER_DATA_DIR?",
+			"sudo systemctl edit stigmer: fix Environment=STIGMER_DATADIR"},
+		{"the misspelt variable's setting is not applied", func(s *system) { s.appendEnv("STIGMER_LISTN=127.0.0.1:1\n") },
+			"config", Pass, "listen 127.0.0.1:", ""},
+
 		{"API beyond loopback", func(s *system) {
 			s.appendEnv("STIGMER_LISTEN=0.0.0.0:7299\nSTIGMER_ALLOW_NON_LOOPBACK=1\n")
 		}, "firewall", Warn, "listens on 0.0.0.0:7299 beyond this machine", "sudo ufw status"},
@@ -367,6 +387,39 @@ func TestEachBreakageIsNamed(t *testing.T) {
 			assert.Equal(t, Failed([]Result{r}), tc.status == Fail)
 		})
 	}
+}
+
+// The env file is read as the systemd on the host reads it: RHEL 8's 239
+// unescapes inside single quotes where 252 does not, and a line swallowed
+// by a comment ending in a backslash is never applied to the checks.
+func TestEnvFileIsReadAsTheRunningSystemdReadsIt(t *testing.T) {
+	for _, tc := range []struct {
+		systemd string
+		data    string
+	}{
+		{"239", "/srv/stigmerdata"},
+		{"245", `/srv/stigmer\data`},
+		{"252.22-1~deb12u1", `/srv/stigmer\data`},
+	} {
+		t.Run(tc.systemd, func(t *testing.T) {
+			s := newSystem(t)
+			s.unit.SystemdVersion = tc.systemd
+			s.appendEnv(`STIGMER_DATA_DIR='/srv/stigmer\data'` + "\n")
+			r := s.result("config")
+			assert.Equal(t, r.Status, Pass, r.Verdict)
+			assert.Check(t, is.Contains(r.Verdict, "data "+tc.data+","))
+		})
+	}
+	t.Run("a swallowed line", func(t *testing.T) {
+		s := newSystem(t)
+		s.appendEnv("# the port below \\\nSTIGMER_LISTEN=127.0.0.1:1\n")
+		r := s.result("config")
+		assert.Equal(t, r.Status, Fail)
+		assert.Check(t, is.Contains(r.Verdict, "line 4 is not applied"))
+		api := s.result("api")
+		assert.Equal(t, api.Status, Pass, "the API is checked where the service listens: %s", api.Verdict)
+		assert.Check(t, !strings.Contains(api.Verdict, "127.0.0.1:1 "), api.Verdict)
+	})
 }
 
 // dockerSetup configures an agent runner image with a CLI stand-in and,

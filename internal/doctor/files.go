@@ -12,6 +12,7 @@ import (
 
 	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/envfile"
+	"github.com/stigmer/stigmer/internal/history"
 )
 
 // owner is a file's owner as user:group names (numbers when unnamed).
@@ -273,6 +274,44 @@ func (e *Env) writableBySandbox(ctx context.Context, dir, variable string, custo
 	}
 	return fail(fmt.Sprintf("sudo systemctl edit stigmer: add [Service] ReadWritePaths=%s, then sudo systemctl restart stigmer", dir),
 		"%s (%s) is not in the unit's ReadWritePaths=: ProtectSystem=strict makes it read-only for the service", dir, variable), true
+}
+
+// checkHistory: the history in the data directory is sound, and no
+// damaged one was moved aside (history.db.broken-TIME) that nobody has
+// looked at yet: the server started a new history then, and the old
+// events are only in that file. It reads the file's pages without
+// mapping or locking it, so it works while the server runs.
+func checkHistory(ctx context.Context, e *Env) Result {
+	dir := e.service(ctx).get("STIGMER_DATA_DIR", config.DefaultSystemDataDir)
+	broken, err := history.BrokenFiles(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return skip("%s does not exist (see the data-dir check)", dir)
+	case err != nil:
+		return e.cannotRead(dir, err)
+	}
+	path := filepath.Join(dir, history.FileName)
+	if err := history.Check(path); errors.Is(err, history.ErrDamaged) {
+		return fail("sudo systemctl restart stigmer: the server moves it aside as "+history.BrokenPrefix+"TIME and starts a new history",
+			"%s is damaged: %v", path, err)
+	} else if err != nil {
+		return e.cannotRead(path, err)
+	}
+	if len(broken) > 0 {
+		r := fail("keep it while you need its events (stigmer events reads only the new history), then: sudo rm "+strings.Join(broken, " "),
+			"%s was damaged and moved aside as %s; the server started a new history", path, broken[len(broken)-1])
+		if len(broken) > 1 {
+			r.Detail = append([]string{"earlier ones:"}, broken[:len(broken)-1]...)
+		}
+		return r
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return pass("no history yet in %s (the server starts one)", dir)
+	} else if err != nil {
+		return e.cannotRead(path, err)
+	}
+	return pass("%s: sound, %s", path, bytes(uint64(fi.Size())))
 }
 
 // Disk space thresholds for the data directory.

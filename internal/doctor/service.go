@@ -66,8 +66,12 @@ func (e *Env) service(ctx context.Context) *service {
 		}
 	}
 	var parsed [][]envfile.Var
+	systemd := 0 // unknown: the floor's rules
+	if st, err := e.unitState(ctx); err == nil {
+		systemd, _ = unitstate.VersionNumber(st.SystemdVersion)
+	}
 	for _, f := range files {
-		ef := e.readEnvFile(f)
+		ef := e.readEnvFile(f, systemd)
 		s.files = append(s.files, ef)
 		parsed = append(parsed, ef.vars)
 	}
@@ -76,7 +80,9 @@ func (e *Env) service(ctx context.Context) *service {
 	return s
 }
 
-func (e *Env) readEnvFile(f unitstate.EnvironmentFile) *envFile {
+// readEnvFile reads an env file as systemd release systemd does (0:
+// unknown, read as the oldest supported).
+func (e *Env) readEnvFile(f unitstate.EnvironmentFile, systemd int) *envFile {
 	ef := &envFile{path: f.Path, optional: f.Optional}
 	ef.info, ef.statErr = os.Stat(f.Path)
 	if ef.statErr != nil {
@@ -87,7 +93,7 @@ func (e *Env) readEnvFile(f unitstate.EnvironmentFile) *envFile {
 		ef.readErr = err
 		return ef
 	}
-	ef.vars, ef.problems = envfile.Parse(data)
+	ef.vars, ef.problems = envfile.Parse(data, systemd)
 	return ef
 }
 

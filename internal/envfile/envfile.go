@@ -2,9 +2,23 @@
 // EnvironmentFile= does (systemd.exec(5)): NAME=value lines, # and ;
 // comments, single and double quotes, backslash escapes and continuation
 // lines, trailing whitespace dropped. It mirrors systemd's own parser
-// (src/basic/env-file.c) so that what it returns is what the service gets,
-// and it names every line systemd would silently ignore or misread, which
-// systemd itself does not. It does no shell expansion, as systemd does none.
+// (src/basic/env-file.c, src/basic/fileio.c before 240) release by release,
+// so that what it returns is what the service gets from the systemd that
+// runs it, and it names every line systemd would silently ignore or
+// misread, which systemd itself does not. It does no shell expansion, as
+// systemd does none.
+//
+// Where releases differ (systemd's NEWS and the pull requests that changed
+// env-file.c):
+//   - before 241 (RHEL 8's 239) a backslash escapes the next byte inside
+//     single quotes too ('pa\ss' is pass), and inside double quotes it is
+//     dropped before any byte ("C:\path\x" is C:pathx);
+//   - from 241 single quotes are literal, and inside double quotes only \"
+//     is unescaped, other backslashes stay (systemd pull request 11427);
+//   - from 247 \\, \` and \$ are unescaped inside double quotes as well
+//     (pull request 17027);
+//   - before 254 a comment that ends in a backslash swallows the next line,
+//     which is never applied (pull request 28079).
 package envfile
 
 import (
@@ -30,14 +44,20 @@ type Problem struct {
 
 func (p Problem) String() string { return fmt.Sprintf("line %d: %q %s", p.Line, p.Text, p.Why) }
 
-// Parse reads data as systemd reads an environment file. It returns the
-// assignments systemd applies, in order (a later one of a name wins), and
-// the problems found; with invalid UTF-8 systemd refuses the whole file
-// (the service does not start), which is a problem too.
-func Parse(data []byte) (vars []Var, problems []Problem) {
+// Floor is the oldest systemd release stigmer supports (RHEL 8), whose
+// rules Parse applies when the release is not known.
+const Floor = 239
+
+// Parse reads data as systemd release systemd (its major version, as
+// `systemctl --version` prints it; 0 when unknown, read as Floor) reads
+// an environment file. It returns the assignments that release applies,
+// in order (a later one of a name wins), and the problems found; with
+// invalid UTF-8 systemd refuses the whole file (the service does not
+// start), which is a problem too.
+func Parse(data []byte, systemd int) (vars []Var, problems []Problem) {
 	lines := strings.Split(string(data), "\n")
 	text := func(n int) string { return strings.TrimRight(lines[n-1], "\r") }
-	p := &parser{line: 1}
+	p := &parser{line: 1, dialect: dialectOf(systemd)}
 	for _, c := range data {
 		p.step(c)
 	}
@@ -58,9 +78,16 @@ func Parse(data []byte) (vars []Var, problems []Problem) {
 		}
 	}
 	for _, n := range p.swallowingComments {
-		if n < len(lines) && !blankOrComment(text(n+1)) {
-			problems = append(problems, Problem{n, text(n), fmt.Sprintf("is a comment ending in a backslash: systemd before 254 (every supported release) reads line %d as part of the comment", n+1)})
+		if n >= len(lines) || blankOrComment(text(n+1)) {
+			continue
 		}
+		why := fmt.Sprintf("is a comment ending in a backslash: systemd before 254 reads line %d as part of the comment and never applies it", n+1)
+		if p.commentEscapeSwallows {
+			why += " (so does the systemd here: line " + fmt.Sprint(n+1) + " is not applied)"
+		} else {
+			why += " (the systemd here applies it; older ones, RHEL 8 and Ubuntu 20.04 among them, do not)"
+		}
+		problems = append(problems, Problem{n, text(n), why})
 	}
 	slices.SortStableFunc(problems, func(a, b Problem) int { return a.Line - b.Line })
 	return vars, problems

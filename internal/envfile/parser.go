@@ -12,6 +12,7 @@ const (
 	inValue
 	valueEscape
 	singleQuote
+	singleQuoteEscape // systemd before 241 only
 	doubleQuote
 	doubleQuoteEscape
 	comment
@@ -27,9 +28,45 @@ type assignment struct {
 	unclosed    byte // the quote still open at the end of the file
 }
 
+// dialect is how one systemd release reads escapes (see Parse).
+type dialect struct {
+	// singleQuoteEscapes: a backslash inside single quotes escapes the
+	// next byte (before 241).
+	singleQuoteEscapes bool
+	// doubleQuoteDropsBackslash: inside double quotes a backslash before
+	// any byte is dropped (before 241); from 241 it stays unless the byte
+	// is one the release unescapes.
+	doubleQuoteDropsBackslash bool
+	// doubleQuoteUnescapes are the bytes a backslash unescapes inside
+	// double quotes from 241: '"' in 241-246, "\"\\`$" from 247.
+	doubleQuoteUnescapes string
+	// commentEscapeSwallows: a comment ending in a backslash goes on with
+	// the next line (before 254).
+	commentEscapeSwallows bool
+}
+
+// dialectOf is systemd's release's dialect; 0 (unknown) is the oldest
+// release stigmer supports, 239 (RHEL 8).
+func dialectOf(systemd int) dialect {
+	if systemd == 0 {
+		systemd = Floor
+	}
+	d := dialect{commentEscapeSwallows: systemd < 254}
+	switch {
+	case systemd < 241:
+		d.singleQuoteEscapes, d.doubleQuoteDropsBackslash = true, true
+	case systemd < 247:
+		d.doubleQuoteUnescapes = "\""
+	default:
+		d.doubleQuoteUnescapes = shellNeedEscape
+	}
+	return d
+}
+
 // parser is systemd's state machine, byte by byte; it records assignments
 // systemd would drop as well, so that Parse can name them.
 type parser struct {
+	dialect
 	st          state
 	line        int
 	key, value  strings.Builder
@@ -113,12 +150,18 @@ func (p *parser) step(c byte) {
 			p.value.WriteByte(c)
 		}
 	case singleQuote:
-		if c == '\'' {
+		switch {
+		case c == '\'':
 			p.st = preValue
-		} else {
+		case c == '\\' && p.singleQuoteEscapes:
+			p.st = singleQuoteEscape
+		default:
 			p.countNewline(c)
 			p.value.WriteByte(c)
 		}
+	case singleQuoteEscape:
+		p.st = singleQuote
+		p.escapedNewlineOr(c)
 	case doubleQuote:
 		switch c {
 		case '"':
@@ -132,9 +175,12 @@ func (p *parser) step(c byte) {
 	case doubleQuoteEscape:
 		p.st = doubleQuote
 		switch {
-		case in(shellNeedEscape, c):
+		case p.doubleQuoteDropsBackslash:
+			p.escapedNewlineOr(c)
+		case in(p.doubleQuoteUnescapes, c):
 			p.value.WriteByte(c)
-		case c == '\n':
+		case c == '\n' || (c == '\r' && p.doubleQuoteUnescapes != shellNeedEscape):
+			// a backslash before \r: dropped with it before 247, kept from 247
 			p.countNewline(c)
 		default:
 			p.value.WriteByte('\\')
@@ -149,14 +195,30 @@ func (p *parser) step(c byte) {
 		}
 	case commentEscape:
 		// systemd 254 ends the comment at this newline; older releases
-		// go on with the comment on the next line.
-		if c == '\n' {
+		// go on with the comment on the next line, which they never
+		// apply.
+		switch {
+		case c == '\n' && p.commentEscapeSwallows:
+			p.swallowingComments = append(p.swallowingComments, p.line)
+			p.st = comment
+			p.countNewline(c)
+		case in(newline, c):
 			p.swallowingComments = append(p.swallowingComments, p.line)
 			p.endLine(c)
-		} else {
+		default:
 			p.st = comment
 		}
 	}
+}
+
+// escapedNewlineOr is a byte after a backslash that the release simply
+// unescapes: a newline (or \r) is dropped, any other byte kept.
+func (p *parser) escapedNewlineOr(c byte) {
+	if in(newline, c) {
+		p.countNewline(c)
+		return
+	}
+	p.value.WriteByte(c)
 }
 
 func (p *parser) trackKeyWhitespace(c byte) {
@@ -188,10 +250,10 @@ func (p *parser) finish() {
 		p.push(false)
 	case preValue, inValue, valueEscape:
 		p.push(true)
-	case singleQuote, doubleQuote, doubleQuoteEscape:
-		q := byte('\'')
-		if p.st != singleQuote {
-			q = '"'
+	case singleQuote, singleQuoteEscape, doubleQuote, doubleQuoteEscape:
+		q := byte('"')
+		if p.st == singleQuote || p.st == singleQuoteEscape {
+			q = '\''
 		}
 		p.push(true)
 		p.assignments[len(p.assignments)-1].unclosed = q

@@ -1,4 +1,3 @@
-// Package history keeps the lifecycle events of the server and its runners in a bbolt file in the data directory: durable across kill -9, bounded, readable by its owner only.
 package history
 
 import (
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -37,6 +37,9 @@ const (
 	RunnerStart = "runner-start"
 	RunnerExit  = "runner-exit" // Exit, RestartIn; Reason when killed for hanging
 	AlertSent   = "alert"       // an alert went out (or was held back)
+	// HistoryBroken starts a new history after a damaged file was moved
+	// aside; Reason names the file and what was wrong.
+	HistoryBroken = "history-broken"
 )
 
 // Event is one thing that happened to the server or a runner.
@@ -106,7 +109,7 @@ var ErrLocked = errors.New("held by another process")
 // Open opens (or, unless read-only, creates with mode 0600) the store in
 // dataDir. Every failure is an *Error naming the file and the fix; the
 // server runs on without history then.
-func Open(dataDir string, o Options) (st *Store, err error) {
+func Open(dataDir string, o Options) (*Store, error) {
 	path := filepath.Join(dataDir, FileName)
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = DefaultMaxEvents
@@ -114,10 +117,15 @@ func Open(dataDir string, o Options) (st *Store, err error) {
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = 2 * time.Second
 	}
-	defer recoverCorrupt(path, &err)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly})
-	if err != nil {
+	if err := Check(path); err != nil {
+		if errors.Is(err, ErrDamaged) {
+			return nil, corruptError(path, err)
+		}
 		return nil, openError(path, err)
+	}
+	db, err := openBolt(path, o)
+	if err != nil {
+		return nil, err
 	}
 	s := &Store{db: db, path: path, maxEvents: o.MaxEvents}
 	if err := s.checkFormat(o.ReadOnly); err != nil {
@@ -125,6 +133,30 @@ func Open(dataDir string, o Options) (st *Store, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openBolt opens the file with bbolt, which reads its freelist as it
+// opens. Should that fault, the file is closed again (its lock with it).
+func openBolt(path string, o Options) (db *bolt.DB, err error) {
+	var file *os.File
+	defer func() {
+		if err != nil && db == nil && file != nil {
+			file.Close()
+		}
+	}()
+	defer guard(path, &err)()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: o.LockTimeout, ReadOnly: o.ReadOnly,
+		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, mode)
+			file = f
+			return f, err
+		},
+	})
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	return db, nil
 }
 
 // openError explains why bbolt could not open path.
@@ -140,20 +172,33 @@ func openError(path string, err error) error {
 	return &Error{path, err, "check that the data directory is writable and has free space (df -h " + filepath.Dir(path) + ")"}
 }
 
+// corruptError is a damaged file. The server moves such a file aside at
+// its start (OpenOrReset); a reader can only say so.
 func corruptError(path string, err error) error {
-	return &Error{path, fmt.Errorf("damaged: %w", err), "move it aside (mv " + path + " " + path + ".damaged) and restart stigmer; a new history starts, the old file stays for inspection"}
+	if !errors.Is(err, ErrDamaged) {
+		err = fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return &Error{path, err, "the server moves it aside as " + FileName + ".broken-TIME and starts a new history when it starts (sudo systemctl restart stigmer)"}
 }
 
-// recoverCorrupt turns a panic of bbolt, which panics on some damaged
-// pages instead of returning an error, into a corruption error: a broken
-// history must never crash the server.
-func recoverCorrupt(path string, err *error) {
-	if r := recover(); r != nil {
-		*err = corruptError(path, fmt.Errorf("%v", r))
+// guard makes a fault while bbolt reads the mapped file (damage inside the
+// file that Check cannot see, or an I/O error of the disk under it) a
+// panic of this goroutine instead of a fatal SIGBUS, and turns that panic,
+// and those bbolt raises itself on some damaged pages, into a corruption
+// error: a broken history must never crash the server. Use it as
+// `defer guard(path, &err)()` in every function that reaches bbolt.
+func guard(path string, err *error) func() {
+	was := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(was)
+		if r := recover(); r != nil {
+			*err = corruptError(path, fmt.Errorf("%v", r))
+		}
 	}
 }
 
-func (s *Store) checkFormat(readOnly bool) error {
+func (s *Store) checkFormat(readOnly bool) (err error) {
+	defer guard(s.path, &err)()
 	return s.update(readOnly, func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -204,7 +249,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // Add records e (Seq and, when zero, Time are set here) and drops the
 // oldest events beyond the bound. It returns once the event is on disk.
 func (s *Store) Add(e Event) (err error) {
-	defer recoverCorrupt(s.path, &err)
+	defer guard(s.path, &err)()
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -271,7 +316,7 @@ func trim(events *bolt.Bucket, last uint64, max int) error {
 // Events returns the events at or after since (all when zero), oldest
 // first.
 func (s *Store) Events(since time.Time) (out []Event, err error) {
-	defer recoverCorrupt(s.path, &err)
+	defer guard(s.path, &err)()
 	err = s.db.View(func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
 		if events == nil {
@@ -293,7 +338,7 @@ func (s *Store) Events(since time.Time) (out []Event, err error) {
 
 // Last returns the newest event for which match is true, or nil.
 func (s *Store) Last(match func(Event) bool) (found *Event, err error) {
-	defer recoverCorrupt(s.path, &err)
+	defer guard(s.path, &err)()
 	err = s.db.View(func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
 		if events == nil {
@@ -323,27 +368,11 @@ const UncleanPrefix = "unclean/"
 // Counts returns how many events of each kind were ever recorded, including
 // those dropped by the bound: they outlive restarts and trimming. Unclean
 // ones are counted again under UncleanPrefix+kind.
-func (s *Store) Counts() (out map[string]uint64, err error) {
-	defer recoverCorrupt(s.path, &err)
-	out = map[string]uint64{}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		counts := tx.Bucket(bucketCounts)
-		if counts == nil {
-			return nil
-		}
-		return counts.ForEach(func(k, v []byte) error {
-			if len(v) == 8 {
-				out[string(k)] = binary.BigEndian.Uint64(v)
-			}
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) Counts() (map[string]uint64, error) { return s.counters(bucketCounts) }
 
 // Get reads the JSON record name into v; false when there is none.
 func (s *Store) Get(name string, v any) (ok bool, err error) {
-	defer recoverCorrupt(s.path, &err)
+	defer guard(s.path, &err)()
 	err = s.db.View(func(tx *bolt.Tx) error {
 		state := tx.Bucket(bucketState)
 		if state == nil {
@@ -361,7 +390,7 @@ func (s *Store) Get(name string, v any) (ok bool, err error) {
 
 // Put stores v as the JSON record name (alert rate-limit state).
 func (s *Store) Put(name string, v any) (err error) {
-	defer recoverCorrupt(s.path, &err)
+	defer guard(s.path, &err)()
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -119,8 +120,91 @@ func TestADamagedFileIsRefusedWithTheFix(t *testing.T) {
 	_, err := Open(dir, Options{})
 	var he *Error
 	assert.Assert(t, errors.As(err, &he), "%v", err)
-	assert.ErrorContains(t, err, "damaged")
-	assert.ErrorContains(t, err, "mv "+filepath.Join(dir, FileName))
+	assert.Assert(t, errors.Is(err, ErrDamaged), "%v", err)
+	assert.ErrorContains(t, err, "the server moves it aside as history.db.broken-TIME")
+}
+
+// filled is a history of n events, closed, and its path.
+func filled(t *testing.T, n int) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	s, err := Open(dir, Options{})
+	assert.NilError(t, err)
+	for i := range n {
+		assert.NilError(t, s.Add(Event{Kind: RunnerExit, Component: "workflow-runner", PID: i, Reason: strings.Repeat("a reason that fills pages ", 4)}))
+	}
+	assert.NilError(t, s.Close())
+	return dir, filepath.Join(dir, FileName)
+}
+
+// A file cut short (a full disk, a copy that stopped, a crash of the file
+// system) makes bbolt read past its end: a SIGBUS that would kill the test
+// binary, as it killed the server, its ExecStopPost and `stigmer events`.
+// Each length is refused as damaged instead.
+func TestACutShortFileIsDamagedNotAFault(t *testing.T) {
+	dir, path := filled(t, 3000)
+	whole, err := os.ReadFile(path)
+	assert.NilError(t, err)
+	for _, n := range []int{len(whole) / 3, len(whole)/3 + 1, len(whole) / 2, 3 * 4096, 4096 + 100, 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			assert.NilError(t, os.WriteFile(path, whole[:n], 0o600))
+			for _, ro := range []bool{false, true} {
+				_, err := Open(dir, Options{ReadOnly: ro})
+				assert.Assert(t, errors.Is(err, ErrDamaged), "read-only %v: %v", ro, err)
+				assert.Check(t, errors.Is(Check(path), ErrDamaged))
+			}
+		})
+	}
+	assert.NilError(t, os.WriteFile(path, whole, 0o600))
+	assert.NilError(t, Check(path), "the whole file is sound")
+}
+
+// A file cut short under an open store (another process truncated it)
+// faults on the next read; the guard makes that an error.
+func TestAFaultWhileReadingIsAnError(t *testing.T) {
+	dir, path := filled(t, 3000)
+	s := open(t, dir, Options{})
+	assert.NilError(t, os.Truncate(path, 2*4096))
+	_, err := s.Events(time.Time{})
+	assert.Assert(t, errors.Is(err, ErrDamaged), "%v", err)
+	_, err = s.Counts()
+	assert.Assert(t, errors.Is(err, ErrDamaged), "%v", err)
+}
+
+func TestOpenOrResetMovesADamagedFileAside(t *testing.T) {
+	dir, path := filled(t, 3000)
+	assert.NilError(t, os.Truncate(path, 4096*3))
+	now := time.Date(2026, 11, 29, 6, 0, 0, 0, time.FixedZone("CET", 3600))
+	s, reset, err := OpenOrReset(dir, Options{}, now)
+	assert.NilError(t, err)
+	defer s.Close()
+	assert.Assert(t, reset != nil)
+	assert.Equal(t, reset.Broken, filepath.Join(dir, "history.db.broken-20261129T050000Z"))
+	assert.Assert(t, errors.Is(reset.Why, ErrDamaged))
+	assert.ErrorContains(t, reset.Why, "cut short")
+	fi, err := os.Stat(reset.Broken)
+	assert.NilError(t, err)
+	assert.Equal(t, fi.Size(), int64(4096*3), "kept as it was, for inspection")
+	assert.NilError(t, s.Add(Event{Kind: ServerStart, Component: "server"}))
+	all, err := s.Events(time.Time{})
+	assert.NilError(t, err)
+	assert.Equal(t, len(all), 1, "a new history")
+	broken, err := BrokenFiles(dir)
+	assert.NilError(t, err)
+	assert.DeepEqual(t, broken, []string{reset.Broken})
+
+	// A sound file, or one written by a newer stigmer, stays where it is.
+	s.Close()
+	s, reset, err = OpenOrReset(dir, Options{}, now)
+	assert.NilError(t, err)
+	assert.Assert(t, reset == nil)
+	s.Close()
+	// A second damaged file within the same second does not replace the first.
+	assert.NilError(t, os.WriteFile(path, []byte("junk"), 0o600))
+	s, reset, err = OpenOrReset(dir, Options{}, now)
+	assert.NilError(t, err)
+	s.Close()
+	assert.Equal(t, reset.Broken, filepath.Join(dir, "history.db.broken-20261129T050000Z.2"))
 }
 
 func TestASecondWriterIsToldWhoHoldsTheFile(t *testing.T) {

@@ -24,12 +24,25 @@ type Options struct {
 	Started time.Time
 	// Runners returns the runners' state now: the supervisor's Snapshot.
 	Runners func() []supervisor.Status
+	// Ready, when set, says whether the server is ready now, as /readyz
+	// does (stigmer_ready); the reason is not exposed.
+	Ready func() (bool, string)
 	// History, when set, returns the history store's event counts by kind
-	// since the store was created, which outlive server restarts. When nil,
+	// since the store was created, which outlive server restarts; nil
+	// counts and no error while the history is off. When nil or off,
 	// stigmer_history_events_total is left out. An error loses that metric
 	// for the scrape; the rest is served and the error logged.
+	// stigmer_history_up says whether it gave counts.
 	History func() (map[string]uint64, error)
+	// AlertSends, when set, returns the alert deliveries by sink and
+	// result since the history was created (nil and no error while it is
+	// off), as stigmer_alert_sends_total.
+	AlertSends func() (map[AlertSend]uint64, error)
 }
+
+// AlertSend is one label set of stigmer_alert_sends_total: a sink
+// ("webhook", "mail") and how the delivery went ("delivered", "failed").
+type AlertSend struct{ Sink, Result string }
 
 // NewRegistry returns a private registry (never prometheus.DefaultRegisterer:
 // no dependency can add to it unseen) holding the server's collector and the
@@ -67,7 +80,7 @@ type collector struct {
 
 	buildInfo, serverStart                                      *prometheus.Desc
 	runnerUp, runnerStart, restarts, lastExitCode, restartDelay *prometheus.Desc
-	historyEvents                                               *prometheus.Desc
+	historyEvents, historyUp, alertSends, ready                 *prometheus.Desc
 }
 
 func newCollector(o Options) *collector {
@@ -94,17 +107,30 @@ func newCollector(o Options) *collector {
 		historyEvents: prometheus.NewDesc("stigmer_history_events_total",
 			"Lifecycle events in the history store since it was created, by kind; they outlive server restarts.",
 			[]string{"kind"}, nil),
+		ready: prometheus.NewDesc("stigmer_ready",
+			"1 while the server is ready (GET /readyz answers 200: both runners registered and heartbeating), else 0.", nil, nil),
+		historyUp: prometheus.NewDesc("stigmer_history_up",
+			"1 while the history store records and reads (events, restarts and alert counts are kept), 0 while it is off (stigmer server status says why).", nil, nil),
+		alertSends: prometheus.NewDesc("stigmer_alert_sends_total",
+			"Alert deliveries by sink (webhook, mail) and result (delivered, failed) since the history was created, from the server and from the report after its death; the journal always gets the alert and is not counted.",
+			[]string{"sink", "result"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.serverStart,
-		c.runnerUp, c.runnerStart, c.restarts, c.lastExitCode, c.restartDelay} {
+		c.runnerUp, c.runnerStart, c.restarts, c.lastExitCode, c.restartDelay, c.historyUp} {
 		ch <- d
 	}
 	if c.o.History != nil {
 		ch <- c.historyEvents
+	}
+	if c.o.AlertSends != nil {
+		ch <- c.alertSends
+	}
+	if c.o.Ready != nil {
+		ch <- c.ready
 	}
 }
 
@@ -114,13 +140,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1,
 		info.Version, info.Commit, info.GoVersion, info.OS, info.Arch)
 	ch <- prometheus.MustNewConstMetric(c.serverStart, prometheus.GaugeValue, unixSeconds(c.o.Started))
+	if c.o.Ready != nil {
+		ready, _ := c.o.Ready()
+		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, boolValue(ready))
+	}
 
 	for _, r := range c.o.Runners() {
-		up := 0.0
-		if r.Up {
-			up = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.runnerUp, prometheus.GaugeValue, up, r.Name)
+		ch <- prometheus.MustNewConstMetric(c.runnerUp, prometheus.GaugeValue, boolValue(r.Up), r.Name)
 		if r.StartedAt != nil {
 			ch <- prometheus.MustNewConstMetric(c.runnerStart, prometheus.GaugeValue, unixSeconds(*r.StartedAt), r.Name)
 		}
@@ -137,17 +163,50 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			(time.Duration(r.RestartDelayMS) * time.Millisecond).Seconds(), r.Name)
 	}
 
+	c.collectHistory(ch)
+	c.collectAlertSends(ch)
+}
+
+// collectHistory sends the history's event counts, and whether it is up.
+func (c *collector) collectHistory(ch chan<- prometheus.Metric) {
+	up := 0.0
+	defer func() { ch <- prometheus.MustNewConstMetric(c.historyUp, prometheus.GaugeValue, up) }()
 	if c.o.History == nil {
 		return
 	}
 	counts, err := c.o.History()
-	if err != nil {
+	switch {
+	case err != nil:
 		ch <- prometheus.NewInvalidMetric(c.historyEvents, fmt.Errorf("reading the history's event counts: %w", err))
 		return
+	case counts == nil:
+		return // off
 	}
+	up = 1
 	for kind, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.historyEvents, prometheus.CounterValue, float64(n), kind)
 	}
+}
+
+func (c *collector) collectAlertSends(ch chan<- prometheus.Metric) {
+	if c.o.AlertSends == nil {
+		return
+	}
+	sends, err := c.o.AlertSends()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.alertSends, fmt.Errorf("reading the alert delivery counts: %w", err))
+		return
+	}
+	for s, n := range sends {
+		ch <- prometheus.MustNewConstMetric(c.alertSends, prometheus.CounterValue, float64(n), s.Sink, s.Result)
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func unixSeconds(t time.Time) float64 {

@@ -49,14 +49,26 @@ func TestExposition(t *testing.T) {
 		// wantHistory is the stigmer_history_events_total samples by kind;
 		// nil when the family must be absent.
 		wantHistory map[string]float64
-		wantLog     string
+		// wantUp is stigmer_history_up.
+		wantUp     float64
+		alertSends func() (map[AlertSend]uint64, error)
+		// wantSends is stigmer_alert_sends_total; nil when absent.
+		wantSends map[AlertSend]float64
+		wantLog   string
 	}{
 		// success
 		{name: "with history", history: func() (map[string]uint64, error) {
 			return map[string]uint64{"server_start": 7, "runner_exit": 12}, nil
-		}, wantHistory: map[string]float64{"server_start": 7, "runner_exit": 12}},
-		// no-op: the history is not wired in
+		}, wantHistory: map[string]float64{"server_start": 7, "runner_exit": 12}, wantUp: 1,
+			alertSends: func() (map[AlertSend]uint64, error) {
+				return map[AlertSend]uint64{{"webhook", "delivered"}: 2, {"webhook", "failed"}: 1, {"mail", "failed"}: 0}, nil
+			}, wantSends: map[AlertSend]float64{{"webhook", "delivered"}: 2, {"webhook", "failed"}: 1, {"mail", "failed"}: 0}},
+		{name: "a new, empty history", history: func() (map[string]uint64, error) { return map[string]uint64{}, nil },
+			wantHistory: map[string]float64{}, wantUp: 1},
+		// no-op: the history is not wired in, or off
 		{name: "without history"},
+		{name: "history off", history: func() (map[string]uint64, error) { return nil, nil },
+			alertSends: func() (map[AlertSend]uint64, error) { return nil, nil }},
 		// failure: the history's metric is lost, the rest is served
 		{name: "history failing", history: func() (map[string]uint64, error) {
 			return nil, errors.New("bolt: database not open")
@@ -64,7 +76,8 @@ func TestExposition(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logBuf bytes.Buffer
-			reg := NewRegistry(Options{Info: info, Started: serverStart, Runners: fakeRunners, History: tc.history})
+			reg := NewRegistry(Options{Info: info, Started: serverStart, Runners: fakeRunners, History: tc.history, AlertSends: tc.alertSends,
+				Ready: func() (bool, string) { return false, "agent-runner is not registered" }})
 			families := scrape(t, Handler(reg, slog.New(slog.NewTextHandler(&logBuf, nil))))
 
 			var stigmer []string
@@ -74,13 +87,16 @@ func TestExposition(t *testing.T) {
 				}
 			}
 			slices.Sort(stigmer)
-			want := []string{"stigmer_build_info", "stigmer_runner_last_exit_code", "stigmer_runner_restart_delay_seconds",
+			want := []string{"stigmer_build_info", "stigmer_history_up", "stigmer_ready", "stigmer_runner_last_exit_code", "stigmer_runner_restart_delay_seconds",
 				"stigmer_runner_restarts_total", "stigmer_runner_start_time_seconds", "stigmer_runner_up",
 				"stigmer_server_start_time_seconds"}
-			if tc.wantHistory != nil {
+			if len(tc.wantHistory) > 0 {
 				want = append(want, "stigmer_history_events_total")
-				slices.Sort(want)
 			}
+			if tc.wantSends != nil {
+				want = append(want, "stigmer_alert_sends_total")
+			}
+			slices.Sort(want)
 			assert.DeepEqual(t, stigmer, want)
 			for _, name := range stigmer {
 				assert.Check(t, families[name].GetHelp() != "", "%s has no HELP", name)
@@ -90,6 +106,7 @@ func TestExposition(t *testing.T) {
 			assertSample(t, families, "stigmer_build_info", dto.MetricType_GAUGE, labels{
 				"version": "1.2.3", "revision": "abc123", "goversion": "go1.26.8", "goos": "linux", "goarch": "amd64"}, 1)
 			assertSample(t, families, "stigmer_server_start_time_seconds", dto.MetricType_GAUGE, nil, 1767225600)
+			assertSample(t, families, "stigmer_ready", dto.MetricType_GAUGE, nil, 0)
 			for _, name := range []string{"process_start_time_seconds", "process_resident_memory_bytes", "go_goroutines"} {
 				assert.Check(t, families[name] != nil, "%s is missing: no process or Go collector", name)
 			}
@@ -122,6 +139,10 @@ func TestExposition(t *testing.T) {
 				for kind, n := range tc.wantHistory {
 					assertSample(t, families, "stigmer_history_events_total", dto.MetricType_COUNTER, labels{"kind": kind}, n)
 				}
+			}
+			assertSample(t, families, "stigmer_history_up", dto.MetricType_GAUGE, nil, tc.wantUp)
+			for send, n := range tc.wantSends {
+				assertSample(t, families, "stigmer_alert_sends_total", dto.MetricType_COUNTER, labels{"sink": send.Sink, "result": send.Result}, n)
 			}
 			if tc.wantLog != "" {
 				assert.Check(t, is.Contains(logBuf.String(), tc.wantLog))

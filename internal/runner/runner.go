@@ -10,16 +10,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
-	"github.com/stigmer/stigmer/internal/api"
+	"github.com/stigmer/stigmer/internal/control"
 )
 
 // Options are a runner's settings; the server passes them in the
 // environment (see FromEnv).
 type Options struct {
 	Name              string
-	Client            *api.Client
+	Client            *control.Client
 	Token             string
 	HeartbeatInterval time.Duration
 	// ReconnectTimeout is how long the server may stay unreachable before
@@ -32,12 +33,26 @@ type Options struct {
 // server sets are missing: someone ran the runner by hand.
 var ErrNotStartedByServer = errors.New("runners are started by the stigmer server, not by hand; run `stigmer server start` (or `systemctl start stigmer`) instead")
 
-// FromEnv reads the settings the server passes: STIGMER_SERVER_URL,
+// FromEnv reads the settings the server passes: the control channel
+// (STIGMER_CONTROL_FD, the socket pair of a native runner, or
+// STIGMER_CONTROL_SOCKET, the socket a container mounts),
 // STIGMER_RUNNER_TOKEN and STIGMER_HEARTBEAT_INTERVAL.
 func FromEnv(name string, getenv func(string) string, log *slog.Logger) (Options, error) {
-	url, token := getenv("STIGMER_SERVER_URL"), getenv("STIGMER_RUNNER_TOKEN")
-	if url == "" || token == "" {
+	fd, sock, token := getenv("STIGMER_CONTROL_FD"), getenv("STIGMER_CONTROL_SOCKET"), getenv("STIGMER_RUNNER_TOKEN")
+	if (fd == "" && sock == "") || token == "" {
 		return Options{}, ErrNotStartedByServer
+	}
+	var client *control.Client
+	if fd != "" {
+		n, err := strconv.Atoi(fd)
+		if err != nil || n < 3 {
+			return Options{}, fmt.Errorf("STIGMER_CONTROL_FD=%q is not a file descriptor number; it is set by the server, so report this as a bug", fd)
+		}
+		if client, err = control.FromFD(n); err != nil {
+			return Options{}, fmt.Errorf("%w; it is passed by the server, so report this as a bug", err)
+		}
+	} else {
+		client = control.Dial(sock)
 	}
 	interval := time.Second
 	if s := getenv("STIGMER_HEARTBEAT_INTERVAL"); s != "" {
@@ -48,7 +63,7 @@ func FromEnv(name string, getenv func(string) string, log *slog.Logger) (Options
 		interval = d
 	}
 	return Options{
-		Name: name, Client: api.NewClient(url), Token: token,
+		Name: name, Client: client, Token: token,
 		HeartbeatInterval: interval, ReconnectTimeout: 60 * time.Second, Log: log,
 	}, nil
 }
@@ -57,7 +72,7 @@ func FromEnv(name string, getenv func(string) string, log *slog.Logger) (Options
 // returns nil. It returns an error when the server rejects this instance
 // or stays unreachable for longer than ReconnectTimeout.
 func Run(ctx context.Context, o Options) error {
-	req := api.RunnerRequest{Name: o.Name, Token: o.Token, PID: os.Getpid()}
+	req := control.Request{Name: o.Name, Token: o.Token, PID: os.Getpid()}
 	if err := o.register(ctx, req); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before it was up: nothing to drain
@@ -84,7 +99,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		case ctx.Err() != nil:
 			// Stopping; the next turn drains.
-		case errors.Is(err, api.ErrRejected):
+		case errors.Is(err, control.ErrRejected):
 			return fmt.Errorf("the server rejected this runner's heartbeat (%w); exiting so that the server starts a fresh one", err)
 		default:
 			if lostSince.IsZero() {
@@ -101,7 +116,7 @@ func Run(ctx context.Context, o Options) error {
 // register retries while the server is unreachable (it may be starting
 // its listener, or restarting) and gives up on a rejection or after
 // ReconnectTimeout.
-func (o Options) register(ctx context.Context, req api.RunnerRequest) error {
+func (o Options) register(ctx context.Context, req control.Request) error {
 	deadline := time.Now().Add(o.ReconnectTimeout)
 	delay := 50 * time.Millisecond
 	for {
@@ -109,7 +124,7 @@ func (o Options) register(ctx context.Context, req api.RunnerRequest) error {
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, api.ErrRejected):
+		case errors.Is(err, control.ErrRejected):
 			return fmt.Errorf("registering with the server: %w", err)
 		case time.Now().After(deadline):
 			return fmt.Errorf("registering with the server: unreachable for %s: %w", o.ReconnectTimeout, err)
@@ -123,7 +138,7 @@ func (o Options) register(ctx context.Context, req api.RunnerRequest) error {
 	}
 }
 
-func (o Options) call(ctx context.Context, f func(context.Context, api.RunnerRequest) error, req api.RunnerRequest) error {
+func (o Options) call(ctx context.Context, f func(context.Context, control.Request) error, req control.Request) error {
 	ctx, cancel := context.WithTimeout(ctx, max(o.HeartbeatInterval, time.Second))
 	defer cancel()
 	return f(ctx, req)
@@ -131,7 +146,7 @@ func (o Options) call(ctx context.Context, f func(context.Context, api.RunnerReq
 
 // drain stops taking work and tells the server, best effort and bounded:
 // the server may already be gone (it sent the SIGTERM, or died).
-func (o Options) drain(req api.RunnerRequest) {
+func (o Options) drain(req control.Request) {
 	o.Log.Info("runner draining")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

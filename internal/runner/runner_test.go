@@ -3,11 +3,12 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,15 +16,15 @@ import (
 	"gotest.tools/v3/assert"
 	"gotest.tools/v3/poll"
 
-	"github.com/stigmer/stigmer/internal/api"
-	"github.com/stigmer/stigmer/internal/history"
+	"github.com/stigmer/stigmer/internal/control"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
 // standInRegistry stands in for the server's registry. The real server
-// cannot lose its API while keeping its runners (they die with it), so the
-// reconnect path can only be driven from a stand-in that is served, stopped
-// and served again on the same address. It accepts one token and counts.
+// cannot lose its control socket while keeping its runners (they die with
+// it), so the reconnect path can only be driven from a stand-in that is
+// served, stopped and served again on the same socket. It accepts one
+// token and counts.
 type standInRegistry struct {
 	mu                    sync.Mutex
 	token                 string
@@ -32,18 +33,12 @@ type standInRegistry struct {
 	rejectFromNowOn       bool
 }
 
-func (b *standInRegistry) Status() api.Status    { return api.Status{} }
-func (b *standInRegistry) Ready() (bool, string) { return true, "" }
-func (b *standInRegistry) Events(time.Time) ([]history.Event, error) {
-	return nil, errors.New("no history in this stand-in")
-}
-func (b *standInRegistry) MayReadHistory(netip.AddrPort, netip.AddrPort) error { return nil }
 func (b *standInRegistry) check(token string, count *int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if token != b.token || b.rejectFromNowOn {
-		// As the server's backend refuses a stale token (server/backend.go).
-		return &api.Refusal{Kind: api.ErrConflict, Err: supervisor.ErrUnknownInstance}
+		// As the server refuses a stale token (server/backend.go).
+		return fmt.Errorf("%w: %w", control.ErrRejected, supervisor.ErrUnknownInstance)
 	}
 	*count++
 	return nil
@@ -57,22 +52,50 @@ func (b *standInRegistry) counts() (int, int, int) {
 	return b.registers, b.heartbeats, b.deregisters
 }
 
-// serveAt serves the API for b on addr until the returned func is called.
-func serveAt(t *testing.T, addr string, b *standInRegistry) (string, func()) {
+// serveAt serves the control socket for b at path until the returned
+// func is called (which closes the connections made, as a dying server's).
+func serveAt(t *testing.T, path string, b *standInRegistry) func() {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
+	ln, err := control.Listen(path)
 	assert.NilError(t, err)
-	srv := &http.Server{Handler: api.Handler(b, nil)}
-	go srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on close
-	return ln.Addr().String(), func() { srv.Close() }
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go control.Serve(c, b)
+		}
+	}()
+	return func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}
 }
 
-func startRunner(t *testing.T, addr, token string) (context.CancelFunc, chan error) {
+// socketPath is a control socket's path in a short temporary directory.
+func socketPath(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "runner-test-")
+	assert.NilError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "runners", "control.sock")
+}
+
+func startRunner(t *testing.T, path, token string) (context.CancelFunc, chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	o := Options{
-		Name: "workflow-runner", Client: api.NewClient("http://" + addr), Token: token,
+		Name: "workflow-runner", Client: control.Dial(path), Token: token,
 		HeartbeatInterval: 20 * time.Millisecond, ReconnectTimeout: 30 * time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -93,15 +116,16 @@ func waitCounts(t *testing.T, b *standInRegistry, cond func(r, h, d int) bool, w
 
 func TestRunnerReconnectsAndDrains(t *testing.T) {
 	b := &standInRegistry{token: "t1"}
-	addr, stop := serveAt(t, "127.0.0.1:0", b)
-	cancel, done := startRunner(t, addr, "t1")
+	path := socketPath(t)
+	stop := serveAt(t, path, b)
+	cancel, done := startRunner(t, path, "t1")
 
 	waitCounts(t, b, func(r, h, _ int) bool { return r == 1 && h >= 3 }, "registered and heartbeating")
 
-	// The API goes away and comes back on the same address.
+	// The socket goes away and comes back at the same path.
 	stop()
 	_, h0, _ := b.counts()
-	_, stop = serveAt(t, addr, b)
+	stop = serveAt(t, path, b)
 	defer stop()
 	waitCounts(t, b, func(_, h, _ int) bool { return h >= h0+3 }, "heartbeating again")
 	select {
@@ -119,9 +143,9 @@ func TestRunnerReconnectsAndDrains(t *testing.T) {
 
 func TestRunnerExitsWhenRejected(t *testing.T) {
 	b := &standInRegistry{token: "t1"}
-	addr, stop := serveAt(t, "127.0.0.1:0", b)
-	defer stop()
-	cancel, done := startRunner(t, addr, "t1")
+	path := socketPath(t)
+	defer serveAt(t, path, b)()
+	cancel, done := startRunner(t, path, "t1")
 	defer cancel()
 	waitCounts(t, b, func(r, _, _ int) bool { return r == 1 }, "registered")
 
@@ -129,15 +153,15 @@ func TestRunnerExitsWhenRejected(t *testing.T) {
 	b.rejectFromNowOn = true // as a new server that never started this runner
 	b.mu.Unlock()
 	err := <-done
-	assert.Assert(t, errors.Is(err, api.ErrRejected), "got %v", err)
+	assert.Assert(t, errors.Is(err, control.ErrRejected), "got %v", err)
 	assert.ErrorContains(t, err, "exiting so that the server starts a fresh one")
 }
 
 func TestRunnerRefusesAWrongToken(t *testing.T) {
 	b := &standInRegistry{token: "t1"}
-	addr, stop := serveAt(t, "127.0.0.1:0", b)
-	defer stop()
-	cancel, done := startRunner(t, addr, "stale")
+	path := socketPath(t)
+	defer serveAt(t, path, b)()
+	cancel, done := startRunner(t, path, "stale")
 	defer cancel()
 	assert.ErrorContains(t, <-done, "registering with the server")
 }
@@ -145,11 +169,14 @@ func TestRunnerRefusesAWrongToken(t *testing.T) {
 func TestFromEnv(t *testing.T) {
 	_, err := FromEnv("agent-runner", func(string) string { return "" }, nil)
 	assert.Assert(t, errors.Is(err, ErrNotStartedByServer))
-	env := map[string]string{"STIGMER_SERVER_URL": "http://127.0.0.1:1", "STIGMER_RUNNER_TOKEN": "t", "STIGMER_HEARTBEAT_INTERVAL": "fast"}
+	env := map[string]string{"STIGMER_CONTROL_SOCKET": "/nonexistent/control.sock", "STIGMER_RUNNER_TOKEN": "t", "STIGMER_HEARTBEAT_INTERVAL": "fast"}
 	_, err = FromEnv("agent-runner", func(k string) string { return env[k] }, nil)
 	assert.ErrorContains(t, err, `STIGMER_HEARTBEAT_INTERVAL="fast"`)
 	env["STIGMER_HEARTBEAT_INTERVAL"] = "250ms"
 	o, err := FromEnv("agent-runner", func(k string) string { return env[k] }, nil)
 	assert.NilError(t, err)
 	assert.Equal(t, o.HeartbeatInterval, 250*time.Millisecond)
+	env["STIGMER_CONTROL_FD"], env["STIGMER_CONTROL_SOCKET"] = "stdin", ""
+	_, err = FromEnv("agent-runner", func(k string) string { return env[k] }, nil)
+	assert.ErrorContains(t, err, `STIGMER_CONTROL_FD="stdin" is not a file descriptor number`)
 }

@@ -2,11 +2,14 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/api"
+	"github.com/stigmer/stigmer/internal/control"
 	"github.com/stigmer/stigmer/internal/history"
+	"github.com/stigmer/stigmer/internal/operator"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
@@ -37,12 +40,22 @@ func (s *server) Status() api.Status {
 	}
 }
 
-// Events implements api.Backend: the history since since.
-func (s *server) Events(since time.Time) ([]history.Event, error) {
-	if s.rec.store == nil {
-		return nil, errors.New("history off: " + s.rec.off)
+// operations are root's operations on the operator socket.
+func (s *server) operations() []operator.Op {
+	return []operator.Op{{
+		Pattern: "GET " + api.PathEvents, Who: operator.Privileged,
+		What: "read the history", Fix: "run `sudo stigmer events`",
+		Handler: api.EventsHandler(s.events),
+	}}
+}
+
+// events is the history since since.
+func (s *server) events(since time.Time) ([]history.Event, error) {
+	st := s.rec.current()
+	if st == nil {
+		return nil, errors.New("history " + s.rec.state())
 	}
-	return s.rec.store.Events(since)
+	return st.Events(since)
 }
 
 // component is a runner's status as the API shows it.
@@ -55,23 +68,28 @@ func component(st supervisor.Status) api.Component {
 	}
 }
 
-// Ready, Register, Heartbeat and Deregister implement api.Backend.
-func (s *server) Ready() (bool, string)               { return s.sup.Ready() }
-func (s *server) Register(name, token string) error   { return refusal(s.sup.Register(name, token)) }
-func (s *server) Heartbeat(name, token string) error  { return refusal(s.sup.Heartbeat(name, token)) }
-func (s *server) Deregister(name, token string) error { return refusal(s.sup.Deregister(name, token)) }
+// Ready implements api.Backend.
+func (s *server) Ready() (bool, string) { return s.sup.Ready() }
 
-// refusal gives the supervisor's registry errors the API's kind; other
+// runnerCalls is the supervisor as the control channel's Calls: its
+// registry's refusals (an unknown runner, a stale token, the server
+// stopping) are control.ErrRejected, after which the runner exits.
+type runnerCalls struct{ sup *supervisor.Supervisor }
+
+func (c runnerCalls) Register(name, token string) error { return rejected(c.sup.Register(name, token)) }
+func (c runnerCalls) Heartbeat(name, token string) error {
+	return rejected(c.sup.Heartbeat(name, token))
+}
+func (c runnerCalls) Deregister(name, token string) error {
+	return rejected(c.sup.Deregister(name, token))
+}
+
+// rejected marks the supervisor's registry errors as refusals; other
 // errors (and nil) pass unchanged.
-func refusal(err error) error {
-	kinds := []struct{ sup, api error }{
-		{supervisor.ErrUnknownRunner, api.ErrNotFound},
-		{supervisor.ErrUnknownInstance, api.ErrConflict},
-		{supervisor.ErrStopping, api.ErrUnavailable},
-	}
-	for _, k := range kinds {
-		if errors.Is(err, k.sup) {
-			return &api.Refusal{Kind: k.api, Err: err}
+func rejected(err error) error {
+	for _, refusal := range []error{supervisor.ErrUnknownRunner, supervisor.ErrUnknownInstance, supervisor.ErrStopping} {
+		if errors.Is(err, refusal) {
+			return fmt.Errorf("%w: %w", control.ErrRejected, err)
 		}
 	}
 	return err

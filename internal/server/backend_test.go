@@ -1,49 +1,33 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"gotest.tools/v3/assert"
 
-	"github.com/stigmer/stigmer/internal/api"
+	"github.com/stigmer/stigmer/internal/control"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
-// refusingBackend answers every runner call with err, through refusal as
-// the server does.
-type refusingBackend struct {
-	api.Backend
-	err error
-}
-
-func (b refusingBackend) Register(string, string) error { return refusal(b.err) }
-
-func TestSupervisorErrorsGetTheirStatusCode(t *testing.T) {
+// The supervisor's refusals end a runner (control.ErrRejected, with the
+// supervisor's own words); other errors are ones it may retry.
+func TestSupervisorRefusalsAreRejections(t *testing.T) {
 	for _, tc := range []struct {
-		err  error
-		code int
+		err      error
+		rejected bool
 	}{
-		{nil, http.StatusOK},
-		{fmt.Errorf("%w %q", supervisor.ErrUnknownRunner, "nobody"), http.StatusNotFound},
-		{supervisor.ErrUnknownInstance, http.StatusConflict},
-		{supervisor.ErrStopping, http.StatusServiceUnavailable},
-		{errors.New("disk on fire"), http.StatusInternalServerError},
+		{fmt.Errorf("%w %q", supervisor.ErrUnknownRunner, "nobody"), true},
+		{supervisor.ErrUnknownInstance, true},
+		{supervisor.ErrStopping, true},
+		{errors.New("disk on fire"), false},
 	} {
-		h := api.Handler(refusingBackend{err: tc.err}, nil)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("POST", api.PathRegister, strings.NewReader(`{"name":"agent","token":"t"}`)))
-		assert.Equal(t, rec.Code, tc.code, "error %v: body %s", tc.err, rec.Body)
-		if tc.err != nil {
-			// The client is told the supervisor's own words.
-			var body struct{ Error string }
-			assert.NilError(t, json.Unmarshal(rec.Body.Bytes(), &body))
-			assert.Equal(t, body.Error, tc.err.Error())
-		}
+		err := rejected(tc.err)
+		assert.Equal(t, errors.Is(err, control.ErrRejected), tc.rejected, "%v", tc.err)
+		assert.Assert(t, errors.Is(err, tc.err))
+		assert.Assert(t, strings.HasSuffix(err.Error(), tc.err.Error()))
 	}
+	assert.NilError(t, rejected(nil))
 }

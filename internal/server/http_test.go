@@ -29,7 +29,7 @@ func serveTest(t *testing.T, h http.Handler, log *slog.Logger, l httpLimits) (st
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	assert.NilError(t, err)
-	cl := newConnLimit(ln, l.MaxConns)
+	cl := newConnLimit(ln, l.MaxConns, log)
 	srv := newHTTPServer(h, log, l, cl)
 	go func() { _ = srv.Serve(cl) }() // returns ErrServerClosed at cleanup
 	t.Cleanup(func() { srv.Close() })
@@ -119,6 +119,9 @@ func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
 	l := testLimits
 	l.Idle, l.ReadHeader, l.Read = time.Hour, time.Hour, time.Hour
 	addr, cl := serveTest(t, http.HandlerFunc(echoBody), discardLog(), l)
+	cl.mu.Lock()
+	cl.grace = 0 // the connections just made may give way at once
+	cl.mu.Unlock()
 	var idle []net.Conn
 	for range 3 * l.MaxConns {
 		c, err := net.Dial("tcp", addr)
@@ -192,7 +195,7 @@ func TestStopAnswersAConnectionAcceptedBeforeIt(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	assert.NilError(t, err)
 	addr := ln.Addr().String()
-	cl := newConnLimit(ln, testLimits.MaxConns)
+	cl := newConnLimit(ln, testLimits.MaxConns, discardLog())
 	srv := newHTTPServer(http.HandlerFunc(echoBody), discardLog(), testLimits, cl)
 	go func() { _ = srv.Serve(cl) }()
 	t.Cleanup(func() { srv.Close() })

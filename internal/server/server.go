@@ -1,11 +1,15 @@
 // Package server is `stigmer internal-server`: it serves the HTTP API on
-// loopback, supervises the runners, speaks to systemd and stops in order on
-// SIGTERM. One file per job:
+// loopback, supervises the runners (over their control channels, see
+// package control), speaks to systemd and stops in order on SIGTERM. One
+// file per job:
 //   - server.go: Run, the lifecycle from listening to the orderly stop;
-//   - backend.go: the server as the API's backend (wire types and refusals);
+//   - backend.go: the server as the API's backend (wire types) and as the
+//     runners' (their refusals);
 //   - http.go: the HTTP server's limits (timeouts, connections);
-//   - systemd.go: READY=, STATUS= and the watchdog's health loop;
+//   - connlimit.go: the public listener, its slots shared between peers;
+//   - systemd.go: READY=, STATUS= and the watchdog's health loop, in process;
 //   - runners.go: what the runners are and the environment they get;
+//   - history.go, stopped.go: the history and the alerts;
 //   - runfiles.go: the address and PID files.
 package server
 
@@ -15,14 +19,17 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/api"
 	"github.com/stigmer/stigmer/internal/buildinfo"
 	"github.com/stigmer/stigmer/internal/config"
+	"github.com/stigmer/stigmer/internal/control"
 	"github.com/stigmer/stigmer/internal/metrics"
 	"github.com/stigmer/stigmer/internal/notify"
+	"github.com/stigmer/stigmer/internal/operator"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
@@ -49,16 +56,30 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if host, _, _ := net.SplitHostPort(o.Config.Listen); !config.IsLoopback(host) {
-		o.Log.Warn("the API listens beyond loopback, without authentication: anyone who can reach it can read the status and act as a runner; keep it behind a firewall or an authenticating proxy",
+		o.Log.Warn("the API listens beyond loopback, without authentication: anyone who can reach it can read the status and metrics; keep it behind a firewall or an authenticating proxy",
 			"addr", ln.Addr().String(), "opted_in_by", config.AllowNonLoopbackVar+"=1")
 	}
-	s := newServer(o, ln.Addr().String())
+	s := newServer(o, shownAddr(o.Config.Listen, ln.Addr()))
 	if err := s.writeRunFiles(); err != nil {
 		ln.Close()
 		return err
 	}
 	defer s.removeRunFiles()
 	return s.serve(ctx, ln)
+}
+
+// shownAddr is the listen address as the operator wrote it, with the port
+// the listener got (STIGMER_LISTEN may say 0): Go reports a listener on
+// 0.0.0.0 as [::], and status, STATUS=, the logs and the address file
+// should say what was configured. Every form is one a client on this
+// machine can dial.
+func shownAddr(configured string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(configured)
+	_, port, perr := net.SplitHostPort(bound.String())
+	if err != nil || perr != nil {
+		return bound.String()
+	}
+	return net.JoinHostPort(host, port)
 }
 
 type server struct {
@@ -68,7 +89,6 @@ type server struct {
 	notify  *notify.Notifier
 	sup     *supervisor.Supervisor
 	rec     *record
-	access  historyAccess
 
 	pidLock *os.File // holds the PID file's lock, see writeRunFiles
 
@@ -78,15 +98,15 @@ type server struct {
 }
 
 func newServer(o Options, addr string) *server {
-	s := &server{o: o, addr: addr, started: time.Now(), notify: notify.New(o.Log), access: newHistoryAccess()}
+	s := &server{o: o, addr: addr, started: time.Now(), notify: notify.New(o.Log)}
 	s.rec = openRecord(s)
 	s.sup = supervisor.New(supervisor.Options{
 		Log:             o.Log,
-		Env:             s.runnerEnv(),
 		Stdout:          os.Stdout,
 		Stderr:          os.Stderr,
 		Output:          runnerOutput(),
 		RestartMaxDelay: o.Config.RestartMaxDelay,
+		Control:         func(conn net.Conn) { control.Serve(conn, runnerCalls{s.sup}) },
 		OnChange:        s.stateChanged,
 		OnLifecycle:     s.rec.runner,
 	}, s.runnerSpecs()...)
@@ -96,12 +116,31 @@ func newServer(o Options, addr string) *server {
 func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	s.rec.started()
 	defer func() { s.rec.stopped(err) }()
+	if s.o.Config.AgentImage != "" {
+		// A container cannot inherit a socket pair: it mounts the
+		// runners' socket. Closed once the runners are stopped.
+		ctl, err := control.Listen(s.runnerSocket())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer ctl.Close()
+		go control.ServeListener(ctl, runnerCalls{s.sup}, s.o.Log)
+	}
 	limits := defaultHTTPLimits()
-	cl := newConnLimit(ln, limits.MaxConns)
+	cl := newConnLimit(ln, limits.MaxConns, s.o.Log)
 	metricsHandler := metrics.Handler(metrics.NewRegistry(metrics.Options{
-		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, History: s.rec.metricCounts(),
+		Info: s.o.Info, Started: s.started, Runners: s.sup.Snapshot, Ready: s.sup.Ready,
+		History: everyKind(s.rec.metricCounts()), AlertSends: alertSendCounts(s.rec.current, s.o.Config.Alerts),
 	}), s.o.Log)
-	httpSrv := newHTTPServer(api.CheckHost(api.Handler(s, metricsHandler), s.addr, s.o.Config.Listen), s.o.Log, limits, cl)
+	public := api.Handler(s, metricsHandler)
+	apiHandler := api.CheckHost(public, s.o.Config.AllowedHosts, s.addr, s.o.Config.Listen)
+	httpSrv := newHTTPServer(apiHandler, s.o.Log, limits, cl)
+	ops, err := operator.Listen(filepath.Join(s.o.Config.RuntimeDir, config.OperatorSocket), os.Geteuid(), s.operations(), public, s.o.Log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(cl) }()
 	s.o.Log.Info("server listening", "addr", s.addr, "version", s.o.Info.Version, "data_dir", s.o.Config.DataDir,
@@ -112,8 +151,10 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	go func() { s.sup.Run(supCtx); close(supDone) }()
 	healthDone := make(chan struct{})
 	healthCtx, stopHealth := context.WithCancel(ctx)
-	go func() { s.healthLoop(healthCtx); close(healthDone) }()
+	go func() { s.healthLoop(healthCtx, cl, apiHandler); close(healthDone) }()
 	go s.rec.summaries(healthCtx)
+	keepDone := make(chan struct{})
+	go func() { s.rec.keepOpen(healthCtx); close(keepDone) }()
 	s.stateChanged()
 
 	select {
@@ -124,8 +165,8 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 		s.o.Log.Error("server failing", "err", err)
 	}
 	// Stop accepting work (readiness goes false, registrations are
-	// refused), then stop the runners while the API still answers their
-	// deregistration, then close the API, answering what it accepted.
+	// refused), then stop the runners, which deregister over their
+	// control channels, then close the API, answering what it accepted.
 	s.notify.Stopping()
 	s.sup.BeginStop()
 	stopped := make(chan struct{})
@@ -140,9 +181,11 @@ func (s *server) serve(ctx context.Context, ln net.Listener) (err error) {
 	}()
 	stopHealth()
 	<-healthDone
+	<-keepDone
 	stopRunners()
 	<-supDone
 	stopAPI(httpSrv, cl, s.o.Log)
+	closeOperator(ops, s.o.Log)
 	s.o.Log.Info("server stopped")
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/stigmer/stigmer/internal/alert"
 	"github.com/stigmer/stigmer/internal/config"
@@ -42,12 +43,32 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	if o.Result == "" || o.ExitCode == "" {
 		return fmt.Errorf("SERVICE_RESULT and EXIT_CODE are not set: this command is run by systemd (ExecStopPost= of stigmer.service, systemd 232 or newer), not by hand")
 	}
-	store, err := history.Open(o.DataDir, history.Options{})
+	store, reset, err := history.OpenOrReset(o.DataDir, history.Options{}, time.Now())
 	if err != nil {
 		o.Log.Error("history off: the server's end is not recorded", "err", err)
 		store = nil
 	} else {
 		defer store.Close()
+	}
+	var limits alert.StateStore
+	if store != nil {
+		limits = store
+	}
+	alerts := newAlerter(o.Alerts, limits, o.Log, func(e history.Event) {
+		if store == nil {
+			return
+		}
+		if err := store.Add(e); err != nil {
+			o.Log.Error("history: event not recorded", "kind", e.Kind, "err", err)
+		}
+	}, func() *history.Store { return store })
+	if reset != nil {
+		e, a := resetReport(reset, o.Version)
+		o.Log.Error(e.Reason, "broken", reset.Broken)
+		alerts.record(e)
+		if alerts.admit(&a) {
+			alerts.send(ctx, a)
+		}
 	}
 	result := o.Result
 	if _, _, rose := oomKillsRose(store); rose && o.ExitCode == "killed" && o.ExitStatus == "KILL" {
@@ -59,11 +80,7 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	if !clean {
 		e.Logs = lastLogs(o.LogDir, trace)
 	}
-	if store != nil {
-		if err := store.Add(e); err != nil {
-			o.Log.Error("history: the server's end is not recorded", "err", err)
-		}
-	}
+	alerts.record(e)
 	if clean {
 		o.Log.Info("server ended: " + reason)
 		return nil
@@ -71,18 +88,9 @@ func Stopped(ctx context.Context, o StoppedOptions) error {
 	a := newAlert(alert.ServerDied, "server", o.Version)
 	a.Summary = fmt.Sprintf("stigmer.service on %s died: %s", a.Host, reason)
 	a.Result, a.ExitCode, a.ExitStatus, a.Logs = o.Result, o.ExitCode, o.ExitStatus, e.Logs
-	var limits alert.StateStore
-	if store != nil {
-		limits = store
+	if alerts.admit(&a) {
+		alerts.send(ctx, a)
 	}
-	if !alert.NewLimiter(limits, o.Alerts.Interval).Admit(&a) {
-		o.Log.Warn("alert held back (one per interval; the running server sends a summary)", "alert", a.Summary, "interval", o.Alerts.Interval.String())
-		return nil
-	}
-	if store != nil {
-		_ = store.Add(history.Event{Kind: history.AlertSent, Component: "server", Reason: a.Summary})
-	}
-	_ = alert.NewSender(o.Alerts, o.Log).Send(ctx, a) // each sink's failure is logged
 	return nil
 }
 

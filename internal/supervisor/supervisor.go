@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -22,17 +23,29 @@ type Spec struct {
 	// adds the environment (Env plus the instance token), the process
 	// attributes and stdio.
 	Command func() *exec.Cmd
+	// Env is the runner's environment, NAME=value; the supervisor adds
+	// STIGMER_RUNNER_TOKEN and STIGMER_HEARTBEAT_INTERVAL, and
+	// JOURNAL_STREAM when it gives the runner a stream of its own.
+	Env []string
+	// ControlFD gives each run one end of a socket pair for its control
+	// channel, as a file descriptor named in STIGMER_CONTROL_FD; the other
+	// end goes to Options.Control. A container, which cannot inherit it,
+	// reaches the server's socket instead.
+	ControlFD bool
 	// Prepare, when set, runs before every start; its error is logged and
 	// the start goes ahead (removing a stale container is best effort).
 	Prepare func(ctx context.Context) error
+	// Kill, when set, runs before the supervisor SIGKILLs a run (a hung
+	// runner, or one still running StopTimeout after SIGTERM): it stops
+	// what that signal would not reach (`docker kill` of the container,
+	// which the engine, not the client, runs). It must be bounded; its
+	// error is logged and the SIGKILL follows.
+	Kill func(ctx context.Context) error
 }
 
 // Options tune the supervisor; zero values take the defaults below.
 type Options struct {
 	Log *slog.Logger
-	// Env is the environment of every runner (the supervisor adds
-	// STIGMER_RUNNER_TOKEN and STIGMER_HEARTBEAT_INTERVAL).
-	Env []string
 	// Stdout and Stderr of the runners: the server's own, so that their
 	// lines reach the same journal stream or dev log file.
 	Stdout, Stderr *os.File
@@ -41,6 +54,10 @@ type Options struct {
 	// JOURNAL_STREAM value describing it. The supervisor closes it once the
 	// runner has started; on error it logs and uses Stdout and Stderr.
 	Output func(runner string) (*os.File, string, error)
+	// Control serves the supervisor's end of a run's control channel (see
+	// Spec.ControlFD), on a goroutine of its own; it returns when the
+	// runner closes its end, and closes conn.
+	Control func(conn net.Conn)
 	// RestartMaxDelay caps the backoff (default 30 s).
 	RestartMaxDelay time.Duration
 	// HeartbeatInterval is how often runners report (default 1 s).
@@ -352,7 +369,7 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) r
 		return startFailed(err)
 	}
 	cmd := r.spec.Command()
-	cmd.Env = append(append([]string{}, s.opts.Env...),
+	cmd.Env = append(append([]string{}, r.spec.Env...),
 		"STIGMER_RUNNER_TOKEN="+token,
 		"STIGMER_HEARTBEAT_INTERVAL="+s.opts.HeartbeatInterval.String())
 	cmd.Stdout, cmd.Stderr = s.opts.Stdout, s.opts.Stderr
@@ -367,7 +384,12 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) r
 		}
 	}
 	cmd.SysProcAttr = procAttr()
+	serve, err := s.controlChannel(r, cmd)
+	if err != nil {
+		return startFailed(err)
+	}
 	c, err := startChild(cmd, func() error { return s.start(ctx, r, cmd, token) })
+	serve(err == nil)
 	if errors.Is(err, errNotStarting) {
 		return runEnd{how: err.Error(), code: -1, err: err}
 	}
@@ -381,6 +403,54 @@ func (s *Supervisor) runOnce(ctx context.Context, r *runner, log *slog.Logger) r
 	end := s.ended(r, err)
 	end.pid = c.pid
 	return end
+}
+
+// controlChannel gives cmd its end of a socket pair when r's spec asks for
+// one. Once the start was tried, serve(started) closes the supervisor's
+// copy of the runner's end (the runner holds its own), and either serves
+// the other end or, when the runner did not start, closes it.
+func (s *Supervisor) controlChannel(r *runner, cmd *exec.Cmd) (serve func(started bool), err error) {
+	if !r.spec.ControlFD || s.opts.Control == nil {
+		return func(bool) {}, nil
+	}
+	runnerEnd, ours, err := socketPair(r.spec.Name)
+	if err != nil {
+		return nil, fmt.Errorf("making the control channel: %w", err)
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, runnerEnd)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("STIGMER_CONTROL_FD=%d", 2+len(cmd.ExtraFiles)))
+	return func(started bool) {
+		runnerEnd.Close()
+		if !started {
+			ours.Close()
+			return
+		}
+		go s.opts.Control(ours)
+	}, nil
+}
+
+// socketPair is a connected pair of Unix stream sockets, close-on-exec:
+// the runner's end as a file to pass, and ours as a connection.
+func socketPair(name string) (*os.File, net.Conn, error) {
+	syscall.ForkLock.RLock() // no fork may inherit them before close-on-exec is set
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	runnerEnd := os.NewFile(uintptr(fds[0]), "control-"+name)
+	f := os.NewFile(uintptr(fds[1]), "control-"+name)
+	defer f.Close() // FileConn keeps a duplicate
+	ours, err := net.FileConn(f)
+	if err != nil {
+		runnerEnd.Close()
+		return nil, nil, err
+	}
+	return runnerEnd, ours, nil
 }
 
 // start starts cmd unless the server is stopping. It holds the lock from
@@ -440,7 +510,7 @@ func (s *Supervisor) watch(ctx context.Context, r *runner, c *child, log *slog.L
 			if reason, detail := s.hung(r); reason != "" {
 				log.Error("runner hung; killing it", "pid", c.pid, "reason", detail)
 				s.update(r, func() { r.state, r.killedFor = StateRestarting, reason })
-				c.signalGroup(syscall.SIGKILL)
+				s.kill(r, c, log)
 			}
 		case reply := <-r.ping:
 			close(reply)
@@ -459,13 +529,30 @@ func (s *Supervisor) stop(r *runner, c *child, log *slog.Logger) error {
 		return err
 	case <-t.C:
 		log.Warn("runner did not stop in time; killing it", "pid", c.pid, "timeout", s.opts.StopTimeout.String())
-		c.signalGroup(syscall.SIGKILL)
+		s.kill(r, c, log)
 		return <-c.exited
 	case <-s.hurry:
 		log.Warn("stopping now; killing runner", "pid", c.pid)
-		c.signalGroup(syscall.SIGKILL)
+		s.kill(r, c, log)
 		return <-c.exited
 	}
+}
+
+// kill SIGKILLs the run c of r. The spec's Kill step comes first, on a
+// goroutine of its own, so that the loop calling this goes on answering
+// the health check (and sees the run end) while a slow container engine
+// answers.
+func (s *Supervisor) kill(r *runner, c *child, log *slog.Logger) {
+	if r.spec.Kill == nil {
+		c.signalGroup(syscall.SIGKILL)
+		return
+	}
+	go func() {
+		if err := r.spec.Kill(context.Background()); err != nil {
+			log.Warn("killing the runner's container failed; killing its client anyway", "pid", c.pid, "err", err)
+		}
+		c.signalGroup(syscall.SIGKILL)
+	}()
 }
 
 // hung says why r must be killed (ExitHung or ExitNotRegistered, and the

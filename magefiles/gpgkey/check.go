@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MinRSABits is the smallest RSA modulus accepted: NIST and current
@@ -22,7 +23,9 @@ var acceptedDigests = map[int]string{8: "SHA-256", 9: "SHA-384", 10: "SHA-512"}
 // refused by one of the tools that must verify it: the primary key and every
 // subkey must be RSA of at least MinRSABits (rpm 4.14 on RHEL 8 knows no
 // EdDSA or ECDSA), and every self-signature and binding must use SHA-256 or
-// stronger. It reads the public key's packets with gpg --list-packets.
+// stronger; or when it expires within MinValidity (the message gives the
+// gpg --quick-set-expire commands). It reads the public key's packets with
+// gpg --list-packets, and the expiry with gpg --with-colons.
 func (h *Home) Check(ctx context.Context) error {
 	pub, err := h.Public(ctx, false)
 	if err != nil {
@@ -32,7 +35,52 @@ func (h *Home) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the key's packets: %w", err)
 	}
-	return checkPackets(h.Fingerprint, dump)
+	if err := checkPackets(h.Fingerprint, dump); err != nil {
+		return err
+	}
+	colons, err := h.gpg(ctx, nil, "--with-colons", "--fixed-list-mode", "--list-keys", h.Fingerprint)
+	if err != nil {
+		return fmt.Errorf("listing the key: %w", err)
+	}
+	return checkExpiry(h.Fingerprint, colons, time.Now())
+}
+
+// MinValidity is how long the key must stay valid after a release: hosts
+// that installed this release verify the repository with it until the
+// next one, and an expired key stops apt and dnf on every host at once,
+// with a signature error.
+const MinValidity = 365 * 24 * time.Hour
+
+// checkExpiry fails when the primary key, or a subkey that signs, expires
+// within MinValidity of now, reading gpg --with-colons output (field 7 is
+// the expiry in Unix seconds, empty for none; field 12 the capabilities).
+func checkExpiry(fpr string, colons []byte, now time.Time) error {
+	var problems []string
+	for _, line := range strings.Split(string(colons), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 12 || (f[0] != "pub" && f[0] != "sub") || f[6] == "" {
+			continue
+		}
+		if f[0] == "sub" && !strings.Contains(f[11], "s") {
+			continue // a subkey that does not sign is not used here
+		}
+		sec, err := strconv.ParseInt(f[6], 10, 64)
+		if err != nil {
+			return fmt.Errorf("reading the expiry of key %s: %q is not a time", fpr, f[6])
+		}
+		if exp := time.Unix(sec, 0); exp.Before(now.Add(MinValidity)) {
+			what := "the primary key"
+			if f[0] == "sub" {
+				what = "signing subkey " + f[4]
+			}
+			problems = append(problems, fmt.Sprintf("%s expires on %s", what, exp.UTC().Format("2006-01-02")))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("signing key %s expires too soon for a release (hosts must verify the repository for at least a year after it): %s; extend it where the private key is kept, publish the public key again (README: The release key) and export it anew:\n  gpg --quick-set-expire %s 3y\n  gpg --quick-set-expire %s 3y '*'",
+		fpr, strings.Join(problems, ", "), fpr, fpr)
 }
 
 // checkPackets applies Check's rules to gpg --list-packets output.
@@ -70,7 +118,7 @@ func checkPackets(fpr string, dump []byte) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("signing key %s would be refused:\n  %s\nmake an RSA key of 3072 bits with SHA-256 or stronger signatures (gpg --quick-gen-key UID rsa3072 sign; gpg 2.2 signs with SHA-512 by default), or re-sign this one's self-signatures with --cert-digest-algo SHA512",
+	return fmt.Errorf("signing key %s would be refused:\n  %s\nmake an RSA key of 3072 bits with SHA-256 or stronger signatures (gpg --quick-gen-key UID rsa3072 sign 3y; gpg 2.2 signs with SHA-512 by default), or re-sign this one's self-signatures with --cert-digest-algo SHA512",
 		fpr, strings.Join(dedupe(problems), "\n  "))
 }
 

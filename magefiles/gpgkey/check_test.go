@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
+	"time"
 
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -80,4 +82,52 @@ func TestImportRefusesTwoKeys(t *testing.T) {
 	assert.NilError(t, os.WriteFile(file, out, 0o600))
 	_, err = Import(ctx, file, "", os.Stderr)
 	assert.ErrorContains(t, err, "holds 2 secret keys, not one")
+}
+
+// TestCheckRefusesAKeyThatExpiresWithinAYear: a key expiring in six
+// months fails with the command that extends it; one valid for two years,
+// and one without expiry, pass.
+func TestCheckRefusesAKeyThatExpiresWithinAYear(t *testing.T) {
+	needGPG(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		expire string
+		want   string // "" passes
+	}{
+		{"6m", "expires too soon for a release"},
+		{"2y", ""},
+		{"never", ""},
+	} {
+		t.Run(tc.expire, func(t *testing.T) {
+			h, err := newHome("", os.Stderr)
+			assert.NilError(t, err)
+			defer h.Close()
+			_, err = h.gpg(ctx, nil, "--quick-gen-key", "X <x@example.invalid>", "rsa3072", "sign", tc.expire)
+			assert.NilError(t, err)
+			assert.NilError(t, h.readFingerprint(ctx))
+			err = h.Check(ctx)
+			if tc.want == "" {
+				assert.NilError(t, err)
+				return
+			}
+			assert.ErrorContains(t, err, tc.want)
+			assert.ErrorContains(t, err, "the primary key expires on ")
+			assert.ErrorContains(t, err, "gpg --quick-set-expire "+h.Fingerprint+" 3y\n")
+		})
+	}
+}
+
+// TestCheckExpiry reads gpg's colon listing: the primary key, signing
+// subkeys only, and a date within a year.
+func TestCheckExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	soon := strconv.FormatInt(now.Add(300*24*time.Hour).Unix(), 10)
+	later := strconv.FormatInt(now.Add(400*24*time.Hour).Unix(), 10)
+	line := func(kind, exp, caps string) string {
+		return kind + ":u:3072:1:AAAABBBBCCCCDDDD:1700000000:" + exp + "::u:::" + caps + ":::::::\n"
+	}
+	assert.NilError(t, checkExpiry("F", []byte(line("pub", later, "scSC")+line("sub", soon, "e")), now))
+	assert.NilError(t, checkExpiry("F", []byte(line("pub", "", "scSC")), now))
+	assert.ErrorContains(t, checkExpiry("F", []byte(line("pub", later, "scSC")+line("sub", soon, "s")), now), "signing subkey AAAABBBBCCCCDDDD expires on 2027-08-28")
+	assert.ErrorContains(t, checkExpiry("F", []byte(line("pub", soon, "scSC")), now), "the primary key expires on 2027-08-28")
 }

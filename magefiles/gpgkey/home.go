@@ -71,20 +71,7 @@ func (h *Home) readFingerprint(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing the secret keys: %w", err)
 	}
-	var fprs []string
-	inSec := false
-	for _, l := range strings.Split(string(out), "\n") {
-		f := strings.Split(l, ":")
-		switch {
-		case f[0] == "sec":
-			inSec = true
-		case f[0] == "fpr" && inSec && len(f) > 9:
-			fprs = append(fprs, f[9])
-			inSec = false
-		case f[0] == "ssb":
-			inSec = false
-		}
-	}
+	fprs := primaryFingerprints(out, "sec", "ssb")
 	if len(fprs) != 1 {
 		return fmt.Errorf("holds %d secret keys, not one", len(fprs))
 	}
@@ -178,4 +165,46 @@ func (h *Home) gpg(ctx context.Context, stdin io.Reader, args ...string) ([]byte
 		return nil, fmt.Errorf("gpg %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return out, nil
+}
+
+// Dearmor returns the binary packets of an armored key block (what apt's
+// Signed-By keyrings hold).
+func (h *Home) Dearmor(ctx context.Context, armored []byte) ([]byte, error) {
+	out, err := h.gpg(ctx, bytes.NewReader(armored), "--dearmor")
+	if err != nil {
+		return nil, fmt.Errorf("reading an armored key: %w", err)
+	}
+	return out, nil
+}
+
+// Fingerprints lists the primary fingerprints of the keys in an armored
+// or binary key block, without importing them.
+func (h *Home) Fingerprints(ctx context.Context, keys []byte) ([]string, error) {
+	out, err := h.gpg(ctx, bytes.NewReader(keys), "--with-colons", "--show-keys")
+	if err != nil {
+		return nil, fmt.Errorf("reading keys: %w", err)
+	}
+	fprs := primaryFingerprints(out, "pub", "sub")
+	return fprs, nil
+}
+
+// primaryFingerprints reads gpg --with-colons output: the fingerprint
+// (field 10 of an fpr line) that follows each primary key's line (kind:
+// pub or sec), not those of its subkeys (sub: sub or ssb).
+func primaryFingerprints(colons []byte, kind, sub string) []string {
+	var fprs []string
+	primary := false
+	for _, l := range strings.Split(string(colons), "\n") {
+		f := strings.Split(l, ":")
+		switch {
+		case f[0] == kind:
+			primary = true
+		case f[0] == "fpr" && primary && len(f) > 9:
+			fprs = append(fprs, f[9])
+			primary = false
+		case f[0] == sub:
+			primary = false
+		}
+	}
+	return fprs
 }

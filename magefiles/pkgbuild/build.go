@@ -35,12 +35,19 @@ type Build struct {
 	Commit  string    // full commit hash of HEAD
 	Date    time.Time // commit time: SOURCE_DATE_EPOCH, mtimes, main.date
 	Log     io.Writer // step timings
+	// GoVersion is the toolchain the binaries are built with (go env
+	// GOVERSION); New refuses one older than go.mod's toolchain line.
+	GoVersion string
 	// SignKey is an OpenPGP private key file that nfpm signs the .deb and
 	// .rpm with, unlocked by SignPassphrase; "" leaves them unsigned.
 	SignKey, SignPassphrase string
 	// OlderEnvFile ships OlderEnv's variant of the env file instead of
 	// EnvFile: the upgrade tests' older build sets it, so that an upgrade changes the shipped default.
 	OlderEnvFile bool
+	// OlderUnitDir ships the .deb's unit in OlderDebUnitPath, where debs
+	// built before the move to /usr/lib had it: the upgrade tests' older
+	// build sets it, so that an upgrade moves the unit as a real one does.
+	OlderUnitDir bool
 }
 
 // Options are the caller's choices for one build. pkgbuild reads no
@@ -53,21 +60,25 @@ type Options struct {
 	// Dist is the output directory, relative to root unless absolute; ""
 	// means root/dist.
 	Dist string
-	// SignKey, SignPassphrase and OlderEnvFile: see Build.
-	SignKey, SignPassphrase string
-	OlderEnvFile            bool
+	// SignKey, SignPassphrase, OlderEnvFile and OlderUnitDir: see Build.
+	SignKey, SignPassphrase    string
+	OlderEnvFile, OlderUnitDir bool
 }
 
 // New reads the repository at root and returns the build that opts
 // describe.
 func New(ctx context.Context, root string, log io.Writer, opts Options) (*Build, error) {
-	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist"), OlderEnvFile: opts.OlderEnvFile,
+	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist"),
+		OlderEnvFile: opts.OlderEnvFile, OlderUnitDir: opts.OlderUnitDir,
 		SignKey: opts.SignKey, SignPassphrase: opts.SignPassphrase}
 	if d := opts.Dist; d != "" {
 		if !filepath.IsAbs(d) {
 			d = filepath.Join(root, d)
 		}
 		b.Dist = d
+	}
+	if err := b.checkGo(ctx); err != nil {
+		return nil, err
 	}
 	var err error
 	if b.Commit, err = b.git(ctx, "rev-parse", "HEAD"); err != nil {
@@ -237,7 +248,9 @@ func (b *Build) Binary(ctx context.Context, goarch, out string) error {
 	if out == b.HostBinary() {
 		name = "binary host"
 	}
-	inputs := strings.Join([]string{src, b.LDFlags(), goos, goarch, out}, "\n")
+	// The toolchain is an input: a binary built by an older Go carries its
+	// standard library, so a new toolchain must rebuild it.
+	inputs := strings.Join([]string{src, b.LDFlags(), b.GoVersion, goos, goarch, out}, "\n")
 	return b.step(name, inputs, []string{out}, func() error {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", b.LDFlags(), "-o", out, "./cmd/stigmer")
 		cmd.Dir = b.Root
@@ -253,8 +266,8 @@ func (b *Build) Binary(ctx context.Context, goarch, out string) error {
 // HostBinary is dist/stigmer, built for this machine.
 func (b *Build) HostBinary() string { return filepath.Join(b.Dist, "stigmer") }
 
-// archBinary is the binary a package of goarch carries.
-func (b *Build) archBinary(goarch string) string {
+// ArchBinary is the binary a package of goarch carries.
+func (b *Build) ArchBinary(goarch string) string {
 	return filepath.Join(b.Dist, ".build", "linux_"+goarch, "stigmer")
 }
 
@@ -276,7 +289,7 @@ func (b *Build) Docs(ctx context.Context) error {
 		return err
 	}
 	dir := b.GenDir()
-	outs := []string{"man/stigmer.1.gz", "stigmer.bash", "_stigmer", "stigmer.fish"}
+	outs := []string{"man/stigmer.1.gz", "man/stigmer.service.8.gz", "stigmer.bash", "_stigmer", "stigmer.fish"}
 	for i := range outs {
 		outs[i] = filepath.Join(dir, outs[i])
 	}
@@ -292,7 +305,7 @@ func (b *Build) Docs(ctx context.Context) error {
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("running stigmer internal-gen-docs: %w", err)
 		}
-		pages, err := filepath.Glob(filepath.Join(b.manDir(), "*.1"))
+		pages, err := filepath.Glob(filepath.Join(b.manDir(), "*.[18]"))
 		if err != nil {
 			return fmt.Errorf("listing man pages: %w", err)
 		}

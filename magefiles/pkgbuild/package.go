@@ -24,15 +24,40 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 	vars := map[string]string{
 		"STIGMER_PKG_VERSION": b.Version,
 		"STIGMER_PKG_ARCH":    goarch,
-		"STIGMER_PKG_BINARY":  b.archBinary(goarch),
+		"STIGMER_PKG_BINARY":  b.ArchBinary(goarch),
 		"STIGMER_PKG_GEN":     b.GenDir(),
 
 		// The release signs; "" leaves the deb and rpm unsigned.
 		"STIGMER_PKG_SIGN_KEY": b.SignKey,
 		"NFPM_PASSPHRASE":      b.SignPassphrase,
 	}
+	cfg, err := b.parse(Declaration, vars)
+	if err != nil {
+		return nfpm.Config{}, err
+	}
+	if err := expandDocGlobs(&cfg, b.Root); err != nil {
+		return nfpm.Config{}, err
+	}
+	if b.OlderEnvFile {
+		if err := b.swapEnvFile(&cfg); err != nil {
+			return nfpm.Config{}, err
+		}
+	}
+	if b.OlderUnitDir {
+		if err := moveDebUnit(&cfg); err != nil {
+			return nfpm.Config{}, err
+		}
+	}
+	return cfg, nil
+}
+
+// parse reads the nfpm declaration decl (relative to the root), expanding
+// only vars (and nfpm's own NFPM_* passphrases): any other ${VAR} in it is
+// an error that names it, so the host environment never leaks into a
+// package.
+func (b *Build) parse(decl string, vars map[string]string) (nfpm.Config, error) {
 	var unknown []string
-	f, err := os.Open(filepath.Join(b.Root, Declaration))
+	f, err := os.Open(filepath.Join(b.Root, decl))
 	if err != nil {
 		return nfpm.Config{}, fmt.Errorf("opening package declaration: %w", err)
 	}
@@ -46,20 +71,19 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 		return v
 	})
 	if err != nil {
-		return nfpm.Config{}, fmt.Errorf("parsing %s: %w", Declaration, err)
+		return nfpm.Config{}, fmt.Errorf("parsing %s: %w", decl, err)
 	}
 	if len(unknown) > 0 {
-		return nfpm.Config{}, fmt.Errorf("%s uses ${%s}, which the build does not set; use only STIGMER_PKG_VERSION, _ARCH, _BINARY and _GEN", Declaration, strings.Join(unknown, "}, ${"))
+		var known []string
+		for k := range vars {
+			if !strings.HasPrefix(k, "NFPM_") {
+				known = append(known, k)
+			}
+		}
+		sort.Strings(known)
+		return nfpm.Config{}, fmt.Errorf("%s uses ${%s}, which the build does not set; use only %s", decl, strings.Join(unknown, "}, ${"), strings.Join(known, ", "))
 	}
 	cfg.MTime = b.Date
-	if err := expandDocGlobs(&cfg); err != nil {
-		return nfpm.Config{}, err
-	}
-	if b.OlderEnvFile {
-		if err := b.swapEnvFile(&cfg); err != nil {
-			return nfpm.Config{}, err
-		}
-	}
 	return cfg, nil
 }
 
@@ -84,12 +108,15 @@ func (b *Build) Packages(ctx context.Context, arches, formats []string) ([]strin
 		}
 		decl += "\nolder env file"
 	}
+	if b.OlderUnitDir {
+		decl += "\nolder unit dir"
+	}
 	var made []string
 	for _, arch := range arches {
-		if err := b.Binary(ctx, arch, b.archBinary(arch)); err != nil {
+		if err := b.Binary(ctx, arch, b.ArchBinary(arch)); err != nil {
 			return nil, err
 		}
-		bin, err := hashTree(b.archBinary(arch))
+		bin, err := hashTree(b.ArchBinary(arch))
 		if err != nil {
 			return nil, err
 		}

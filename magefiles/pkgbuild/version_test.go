@@ -77,13 +77,7 @@ func TestMarkDirty(t *testing.T) {
 // TestNewDirty builds the version of a scratch repository: a change to a
 // tracked file, staged or not, marks it dirty; an untracked file does not.
 func TestNewDirty(t *testing.T) {
-	dir := t.TempDir()
-	git := func(args ...string) {
-		t.Helper()
-		out, err := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...).CombinedOutput()
-		assert.NilError(t, err, string(out))
-	}
-	git("init", "-q")
+	dir, git := scratchRepo(t, "")
 	assert.NilError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("a\n"), 0o644))
 	git("add", "f")
 	git("commit", "-q", "-m", "x")
@@ -117,14 +111,8 @@ func TestNewDirty(t *testing.T) {
 // from its Options and not from the environment: the user's overrides are
 // read once, by the magefiles' top level.
 func TestNewOptions(t *testing.T) {
-	dir := t.TempDir()
-	git := func(args ...string) {
-		t.Helper()
-		out, err := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...).CombinedOutput()
-		assert.NilError(t, err, string(out))
-	}
-	git("init", "-q")
-	git("commit", "-q", "--allow-empty", "-m", "x")
+	dir, git := scratchRepo(t, "")
+	git("commit", "-q", "-m", "x")
 	git("tag", "v2.0.0")
 	t.Setenv("STIGMER_VERSION", "9.9.9")
 	t.Setenv("STIGMER_DIST", "/from/the/environment")
@@ -144,4 +132,32 @@ func TestNewOptions(t *testing.T) {
 
 	_, err = New(t.Context(), dir, io.Discard, Options{Version: "not a version"})
 	assert.ErrorContains(t, err, "not a version")
+}
+
+// TestNewRefusesAnOlderGo: with GOTOOLCHAIN=local (as on machines whose Go
+// ignores go.mod's toolchain line), a toolchain older than go.mod's stops
+// the build before anything is built.
+func TestNewRefusesAnOlderGo(t *testing.T) {
+	dir, git := scratchRepo(t, "toolchain go1.99.0\n")
+	git("commit", "-q", "-m", "x")
+	t.Setenv("GOTOOLCHAIN", "local")
+	_, err := New(t.Context(), dir, io.Discard, Options{Version: "1.0.0"})
+	assert.ErrorContains(t, err, "older than go1.99.0 that go.mod names")
+	assert.ErrorContains(t, err, "export GOTOOLCHAIN=go1.99.0")
+}
+
+// scratchRepo makes a git repository with a go.mod (go 1.22, plus extra)
+// staged, and returns it with a git runner for it.
+func scratchRepo(t *testing.T, extra string) (string, func(args ...string)) {
+	t.Helper()
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...).CombinedOutput()
+		assert.NilError(t, err, string(out))
+	}
+	git("init", "-q")
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module m\n\ngo 1.22\n\n"+extra), 0o644))
+	git("add", "go.mod")
+	return dir, git
 }

@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,11 +106,13 @@ func TestUnitContract(t *testing.T) {
 		{"Service.RestartPreventExitStatus", "78"},
 		{"Service.RestartForceExitStatus", "SIGHUP SIGINT SIGPIPE SIGTERM"},
 		{"Service.EnvironmentFile", "-/etc/default/stigmer|-/etc/sysconfig/stigmer"},
-		{"Service.Environment", "STIGMER_DATA_DIR=/var/lib/stigmer|STIGMER_LOG_DIR=/var/log/stigmer"},
+		{"Service.Environment", "STIGMER_DATA_DIR=/var/lib/stigmer|STIGMER_LOG_DIR=/var/log/stigmer|STIGMER_RUNTIME_DIR=/run/stigmer"},
 		{"Service.StateDirectory", "stigmer"},
 		{"Service.StateDirectoryMode", "0750"},
 		{"Service.LogsDirectory", "stigmer"},
 		{"Service.LogsDirectoryMode", "0755"},
+		{"Service.RuntimeDirectory", "stigmer"},
+		{"Service.RuntimeDirectoryMode", "0755"},
 		{"Service.OOMPolicy", "continue"},
 		{"Service.KillMode", "mixed"},
 		{"Service.ProtectSystem", "strict"},
@@ -151,8 +155,52 @@ func TestUnitVerify(t *testing.T) {
 	run(t, "cp", "-r", "/lib/systemd/system", units)
 	run(t, "cp", filepath.Join(repoRoot(t), "packaging/stigmer.service"), units)
 	run(t, "cp", filepath.Join(distDir(t, "STIGMER_DIST"), "stigmer"), filepath.Join(root, "usr/bin/stigmer"))
-	// --man=no: man would look on this host, not in root; TestManifest
-	// checks that stigmer(1) ships.
+	// --man=no: man would look on this host, not in root;
+	// TestDocumentationPagesShip checks the pages Documentation= names.
 	res := icmd.RunCmd(icmd.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "stigmer.service"), icmd.WithTimeout(time.Minute))
 	res.Assert(t, icmd.Expected{ExitCode: 0, Err: icmd.None, Out: icmd.None})
+}
+
+// TestDocumentationPagesShip: each man page the unit's Documentation= names
+// (what `systemctl help stigmer` opens) is in every package, and the
+// service's page renders as a page about the service.
+func TestDocumentationPagesShip(t *testing.T) {
+	unit := readFile(t, filepath.Join(repoRoot(t), "packaging/stigmer.service"))
+	re := regexp.MustCompile(`man:([a-z0-9.-]+)\(([1-8])\)`)
+	var pages []string
+	for _, l := range strings.Split(unit, "\n") {
+		if strings.HasPrefix(l, "Documentation=") {
+			for _, m := range re.FindAllStringSubmatch(l, -1) {
+				pages = append(pages, "/usr/share/man/man"+m[2]+"/"+m[1]+"."+m[2]+".gz")
+			}
+		}
+	}
+	assert.DeepEqual(t, pages, []string{"/usr/share/man/man8/stigmer.service.8.gz", "/usr/share/man/man1/stigmer.1.gz"})
+	for _, p := range packages(t, distDir(t, "STIGMER_DIST")) {
+		t.Run(p.String(), func(t *testing.T) {
+			var files []string
+			switch p.format {
+			case "deb":
+				for _, l := range lines(run(t, "dpkg-deb", "-c", p.path)) {
+					f := strings.Fields(l)
+					files = append(files, strings.TrimPrefix(f[len(f)-1], "."))
+				}
+			case "rpm":
+				files = lines(run(t, "rpm", "-qlp", p.path))
+			}
+			for _, page := range pages {
+				assert.Check(t, slices.Contains(files, page), "%s does not ship %s", p.path, page)
+			}
+			if p.format != "deb" {
+				return
+			}
+			dir := t.TempDir()
+			run(t, "dpkg-deb", "-x", p.path, dir)
+			res := icmd.RunCmd(icmd.Command("man", "--warnings", "-l", filepath.Join(dir, pages[0])), icmd.WithEnv("MANWIDTH=80", "PATH="+os.Getenv("PATH")))
+			res.Assert(t, icmd.Expected{Out: "stigmer.service - the Stigmer server, run and restarted by systemd", Err: icmd.None})
+			for _, section := range []string{"ENVIRONMENT", "FILES", "EXIT STATUS", "SIGNALS"} {
+				assert.Check(t, strings.Contains(res.Stdout(), "\n"+section+"\n"), "no %s", section)
+			}
+		})
+	}
 }

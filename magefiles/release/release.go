@@ -70,11 +70,19 @@ func AssetName(name string) string {
 // The environment a release engineer sets (README: Releasing).
 const (
 	EnvSignKey        = "STIGMER_SIGN_KEY_FILE"   // armored OpenPGP private key; unset: unsigned
+	EnvSignKeyData    = "STIGMER_SIGN_KEY"        // the same key as text, when EnvSignKey is unset (a CI secret)
 	EnvSignPassphrase = "STIGMER_SIGN_PASSPHRASE" // its passphrase; unset: none
 	EnvToken          = "GITHUB_TOKEN"            // publishes, with a tag in CI
 	EnvRepoURL        = "STIGMER_REPO_URL"        // where the repository is served; a snapshot's default is its own directory
 	EnvRepoEarlier    = "STIGMER_REPO_EARLIER"    // earlier releases' packages, for the repository
+	EnvRepoPublished  = "STIGMER_REPO_PUBLISHED"  // the repository as served now, whose indexes the new tree keeps
+	EnvAPI            = "GITHUB_API_URL"          // GitHub's REST API (Actions sets it)
+	EnvRepository     = "GITHUB_REPOSITORY"       // owner/name (Actions sets it)
 )
+
+// EarlierDir is where a published release downloads the earlier releases'
+// packages, one directory per tag, relative to the repository root.
+const EarlierDir = "dist/release-earlier"
 
 // Mode says whether a run publishes.
 type Mode int
@@ -124,7 +132,12 @@ type Plan struct {
 	Path           string    // the user's PATH, for GoReleaser
 	RepoURL        string    // where the repository is served, "" for a snapshot's own directory
 	RepoEarlier    string    // earlier releases' packages for the repository, "" for none
+	RepoPublished  string    // EnvRepoPublished, "" for the default (PublishedLocation)
+	API            string    // EnvAPI, default https://api.github.com
+	Repository     string    // EnvRepository
+	Token          string    // EnvToken
 	Log            io.Writer // progress
+	keyDir         string    // holds the key file written from EnvSignKeyData
 }
 
 // Env is what the release takes from the user's environment. The magefiles'
@@ -132,36 +145,57 @@ type Plan struct {
 // package reads no variable itself.
 type Env struct {
 	CI             bool   // CI=true
-	Token          bool   // EnvToken is set (GoReleaser reads it itself)
+	Token          string // EnvToken
 	SignKeyFile    string // EnvSignKey
+	SignKeyData    string // EnvSignKeyData
 	SignPassphrase string // EnvSignPassphrase
 	Path           string // PATH, which Run prepends the SBOM tool's dir to
 	RepoURL        string // EnvRepoURL
 	RepoEarlier    string // EnvRepoEarlier
+	RepoPublished  string // EnvRepoPublished
+	API            string // EnvAPI
+	Repository     string // EnvRepository
 }
 
 // ReadEnv builds an Env through getenv (os.Getenv at the top level).
 func ReadEnv(getenv func(string) string) Env {
 	return Env{
 		CI:             getenv("CI") == "true",
-		Token:          getenv(EnvToken) != "",
+		Token:          getenv(EnvToken),
 		SignKeyFile:    getenv(EnvSignKey),
+		SignKeyData:    getenv(EnvSignKeyData),
 		SignPassphrase: getenv(EnvSignPassphrase),
 		Path:           getenv("PATH"),
 		RepoURL:        getenv(EnvRepoURL),
 		RepoEarlier:    getenv(EnvRepoEarlier),
+		RepoPublished:  getenv(EnvRepoPublished),
+		API:            getenv(EnvAPI),
+		Repository:     getenv(EnvRepository),
 	}
 }
 
 // New reads the repository at root and takes the user's choices from env. It
 // fails when a published release would be built from a dirty tree, naming
-// the changed files, or when the signing key file cannot be read.
+// the changed files, or when the signing key cannot be read. A key given
+// as EnvSignKeyData is written to a private temporary file that Close
+// removes.
 func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error) {
 	// No tag at HEAD is the usual case: describe fails and Tag stays "".
 	tag, _ := git(ctx, root, "describe", "--exact-match", "--tags", "--match", "v[0-9]*", "HEAD")
-	mode, why := Decide(tag, env.CI, env.Token)
+	mode, why := Decide(tag, env.CI, env.Token != "")
 	p := &Plan{Root: root, Mode: mode, Why: why, Tag: tag, SignPassphrase: env.SignPassphrase, Path: env.Path,
-		RepoURL: env.RepoURL, RepoEarlier: env.RepoEarlier, Log: log}
+		RepoURL: env.RepoURL, RepoEarlier: env.RepoEarlier, RepoPublished: env.RepoPublished,
+		API: env.API, Repository: env.Repository, Token: env.Token, Log: log}
+	if p.API == "" {
+		p.API = "https://api.github.com"
+	}
+	if env.SignKeyFile == "" && env.SignKeyData != "" {
+		file, err := p.writeKey(env.SignKeyData)
+		if err != nil {
+			return nil, err
+		}
+		env.SignKeyFile = file
+	}
 	if key := env.SignKeyFile; key != "" {
 		abs, err := filepath.Abs(key)
 		if err != nil {
@@ -184,6 +218,39 @@ func New(ctx context.Context, root string, env Env, log io.Writer) (*Plan, error
 	return p, nil
 }
 
+// writeKey writes the armored key to a file only this user can read, in a
+// directory Close removes.
+func (p *Plan) writeKey(data string) (string, error) {
+	dir, err := os.MkdirTemp("", "stigmer-sign-key-")
+	if err != nil {
+		return "", fmt.Errorf("writing %s to a file: %w", EnvSignKeyData, err)
+	}
+	p.keyDir = dir
+	file := filepath.Join(dir, "key.asc")
+	if err := os.WriteFile(file, []byte(strings.TrimSpace(data)+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing %s to a file: %w", EnvSignKeyData, err)
+	}
+	return file, nil
+}
+
+// Close removes the key file New wrote, if any.
+func (p *Plan) Close() error {
+	if p.keyDir == "" {
+		return nil
+	}
+	return os.RemoveAll(p.keyDir)
+}
+
+// RequireKey fails when a release to be published has no signing key: it
+// would have no repository, and the hosts that install from the repository
+// would get nothing. The release calls it before anything is built.
+func (p *Plan) RequireKey() error {
+	if p.Mode == Publish && p.SignKey == "" {
+		return fmt.Errorf("refusing to publish %s unsigned: %s is unset; in the workflow the key comes from the release environment's secret STIGMER_SIGNING_KEY as %s (README: Releasing), so check that the job runs in that environment and the secret is set", p.Tag, EnvSignKey, EnvSignKeyData)
+	}
+	return nil
+}
+
 // CheckVersion fails when a published release's version is not its tag
 // without the v: pkgbuild's mapping and GoReleaser's must agree, and both
 // use git describe, so a mismatch means STIGMER_VERSION is set.
@@ -200,17 +267,48 @@ func (p *Plan) CheckVersion(version string) error {
 }
 
 // RepoLocation is where the repository will be served, for its
-// stigmer.sources and stigmer.repo: EnvRepoURL or, for a snapshot, RepoDir
-// as a file: URL, so that a snapshot's tree works where it was made. A
-// published release needs EnvRepoURL.
-func (p *Plan) RepoLocation() (string, error) {
+// stigmer.sources and stigmer.repo: EnvRepoURL; else, for a published
+// release, the GitHub Pages address the API gives; else, for a snapshot,
+// RepoDir as a file: URL, so that a snapshot's tree works where it was
+// made.
+func (p *Plan) RepoLocation(ctx context.Context) (string, error) {
 	switch {
 	case p.RepoURL != "":
 		return p.RepoURL, nil
 	case p.Mode == Publish:
-		return "", fmt.Errorf("%s is unset: a published repository's stigmer.sources and stigmer.repo must name where it is served", EnvRepoURL)
+		gh, err := p.GitHub()
+		if err != nil {
+			return "", err
+		}
+		url, err := gh.PagesURL(ctx)
+		if err != nil {
+			return "", fmt.Errorf("finding where the repository is served (or set %s): %w", EnvRepoURL, err)
+		}
+		p.RepoURL = url
+		return url, nil
 	}
 	return "file://" + filepath.Join(p.Root, RepoDir), nil
+}
+
+// PublishedLocation is where the repository that clients read now is
+// served, so that the new tree keeps its indexes (repo.Options.Published):
+// EnvRepoPublished, else for a published release the address the tree is
+// served at (EnvRepoURL), else the snapshot tree already in RepoDir, if
+// any. "none" keeps nothing.
+func (p *Plan) PublishedLocation() string {
+	switch {
+	case p.RepoPublished == "none":
+		return ""
+	case p.RepoPublished != "":
+		return p.RepoPublished
+	case p.Mode == Publish:
+		return p.RepoURL
+	}
+	dir := filepath.Join(p.Root, RepoDir)
+	if _, err := os.Stat(filepath.Join(dir, "dists")); err == nil {
+		return dir
+	}
+	return ""
 }
 
 // Announce prints what the run will do.
@@ -267,7 +365,9 @@ func (p *Plan) Run(ctx context.Context, b *pkgbuild.Build, packages []string, ke
 			return err
 		}
 	}
-	args := []string{"run", GoReleaser, "release", "--clean"}
+	// GoReleaser builds, checksums and signs; Publish uploads, through
+	// the API client the rehearsal can stand in for.
+	args := []string{"run", GoReleaser, "release", "--clean", "--skip=publish"}
 	if p.Mode == Snapshot {
 		args = append(args, "--snapshot")
 	}

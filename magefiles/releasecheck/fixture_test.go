@@ -174,7 +174,7 @@ func (c *clone) mage(env map[string]string, target string) (string, error) {
 func cleanEnv(env map[string]string) []string {
 	drop := map[string]bool{
 		release.EnvToken: true, release.EnvSignKey: true, release.EnvSignPassphrase: true,
-		release.EnvRepoURL: true, release.EnvRepoEarlier: true,
+		release.EnvRepoURL: true, release.EnvRepoEarlier: true, release.EnvRepoPublished: true,
 		"STIGMER_VERSION": true, "STIGMER_DIST": true, "GNUPGHOME": true, "MAGEFILE_VERBOSE": true,
 	}
 	var out []string

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ulikunitz/xz"
 )
@@ -42,6 +41,9 @@ func writeApt(ctx context.Context, root string, o Options) error {
 	if err != nil {
 		return err
 	}
+	if err := checkByHash(release); err != nil {
+		return err
+	}
 	rel := filepath.Join(suite, "Release")
 	if err := writeFile(rel, release, o.Date); err != nil {
 		return err
@@ -51,6 +53,24 @@ func writeApt(ctx context.Context, root string, o Options) error {
 	}
 	if err := o.Key.DetachSign(ctx, rel, filepath.Join(suite, "Release.gpg")); err != nil {
 		return fmt.Errorf("signing Release.gpg: %w", err)
+	}
+	return nil
+}
+
+// checkByHash fails when Release lists a hash that writeIndex writes no
+// by-hash copies for, or none: apt would ask for by-hash/<that hash>/...,
+// get a 404 and fall back to the plain names.
+func checkByHash(release []byte) error {
+	_, sections, err := parseRelease(release)
+	if err != nil {
+		return err
+	}
+	var written []string
+	for _, h := range byHash {
+		written = append(written, h.name)
+	}
+	if strings.Join(sections, " ") != strings.Join(written, " ") {
+		return fmt.Errorf("apt-ftparchive's Release lists the hashes %v, but by-hash copies are written for %v: make noWeakHashes and byHash agree", sections, written)
 	}
 	return nil
 }
@@ -119,7 +139,7 @@ func sortStanzas(packages []byte) []byte {
 }
 
 // writeIndex writes name, name.gz and name.xz into dir, and a copy of each
-// under by-hash/SHA256/<its sha256>.
+// under by-hash/HASH/<its sum> for every hash Release lists (byHash).
 func writeIndex(dir, name string, data []byte, o Options) error {
 	gz, err := gzipped(data)
 	if err != nil {
@@ -133,11 +153,21 @@ func writeIndex(dir, name string, data []byte, o Options) error {
 		name string
 		data []byte
 	}{{name, data}, {name + ".gz", gz}, {name + ".xz", xzd}} {
-		sum := sha256.Sum256(f.data)
-		for _, p := range []string{filepath.Join(dir, f.name), filepath.Join(dir, "by-hash", "SHA256", hex.EncodeToString(sum[:]))} {
-			if err := writeFile(p, f.data, o.Date); err != nil {
-				return err
-			}
+		if err := writeFile(filepath.Join(dir, f.name), f.data, o.Date); err != nil {
+			return err
+		}
+		if err := writeByHash(dir, f.data, o.Date); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeByHash writes data into dir/by-hash/HASH/<sum> for each of byHash.
+func writeByHash(dir string, data []byte, mtime time.Time) error {
+	for _, h := range byHash {
+		if err := writeFile(filepath.Join(dir, "by-hash", h.name, h.sum(data)), data, mtime); err != nil {
+			return err
 		}
 	}
 	return nil

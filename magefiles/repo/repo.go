@@ -43,13 +43,16 @@ var Tools = [][2]string{{"apt-ftparchive", "apt-utils"}, {"createrepo_c", "creat
 
 // Options is what Write makes a tree of.
 type Options struct {
-	Dir      string       // the tree to write; replaced as a whole when Write succeeds
-	URL      string       // where the tree is served (https://..., file:///...), for SourcesFile and RepoFile
-	Packages []string     // this release's .deb and .rpm files
-	Earlier  string       // earlier releases' packages: a directory searched recursively (their assets, or the previous tree); "" for none
-	Key      *gpgkey.Home // signs InRelease, Release.gpg and repomd.xml.asc
-	Date     time.Time    // Release's Date, repomd.xml's timestamps, the pool files' mtimes
-	Log      io.Writer
+	Dir      string   // the tree to write; replaced as a whole when Write succeeds
+	URL      string   // where the tree is served (https://..., file:///...), for SourcesFile and RepoFile
+	Packages []string // this release's .deb and .rpm files
+	Earlier  string   // earlier releases' packages: a directory searched recursively (their assets, or the previous tree); "" for none
+	// Published is the tree clients read now (the last release's), whose
+	// indexes the new tree keeps (keepPrevious); nil for none.
+	Published Site
+	Key       *gpgkey.Home // signs InRelease, Release.gpg and repomd.xml.asc
+	Date      time.Time    // Release's Date, repomd.xml's timestamps, the pool files' mtimes
+	Log       io.Writer
 }
 
 // Write writes the signed tree: the pool with the packages of this release
@@ -73,7 +76,7 @@ func Write(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	steps := []func(context.Context, string, Options) error{writeApt, writeDnf, writeOperatorFiles}
+	steps := []func(context.Context, string, Options) error{writeApt, writeDnf, keepPrevious, writeOperatorFiles}
 	for _, step := range steps {
 		if err := step(ctx, tmp, o); err != nil {
 			return err
@@ -97,7 +100,7 @@ func fillPool(root string, o Options) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the pool: %w", err)
 	}
-	earlier, err := findPackages(o.Earlier)
+	earlier, err := FindPackages(o.Earlier)
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +130,9 @@ func fillPool(root string, o Options) ([]string, error) {
 	return names, nil
 }
 
-// findPackages lists the stigmer .deb and .rpm files under dir, in order.
-func findPackages(dir string) ([]string, error) {
+// FindPackages lists the stigmer .deb and .rpm files under dir, the
+// keyring packages' included, in order.
+func FindPackages(dir string) ([]string, error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -138,7 +142,7 @@ func findPackages(dir string) ([]string, error) {
 			return err
 		}
 		name := d.Name()
-		if !d.IsDir() && (strings.HasPrefix(name, "stigmer_") && strings.HasSuffix(name, ".deb") ||
+		if !d.IsDir() && ((strings.HasPrefix(name, "stigmer_") || strings.HasPrefix(name, "stigmer-archive-keyring_")) && strings.HasSuffix(name, ".deb") ||
 			strings.HasPrefix(name, "stigmer-") && strings.HasSuffix(name, ".rpm") && !strings.HasPrefix(name, "stigmer-test-")) {
 			found = append(found, path)
 		}
@@ -186,21 +190,64 @@ func writeOperatorFiles(ctx context.Context, root string, o Options) error {
 	if err != nil {
 		return err
 	}
-	url := strings.TrimSuffix(o.URL, "/")
 	files := map[string][]byte{
-		AptKeyring: bin,
-		DnfKey:     armored,
-		SourcesFile: []byte(fmt.Sprintf("Types: deb\nURIs: %s/\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
-			url, Suite, Component, KeyringPath)),
-		// skip_if_unavailable=0: Fedora's and Debian's dnf.conf skip a
-		// repository whose metadata fails, signature included, and exit 0;
-		// RHEL's default, and the safe one, is to stop with the error.
-		RepoFile: []byte(fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=0\ngpgkey=file://%s\n",
-			url, DnfKeyPath)),
+		AptKeyring:  bin,
+		DnfKey:      armored,
+		SourcesFile: sources(o.URL),
+		RepoFile:    dnfRepo(o.URL),
 	}
 	for name, data := range files {
 		if err := writeFile(filepath.Join(root, name), data, o.Date); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// sources is apt's deb822 source for the tree at url: Signed-By, no
+// apt-key, no trusted=yes.
+func sources(url string) []byte {
+	return []byte(fmt.Sprintf("Types: deb\nURIs: %s/\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
+		strings.TrimSuffix(url, "/"), Suite, Component, KeyringPath))
+}
+
+// dnfRepo is dnf's repository file for the tree at url. skip_if_unavailable=0:
+// Fedora's and Debian's dnf.conf skip a repository whose metadata fails,
+// signature included, and exit 0; RHEL's default, and the safe one, is to
+// stop with the error.
+func dnfRepo(url string) []byte {
+	return []byte(fmt.Sprintf("[stigmer]\nname=Stigmer\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\nskip_if_unavailable=0\ngpgkey=file://%s\n",
+		strings.TrimSuffix(url, "/"), DnfKeyPath))
+}
+
+// The files KeyringFiles writes, as packaging/keyring.yaml names them.
+const (
+	KeyringBinary  = "stigmer-archive-keyring.gpg" // every key, binary: the deb's /usr/share/keyrings file
+	KeyringArmored = "RPM-GPG-KEY-stigmer"         // every key, armored: the rpm's /etc/pki/rpm-gpg file
+)
+
+// KeyringFiles writes into dir what the keyring packages carry: every key
+// of keys (armored blocks; the signing key first) in both forms, and the
+// same stigmer.sources and stigmer.repo the tree at url serves.
+func KeyringFiles(ctx context.Context, dir, url string, key *gpgkey.Home, keys [][]byte) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var bin, armored []byte
+	for _, k := range keys {
+		b, err := key.Dearmor(ctx, k)
+		if err != nil {
+			return err
+		}
+		bin = append(bin, b...)
+		armored = append(append(armored, bytes.TrimSpace(k)...), '\n')
+	}
+	for name, data := range map[string][]byte{KeyringBinary: bin, KeyringArmored: armored, SourcesFile: sources(url), RepoFile: dnfRepo(url)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("writing the keyring packages' %s: %w", name, err)
 		}
 	}
 	return nil
@@ -229,4 +276,40 @@ func run(ctx context.Context, dir, name string, args ...string) ([]byte, error) 
 		return nil, fmt.Errorf("running %s %s: %w: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return out, nil
+}
+
+// PagesLimit is GitHub Pages' limit on a published site, in bytes (1 GB),
+// and PagesMargin the share of it CheckSize allows: a release adds about
+// 16 MB (four packages and their indexes), so the margin
+// leaves room for the releases that follow while the maintainers act.
+const (
+	PagesLimit  = 1_000_000_000
+	PagesMargin = 0.9
+)
+
+// CheckSize fails when the tree in dir takes more than PagesMargin of
+// PagesLimit, saying what to do: an earlier release leaves the repository
+// when its package assets are deleted from its GitHub release (hosts can no
+// longer install or downgrade to it), or the tree moves to a host without
+// the limit. It returns the tree's size.
+func CheckSize(dir string) (int64, error) {
+	var size int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			size += fi.Size()
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("measuring %s: %w", dir, err)
+	}
+	if float64(size) > PagesMargin*PagesLimit {
+		return size, fmt.Errorf("the repository is %d MB, more than %.0f%% of GitHub Pages' %d MB limit, so it is not published: delete the .deb and .rpm assets of the oldest releases from their GitHub releases (they leave the repository; hosts can no longer install those versions from it), or serve dist/repo from a host without the limit (README: Releasing), then re-run",
+			size/1_000_000, PagesMargin*100, PagesLimit/1_000_000)
+	}
+	return size, nil
 }

@@ -10,14 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goreleaser/nfpm/v2"
-	_ "github.com/goreleaser/nfpm/v2/deb"
-	"github.com/goreleaser/nfpm/v2/files"
-	_ "github.com/goreleaser/nfpm/v2/rpm"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 
 	"github.com/stigmer/stigmer/magefiles/gpgkey"
+	"github.com/stigmer/stigmer/magefiles/testpkg"
 )
 
 var date = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -48,27 +45,11 @@ func smallPackages(t testing.TB, dir, version string) []string {
 // ("" for nfpm's default), and returns their paths.
 func packages(t testing.TB, dir, version, payload, compression string) []string {
 	t.Helper()
-	assert.NilError(t, os.MkdirAll(dir, 0o755))
 	var out []string
 	for _, format := range []string{"deb", "rpm"} {
 		for _, arch := range []string{"amd64", "arm64"} {
-			info := nfpm.WithDefaults(&nfpm.Info{
-				Name: "stigmer", Arch: arch, Version: version, Platform: "linux",
-				Description: "test package", Maintainer: "Test <test@example.invalid>", MTime: date,
-				Overridables: nfpm.Overridables{
-					Contents: []*files.Content{{Source: payload, Destination: "/usr/bin/stigmer"}},
-					Deb:      nfpm.Deb{Compression: compression},
-					RPM:      nfpm.RPM{Compression: compression},
-				},
-			})
-			assert.NilError(t, info.Validate())
-			p, err := nfpm.Get(format)
+			path, err := testpkg.Write(dir, testpkg.Spec{Format: format, Arch: arch, Version: version, Payload: payload, Compression: compression, MTime: date})
 			assert.NilError(t, err)
-			path := filepath.Join(dir, p.ConventionalFileName(info))
-			f, err := os.Create(path)
-			assert.NilError(t, err)
-			assert.NilError(t, p.Package(info, f))
-			assert.NilError(t, f.Close())
 			out = append(out, path)
 		}
 	}
@@ -88,20 +69,12 @@ func newKey(t *testing.T, uid string) *gpgkey.Home {
 // policy stigmer and apt-get update's output.
 func aptPolicy(t *testing.T, tree string) (string, string) {
 	t.Helper()
-	r := t.TempDir()
-	for _, d := range []string{"etc/apt/sources.list.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg"} {
-		assert.NilError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
-	}
-	assert.NilError(t, os.WriteFile(filepath.Join(r, "var/lib/dpkg/status"), nil, 0o644))
-	src := "Types: deb\nURIs: file://" + tree + "/\nSuites: stable\nComponents: main\nArchitectures: amd64\nSigned-By: " + filepath.Join(tree, AptKeyring) + "\n"
-	assert.NilError(t, os.WriteFile(filepath.Join(r, "etc/apt/sources.list.d/stigmer.sources"), []byte(src), 0o644))
-	opts := []string{"-o", "Dir=" + r, "-o", "Dir::State::status=" + filepath.Join(r, "var/lib/dpkg/status"),
-		"-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root", "-o", "Dir::Etc::Parts=" + filepath.Join(r, "etc/apt/apt.conf.d"),
-		"-o", "APT::Architecture=amd64", "-o", "Acquire::Languages=none"}
-	update, _ := exec.Command("apt-get", append(opts, "update")...).CombinedOutput()
-	policy, err := exec.Command("apt-cache", append(opts, "policy", "stigmer")...).CombinedOutput()
-	assert.NilError(t, err, string(policy))
-	return string(policy), string(update)
+	apt, err := NewAptProbe(t.TempDir(), "file://"+tree, filepath.Join(tree, AptKeyring))
+	assert.NilError(t, err)
+	update, _ := apt.Run("apt-get", "update")
+	policy, err := apt.Run("apt-cache", "policy", "stigmer")
+	assert.NilError(t, err, policy)
+	return policy, update
 }
 
 // TestWriteServesEveryReleaseToApt: a tree of 1.1.0 over an earlier 1.0.0
@@ -271,4 +244,20 @@ func keys(m map[string]string) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// TestCheckSize: a tree past the margin of the Pages limit fails with what
+// to do; a small one passes with its size.
+func TestCheckSize(t *testing.T) {
+	dir := t.TempDir()
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "small"), make([]byte, 1000), 0o644))
+	size, err := CheckSize(dir)
+	assert.NilError(t, err)
+	assert.Equal(t, size, int64(1000))
+	f, err := os.Create(filepath.Join(dir, "pool"))
+	assert.NilError(t, err)
+	assert.NilError(t, f.Truncate(950_000_000)) // sparse: no disk used
+	assert.NilError(t, f.Close())
+	_, err = CheckSize(dir)
+	assert.ErrorContains(t, err, "the repository is 950 MB, more than 90% of GitHub Pages' 1000 MB limit, so it is not published: delete the .deb and .rpm assets of the oldest releases")
 }

@@ -25,7 +25,8 @@ const TestServeAt = "/srv/stigmer-repo"
 //	tampered-rpm the current release signed by good, but its rpm changed
 //	             after signing (the tree's metadata and signature intact)
 //
-// older and current are each release's signed amd64 .deb and .rpm. The bad
+// older and current are each release's signed amd64 .deb and .rpm, and its
+// keyring packages (the README's blocks install them first). The bad
 // trees offer the current release, so that a guest running the older one
 // has an upgrade to refuse.
 func TestTrees(ctx context.Context, dir string, older, current []string, good, other *gpgkey.Home, readme []byte, date time.Time, log io.Writer) error {
@@ -57,7 +58,7 @@ func TestTrees(ctx context.Context, dir string, older, current []string, good, o
 	if err := os.RemoveAll(filepath.Join(dir, ".tampered")); err != nil {
 		return err
 	}
-	blocks, err := Readme(readme, url)
+	blocks, err := Readme(readme, url, good.Fingerprint)
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func TestTrees(ctx context.Context, dir string, older, current []string, good, o
 	return nil
 }
 
-// tamperRPM copies packages into dir/.tampered with one byte of the rpm's
+// tamperRPM copies packages into dir/.tampered with one byte of the stigmer rpm's
 // payload (its last KiB, inside the compressed cpio archive) flipped, and
 // returns the copies.
 func tamperRPM(dir string, packages []string) ([]string, error) {
@@ -83,7 +84,7 @@ func tamperRPM(dir string, packages []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if strings.HasSuffix(p, ".rpm") {
+		if strings.HasSuffix(p, ".rpm") && !strings.HasPrefix(filepath.Base(p), "stigmer-release-") {
 			if len(data) < 4096 {
 				return nil, fmt.Errorf("%s is too small to be a stigmer rpm", p)
 			}

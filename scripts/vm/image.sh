@@ -109,7 +109,8 @@ vm_rootfs() {
 	local suite=$1 extra=$2 mirror include key img tmp
 	mirror=$(vm_mirror)
 	[ -n "$mirror" ] || { echo "vmtest: no Debian mirror found in /etc/apt/sources.list*" >&2; return 1; }
-	include=systemd-sysv,systemd,curl,jq,procps${extra:+,$extra}
+	# gpg: the README's install blocks check the key's fingerprint with it.
+	include=systemd-sysv,systemd,curl,gpg,jq,procps${extra:+,$extra}
 	key=$(printf '%s\n' "$suite" "$mirror" "$include" |
 		cat - "$VM_DIR/image.sh" "$VM_DIR/guest/vmtest-boot.service" | sha256sum | cut -c1-16)
 	img=$VM_CACHE/rootfs-$suite-$key.img

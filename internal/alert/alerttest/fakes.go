@@ -90,10 +90,13 @@ func (f *FakeWebhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // FakeSMTP is a relay that accepts every message. With TLS set it offers
-// STARTTLS.
+// STARTTLS, or, with Implicit too, speaks TLS from the first byte (SMTPS).
+// Like real relays it answers 501 to an envelope address that is not a
+// bare <local@domain>.
 type FakeSMTP struct {
-	Rec *Recorder
-	TLS *tls.Config
+	Rec      *Recorder
+	TLS      *tls.Config
+	Implicit bool
 }
 
 // Serve accepts sessions on ln until it is closed.
@@ -110,11 +113,18 @@ func (f *FakeSMTP) Serve(ln net.Listener) error {
 func (f *FakeSMTP) session(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	var rc Received
+	rc.Sink = "mail"
+	if f.Implicit {
+		tc := tls.Server(c, f.TLS)
+		if tc.Handshake() != nil {
+			return
+		}
+		c, rc.TLS = tc, true
+	}
 	rw := bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c))
 	say := func(s string) { rw.WriteString(s + "\r\n"); rw.Flush() }
 	say("220 fake-smtp ESMTP (a stand-in that records)")
-	var rc Received
-	rc.Sink = "mail"
 	for {
 		line, err := rw.ReadString('\n')
 		if err != nil {
@@ -142,10 +152,20 @@ func (f *FakeSMTP) session(c net.Conn) {
 			rc.AuthUser = plainUser(line)
 			say("235 ok")
 		case verb == "MAIL":
-			rc.From = strings.Trim(strings.TrimPrefix(line[4:], " FROM:"), "<> ")
+			addr, ok := envelopeAddr(line, "MAIL FROM:")
+			if !ok {
+				say("501 5.1.7 Bad sender address syntax")
+				continue
+			}
+			rc.From = addr
 			say("250 ok")
 		case verb == "RCPT":
-			rc.To = append(rc.To, strings.Trim(strings.TrimPrefix(line[4:], " TO:"), "<> "))
+			addr, ok := envelopeAddr(line, "RCPT TO:")
+			if !ok {
+				say("501 5.1.3 Bad recipient address syntax")
+				continue
+			}
+			rc.To = append(rc.To, addr)
 			say("250 ok")
 		case verb == "DATA":
 			say("354 end with .")
@@ -171,6 +191,24 @@ func (f *FakeSMTP) session(c net.Conn) {
 			say("250 ok")
 		}
 	}
+}
+
+// envelopeAddr is the address of "MAIL FROM:<a@b> ..." or "RCPT TO:<a@b>":
+// a bare path, as RFC 5321 wants it; ok is false for anything else
+// ("<Name <a@b>>", spaces, no @).
+func envelopeAddr(line, verb string) (string, bool) {
+	if len(line) < len(verb) || !strings.EqualFold(line[:len(verb)], verb) {
+		return "", false
+	}
+	path, _, _ := strings.Cut(line[len(verb):], " ") // ESMTP parameters follow
+	if !strings.HasPrefix(path, "<") || !strings.HasSuffix(path, ">") {
+		return "", false
+	}
+	addr := path[1 : len(path)-1]
+	if strings.ContainsAny(addr, "<> \"") || strings.Count(addr, "@") != 1 {
+		return "", false
+	}
+	return addr, true
 }
 
 // plainUser decodes the user of an AUTH PLAIN line (the password is not
