@@ -56,9 +56,9 @@ vm_usage() {
 	exit 2
 }
 
-# vm_qemu DISK INDISK DIR BOOT ROWS runs boot number BOOT of a guest, which
-# runs the row directories ROWS, under `timeout` and returns QEMU's status
-# (124: the guest hung).
+# vm_qemu DISK INDISK DIR BOOT ROWS runs boot number BOOT of the guest whose
+# work dir is DIR (named by it), which runs the row directories ROWS, under
+# `timeout` and returns QEMU's status (124: the guest hung).
 vm_qemu() {
 	local disk=$1 in=$2 dir=$3 boot=$4 rows=$5 kdir=$VM_KERNEL limit
 	limit=$((VM_DEADLINE - $(date +%s)))
@@ -69,7 +69,7 @@ vm_qemu() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-M pc -accel tcg,thread=multi -cpu max -smp "$VM_SMP" -m 1024 \
 		-kernel "$kdir/vmlinux" -initrd "$kdir/initrd.cpio" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.rows=$rows" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.rows=$rows vmtest.guest=${dir##*/}" \
 		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
 		-drive "file=$in,if=virtio,format=raw,readonly=on" \
 		-serial "file:$dir/console-$boot.log" -serial "file:$dir/results-$boot.log" \
@@ -165,12 +165,12 @@ vm_pkg_version() {
 	rm -rf "$x"
 }
 
-# vm_plan ROWS prints the rows a boot running the row directories ROWS
-# expects, "ID<tab>TITLE" a line, in order.
+# vm_plan ROWS NAME prints the rows a boot of the guest NAME running the row
+# directories ROWS expects, "ID<tab>TITLE" a line, in order.
 vm_plan() {
 	local dir
 	for dir in ${1//,/ }; do
-		bash "$VM_DIR/guest/run.sh" --plan "${dir%-*}" "${dir##*-}"
+		bash "$VM_DIR/guest/run.sh" --plan "${dir%-*}" "${dir##*-}" "" "$2"
 	done
 }
 
@@ -208,7 +208,7 @@ vm_report() {
 							"$(tail -n 60 "$WORK/$name/console-$boot.log" 2>/dev/null | tr -d '\r')")
 					fi
 				fi
-			done < <(vm_plan "$bootrows")
+			done < <(vm_plan "$bootrows" "$name")
 		done
 	done
 	if [ ${#details[@]} -gt 0 ]; then
