@@ -14,6 +14,7 @@ import (
 
 	"github.com/stigmer/stigmer/magefiles/gpgkey"
 	"github.com/stigmer/stigmer/magefiles/pkgbuild"
+	"github.com/stigmer/stigmer/magefiles/rehearsal"
 	"github.com/stigmer/stigmer/magefiles/repo"
 )
 
@@ -36,8 +37,10 @@ func (VM) All(ctx context.Context) error {
 // It builds the packages (the package target), the older build the chroot
 // test uses too (dist/.old), the rpm guest's stand-in for a RHEL base
 // (dist/.standin) and the signed repositories to install from
-// (dist/.vmrepo, vmRepos), then runs scripts/vm/vmtest.sh (which prints how to get
-// a shell in a kept guest). STIGMER_VM_CACHE moves the image cache.
+// (dist/.vmrepo, vmRepos), takes the site of the release rehearsal of HEAD
+// (vmRehearsal: Release.Rehearse plays it when dist/rehearsal holds
+// another), then runs scripts/vm/vmtest.sh (which prints how to get a
+// shell in a kept guest). STIGMER_VM_CACHE moves the image cache.
 func (VM) Run(ctx context.Context, guests string, keep bool) error {
 	mg.CtxDeps(ctx, Pkg.All)
 	cache, err := vmCacheDir()
@@ -61,6 +64,9 @@ func (VM) Run(ctx context.Context, guests string, keep bool) error {
 	repos, err := vmRepos(ctx, b)
 	if err != nil {
 		return fmt.Errorf("building the VM test's repositories: %w", err)
+	}
+	if err := vmRehearsal(ctx, b, filepath.Join(repos, "rehearsal")); err != nil {
+		return fmt.Errorf("giving the VM test the release rehearsal's site: %w", err)
 	}
 	fakes, err := fakeAlertSinks(ctx, b)
 	if err != nil {
@@ -173,4 +179,85 @@ func vmRepos(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	}
 	trees := filepath.Join(dir, "trees")
 	return trees, repo.TestTrees(ctx, trees, signed[0], signed[1], good, other, readme, cur.Date, cur.Log)
+}
+
+// vmRehearsal puts the site the release rehearsal deployed where the
+// guests serve it from (dir, beside the repository trees; guest/lib/
+// rehearsal.sh reads it): each of the first two published tags' Pages
+// site as it deployed it (vX.Y.Z/), the first tag's README blocks with
+// REPO pointed at the guests' copy (NAME.sh) and rehearsal.env (FIRST and
+// NEXT, the two releases; FIRST_KEY and NEXT_KEY, the fingerprints of the
+// keys that sign them, as each tag's README checks them).
+func vmRehearsal(ctx context.Context, b *pkgbuild.Build, dir string) error {
+	out, err := rehearsalOfHead(ctx, b)
+	if err != nil {
+		return err
+	}
+	tags := rehearsal.Published()
+	if len(tags) < 2 {
+		return fmt.Errorf("the rehearsal publishes %v: the VM test wants a release and the next", tags)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var env strings.Builder
+	for i, tag := range tags[:2] {
+		fpr, err := copyRehearsedSite(ctx, out, tag, dir, i == 0)
+		if err != nil {
+			return fmt.Errorf("the rehearsal's %s: %w", tag, err)
+		}
+		name := [2]string{"FIRST", "NEXT"}[i]
+		fmt.Fprintf(&env, "%s=%s\n%s_KEY=%s\n", name, strings.TrimPrefix(tag, "v"), name, fpr)
+	}
+	return os.WriteFile(filepath.Join(dir, "rehearsal.env"), []byte(env.String()), 0o644)
+}
+
+// rehearsalOfHead is the output directory of the release rehearsal of
+// HEAD: dist/rehearsal as go tool mage test has just played it, else
+// played now by Release.Rehearse (committed code only, as always).
+func rehearsalOfHead(ctx context.Context, b *pkgbuild.Build) (string, error) {
+	out := rehearsal.Out(b.Root, os.Getenv)
+	played, err := rehearsal.Played(ctx, out)
+	if err != nil || played == b.Commit {
+		return out, err
+	}
+	fmt.Printf("the release rehearsal in %s is not of HEAD (%s): playing it\n", out, b.Commit)
+	mg.CtxDeps(ctx, Release.Rehearse)
+	if played, err = rehearsal.Played(ctx, out); err != nil {
+		return "", err
+	}
+	if played != b.Commit {
+		return "", fmt.Errorf("the release rehearsal in %s is of %q after Release.Rehearse, not of HEAD %s", out, played, b.Commit)
+	}
+	return out, nil
+}
+
+// copyRehearsedSite copies the site the rehearsal in out deployed for tag
+// into dir/tag and, with blocks, writes the README blocks of tag into dir;
+// it returns the fingerprint tag's README checks.
+func copyRehearsedSite(ctx context.Context, out, tag, dir string, blocks bool) (string, error) {
+	if msg, err := exec.CommandContext(ctx, "cp", "-a", rehearsal.SiteOf(out, tag), filepath.Join(dir, tag)).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("copying its site: %w: %s", err, msg)
+	}
+	readme, err := rehearsal.FileAt(ctx, out, tag, "README.md")
+	if err != nil {
+		return "", err
+	}
+	fpr, err := repo.ReadmeFingerprint(readme)
+	if err != nil || !blocks {
+		return fpr, err
+	}
+	found, err := repo.Readme(readme, rehearsal.ServeAt, fpr)
+	if err != nil {
+		return "", err
+	}
+	for name, block := range found {
+		if err := os.WriteFile(filepath.Join(dir, name+".sh"), []byte(block), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return fpr, nil
 }

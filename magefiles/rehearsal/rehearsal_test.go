@@ -25,10 +25,7 @@ import (
 var played *Rehearsal
 
 func TestMain(m *testing.M) {
-	out := os.Getenv("STIGMER_REHEARSAL_OUT")
-	if out == "" {
-		out = filepath.Join(repoRoot(), "dist", "rehearsal")
-	}
+	out := Out(repoRoot(), os.Getenv)
 	start := time.Now()
 	r, err := Play(context.Background(), Options{Root: repoRoot(), Out: out, Workflow: ".github/workflows/release.yml", Log: os.Stdout})
 	if err != nil {

@@ -128,6 +128,28 @@ func checkRow(t *testing.T, path string) {
 	for _, tag := range header(text, "tags") {
 		assert.Check(t, knownTags[tag], "%s: unknown tag %q (known: %v)", path, tag, slices.Sorted(maps.Keys(knownTags)))
 	}
+	guests := guestNames(t)
+	for _, g := range header(text, "guests") {
+		assert.Check(t, guests[g], "%s: '# guests: ' names %q, which vmtest.sh does not boot (its guests: %v)", path, g, slices.Sorted(maps.Keys(guests)))
+	}
+}
+
+var suites = regexp.MustCompile(`(?m)^declare -A VM_SUITE=\((.*)\)$`)
+
+// guestNames are the guests vmtest.sh knows (the keys of its VM_SUITE): a
+// row's "# guests: " line naming another would never run.
+func guestNames(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile("vmtest.sh")
+	assert.NilError(t, err)
+	m := suites.FindSubmatch(b)
+	assert.Assert(t, m != nil, "vmtest.sh has no 'declare -A VM_SUITE=(...)' line")
+	names := map[string]bool{}
+	for _, kv := range regexp.MustCompile(`\[([a-z0-9]+)\]=`).FindAllSubmatch(m[1], -1) {
+		names[string(kv[1])] = true
+	}
+	assert.Assert(t, len(names) > 0, "no guests in vmtest.sh's VM_SUITE")
+	return names
 }
 
 // header returns the words of a row's "# KEY: " line.
@@ -144,22 +166,35 @@ func header(text, key string) []string {
 }
 
 // TestPlan runs run.sh --plan for every row directory: one line per row,
-// its id and title, in file order.
+// its id and title, in file order; for a guest named, only the rows whose
+// "# guests: " line names it or is absent.
 func TestPlan(t *testing.T) {
 	dirs, err := os.ReadDir("guest/rows")
 	assert.NilError(t, err)
+	guests := append([]string{""}, slices.Sorted(maps.Keys(guestNames(t)))...)
 	for _, dir := range dirs {
 		role, phase, _ := strings.Cut(dir.Name(), "-")
-		res := icmd.RunCmd(icmd.Command("bash", "guest/run.sh", "--plan", role, phase))
-		res.Assert(t, icmd.Success)
 		files, err := filepath.Glob(filepath.Join("guest/rows", dir.Name(), "*.sh"))
 		assert.NilError(t, err)
-		lines := strings.Split(strings.TrimSuffix(res.Stdout(), "\n"), "\n")
-		assert.Assert(t, is.Len(lines, len(files)), "%s: %q", dir.Name(), res.Stdout())
-		for i, f := range files {
-			id := strings.TrimSuffix(filepath.Base(f), ".sh")
-			_, id, _ = strings.Cut(id, "-")
-			assert.Check(t, strings.HasPrefix(lines[i], id+"\t"), "%s: line %d is %q, want row %s", dir.Name(), i+1, lines[i], id)
+		for _, guest := range guests {
+			var want []string
+			for _, f := range files {
+				text, err := os.ReadFile(f)
+				assert.NilError(t, err)
+				if only := header(string(text), "guests"); guest == "" || len(only) == 0 || slices.Contains(only, guest) {
+					_, id, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".sh"), "-")
+					want = append(want, id)
+				}
+			}
+			res := icmd.RunCmd(icmd.Command("bash", "guest/run.sh", "--plan", role, phase, "", guest))
+			res.Assert(t, icmd.Success)
+			var got []string
+			for _, line := range strings.Split(strings.TrimSuffix(res.Stdout(), "\n"), "\n") {
+				if id, _, ok := strings.Cut(line, "\t"); ok {
+					got = append(got, id)
+				}
+			}
+			assert.Check(t, is.DeepEqual(got, want), "%s, guest %q: %q", dir.Name(), guest, res.Stdout())
 		}
 	}
 }
@@ -201,7 +236,7 @@ func rowList(t *testing.T) string {
 			fmt.Fprintf(&out, "%-20s %s\n", id, title)
 		}
 		out.WriteString("```\n")
-		tagged := map[string][]string{}
+		tagged, only := map[string][]string{}, map[string][]string{}
 		files, err := filepath.Glob(filepath.Join("guest/rows", dir.Name(), "*.sh"))
 		assert.NilError(t, err)
 		for _, f := range files {
@@ -211,11 +246,18 @@ func rowList(t *testing.T) string {
 			for _, tag := range header(string(text), "tags") {
 				tagged[tag] = append(tagged[tag], id)
 			}
+			if g := header(string(text), "guests"); len(g) > 0 {
+				key := strings.Join(g, " and ")
+				only[key] = append(only[key], id)
+			}
 		}
 		for _, tag := range slices.Sorted(maps.Keys(knownTags)) {
 			if len(tagged[tag]) > 0 {
 				fmt.Fprintf(&out, "\nTagged %s: %s.\n", tag, strings.Join(tagged[tag], ", "))
 			}
+		}
+		for _, g := range slices.Sorted(maps.Keys(only)) {
+			fmt.Fprintf(&out, "\nOnly on %s: %s.\n", g, strings.Join(only[g], ", "))
 		}
 	}
 	out.WriteString("\n")

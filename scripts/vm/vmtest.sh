@@ -66,8 +66,9 @@ vm_usage() {
 	exit 2
 }
 
-# vm_qemu DISK INDISK DIR BOOT ROWS [TAG] runs boot number BOOT of a guest,
-# which runs the row directories ROWS (those rows tagged TAG), under
+# vm_qemu DISK INDISK DIR BOOT ROWS [TAG] runs boot number BOOT of the guest
+# whose work dir is DIR (named by it), which runs the row directories ROWS
+# (those rows tagged TAG), under
 # `timeout` and returns QEMU's status (124: the guest hung).
 vm_qemu() {
 	local disk=$1 in=$2 dir=$3 boot=$4 rows=$5 tag=${6:-} kdir=$VM_KERNEL limit
@@ -79,7 +80,7 @@ vm_qemu() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-M pc -accel tcg,thread=multi -cpu max -smp "$VM_SMP" -m 1024 \
 		-kernel "$kdir/vmlinux" -initrd "$kdir/initrd.cpio" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.rows=$rows${tag:+ vmtest.tag=$tag}" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.rows=$rows vmtest.guest=${dir##*/}${tag:+ vmtest.tag=$tag}" \
 		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
 		-drive "file=$in,if=virtio,format=raw,readonly=on" \
 		-serial "file:$dir/console-$boot.log" -serial "file:$dir/results-$boot.log" \
@@ -208,12 +209,13 @@ vm_pkg_version() {
 	rm -rf "$x"
 }
 
-# vm_plan ROWS [TAG] prints the rows a boot running the row directories ROWS
-# (those tagged TAG) expects, "ID<tab>TITLE" a line, in order.
+# vm_plan ROWS NAME [TAG] prints the rows a boot of the guest NAME running the
+# row directories ROWS (those tagged TAG) expects, "ID<tab>TITLE" a line, in
+# order.
 vm_plan() {
 	local dir
 	for dir in ${1//,/ }; do
-		bash "$VM_DIR/guest/run.sh" --plan "${dir%-*}" "${dir##*-}" "${2:-}"
+		bash "$VM_DIR/guest/run.sh" --plan "${dir%-*}" "${dir##*-}" "${3:-}" "$2"
 	done
 }
 
@@ -252,7 +254,7 @@ vm_report() {
 							"$(tail -n 60 "$WORK/$name/console-$boot.log" 2>/dev/null | tr -d '\r')")
 					fi
 				fi
-			done < <(vm_plan "$bootrows" "${VM_TAG[$name]:-}")
+			done < <(vm_plan "$bootrows" "$name" "${VM_TAG[$name]:-}")
 		done
 		{ read -r from to <"$WORK/$name/span"; } 2>/dev/null || from=0 to=0
 		VM_GUEST_LINES+=("$(printf '%-8s %2d rows in %4d s (from %d s to %d s of the run)' "$name" "$nrows" $((to - from)) "$from" "$to")")

@@ -4,20 +4,24 @@
 # kernel command line says what this boot runs:
 #   vmtest.rows=DIR[,DIR...]  directories under rows/, run one after another
 #   vmtest.tag=TAG            only their rows tagged TAG (unset: every row)
+#   vmtest.guest=NAME         the guest's name (vmtest.sh's): a row whose
+#                             "# guests: " line does not name it is left out
 #   vmtest.rows=shell         a kept guest booted by `vmtest.sh shell`: a
 #                             root shell on the console, no rows
 # A row is a file rows/DIR/NNN-ID.sh: the file name is its place and its id,
 # its "# plan: " line its title, its "# tags: " line the sets it is in
 # (always: it runs under STIGMER_VM_ONLY too; toolchain: the guests that
-# only check a newer toolchain run it). Each runs in its own bash under
-# set -eu with a time limit, and reports itself (lib/row.sh). At the end the
-# boot writes its id for the next boot's reboot row, says VMT END and
-# reboots: QEMU runs with -no-reboot, so that ends this boot, and the host
-# boots the next one on the same disk.
+# only check a newer toolchain run it), its "# guests: " line, if any, the
+# only guests that run it (where one is enough). Each runs in its own bash
+# under set -eu with a time limit, and reports itself (lib/row.sh). At the
+# end the boot writes its id for the next boot's reboot row, says VMT END
+# and reboots: QEMU runs with -no-reboot, so that ends this boot, and the
+# host boots the next one on the same disk.
 #
-# On the host: `run.sh --plan ROLE PHASE [TAG]` prints the rows of
-# rows/ROLE-PHASE (those tagged TAG), "ID<tab>TITLE" a line: the rows the
-# host expects results for, in order.
+# On the host: `run.sh --plan ROLE PHASE [TAG [NAME]]` prints the rows of
+# rows/ROLE-PHASE (those tagged TAG, if not empty; those the guest NAME
+# runs, if given), "ID<tab>TITLE" a line: the rows the host expects results
+# for, in order.
 set -eu
 export LC_ALL=C
 GUEST=$(cd "${0%/*}" && pwd)
@@ -40,25 +44,34 @@ header() {
 	done <"$1"
 }
 tagged() { [[ " $(header "$1" tags) " == *" $2 "* ]]; }
+# for_guest FILE NAME: the guest NAME runs the row (it names no guests, or
+# NAME is one of them, or NAME is empty: every row).
+for_guest() {
+	local only
+	only=$(header "$1" guests)
+	[ -z "$2" ] || [ -z "$only" ] || [[ " $only " == *" $2 "* ]]
+}
 row_id() {
 	local n=${1##*/}
 	n=${n%.sh}
 	echo "${n#*-}"
 }
 
-# row_files DIR [TAG] prints the row files of rows/DIR in order (those tagged TAG).
+# row_files DIR [TAG [NAME]] prints the row files of rows/DIR in order
+# (those tagged TAG, those the guest NAME runs).
 row_files() {
 	local f
 	[ -d "$GUEST/rows/$1" ] || { echo "run.sh: no row directory rows/$1" >&2; return 1; }
 	for f in "$GUEST/rows/$1"/[0-9][0-9][0-9]-*.sh; do
 		if [ -n "${2:-}" ] && ! tagged "$f" "$2"; then continue; fi
+		for_guest "$f" "${3:-}" || continue
 		echo "$f"
 	done
 }
 
 plan() {
 	local f title
-	for f in $(row_files "$1-$2" "${3:-}"); do
+	for f in $(row_files "$1-$2" "${3:-}" "${4:-}"); do
 		title=$(header "$f" plan)
 		[ -n "$title" ] || { echo "run.sh: ${f#"$GUEST"/} has no '# plan: ' line" >&2; return 1; }
 		printf '%s\t%s\n' "$(row_id "$f")" "$title"
@@ -66,7 +79,7 @@ plan() {
 }
 
 if [ "${1:-}" = --plan ]; then
-	plan "$2" "$3" "${4:-}"
+	plan "$2" "$3" "${4:-}" "${5:-}"
 	exit
 fi
 
@@ -111,9 +124,10 @@ run_row() {
 }
 
 main() {
-	local rows tag dir f
+	local rows tag name dir f
 	rows=$(cmdline vmtest.rows)
 	tag=$(cmdline vmtest.tag)
+	name=$(cmdline vmtest.guest)
 	if [ "$rows" = shell ]; then
 		exec setsid -c bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
 	fi
@@ -125,12 +139,12 @@ main() {
 	# the rows then say what they find.
 	systemctl is-system-running --wait >/dev/null 2>&1 || :
 	out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')"
-	echo "vmtest: rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now); failed units: $(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"
+	echo "vmtest: guest $name, rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now); failed units: $(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"
 	# Each row checks systemd's journal lines from where the one before ended
 	# (the first from the boot's start: a unit file is read at boot too).
 	export VMT_JOURNAL_FROM=0
 	for dir in ${rows//,/ }; do
-		for f in $(row_files "$dir" "$tag"); do
+		for f in $(row_files "$dir" "$tag" "$name"); do
 			selected "$f" "$(row_id "$f")" || continue
 			run_row "$f"
 			VMT_JOURNAL_FROM=$(now)

@@ -9,16 +9,11 @@
 set -eu
 # shellcheck source=../../lib/row.sh
 . "${0%/*}/../../lib/row.sh"
+# shellcheck source=../../lib/sinks.sh
+. "$LIB/sinks.sh"
 
-ALERTS=$SCRATCH/deliveries.jsonl
-# sent SINK PATTERN: deliveries to SINK (webhook, mail) whose body has PATTERN.
-sent() { { grep -F "\"sink\":\"$1\"" "$ALERTS" 2>/dev/null | grep -cF -- "$2"; } || :; }
-# hooked KIND: webhook deliveries of alerts of that kind.
-hooked() { { jq -r 'select(.sink == "webhook") | .body | fromjson | .kind' "$ALERTS" 2>/dev/null | grep -cx -- "$1"; } || :; }
 # alerted: the kill -9 reached both sinks.
 alerted() { [ "$(hooked server-died)" -ge 1 ] && [ "$(sent mail "died: killed by SIGKILL")" -ge 1 ]; }
-# hooked_once KIND: a webhook delivery of that kind came.
-hooked_once() { [ "$(hooked "$1")" -ge 1 ]; }
 # settle: wait until the deliveries file stops growing (2 s quiet).
 settle() {
 	local a b
@@ -26,11 +21,7 @@ settle() {
 	while nap 2; b=$(wc -c <"$ALERTS"); [ "$a" != "$b" ]; do a=$b; done
 }
 
-"$IN/fake-alert-sinks" -out "$ALERTS" >"$SCRATCH/sinks.log" 2>&1 </dev/null &
-sinks=$!
-attach "$SCRATCH/sinks.log"
-attach "$ALERTS"
-wait_for 20 listening 9099 || fail "the fake webhook does not listen"
+start_sinks
 # A new history; the interval short enough to see the summary.
 systemctl stop stigmer
 mv /var/lib/stigmer/history.db "$SCRATCH/history.db.before"
@@ -102,4 +93,4 @@ cp -p "$SCRATCH/env" "$ENVFILE"
 rm -f "$SCRATCH/history.db.before"
 systemctl start stigmer
 wait_for 30 ready || fail "not ready after restoring the env file"
-kill "$sinks"
+kill "$SINKS"
