@@ -22,7 +22,7 @@ import (
 type VM mg.Namespace
 
 // vmGuests are the guests VM.All boots, in order.
-const vmGuests = "deb12 deb11 rpm12"
+const vmGuests = "deb12 deb11 rpm12 deb13"
 
 // All runs the VM test on every guest: it installs, restarts, upgrades and removes the packages under real systemd and prints a row per check.
 //
@@ -32,7 +32,7 @@ func (VM) All(ctx context.Context) error {
 	return VM{}.Run(ctx, vmGuests, false)
 }
 
-// Run runs the VM test on the guests named in guests ("deb12 deb11 rpm12") and, with keep, keeps their disks and logs.
+// Run runs the VM test on the guests named in guests ("deb12 deb11 rpm12 deb13") and, with keep, keeps their disks and logs.
 //
 // It builds the packages (the package target), the older build the chroot
 // test uses too (dist/.old), the rpm guest's stand-in for a RHEL base

@@ -80,7 +80,8 @@ var (
 	rowName   = regexp.MustCompile(`^[0-9]{3}-([a-z0-9]+(-[a-z0-9]+)*)\.sh$`)
 	rowDir    = regexp.MustCompile(`^(deb|rpm)-[0-9]+$`)
 	knownTags = map[string]bool{
-		"always": true, // runs under STIGMER_VM_ONLY too: the rows after it need it
+		"always":    true, // runs under STIGMER_VM_ONLY too: the rows after it need it
+		"toolchain": true, // runs on deb13, which checks the newest toolchain only
 	}
 )
 

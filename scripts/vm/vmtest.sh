@@ -10,7 +10,7 @@
 #   OLD_DIST  dir with an older build of both, the upgrade's starting point
 #   -k        keep the work dir (disks, serial logs) and print how to get a
 #             shell in a kept guest: scripts/vm/vmtest.sh shell DIR
-#   -g        guests to run, space separated (default: "deb12 deb11 rpm12")
+#   -g        guests to run, space separated (default: "deb12 deb11 rpm12 deb13")
 #   -s        the stand-in rpm that provides what the stigmer rpm requires
 #             (stigmer-test-standin-rhel-base, from go tool mage vmtest);
 #             needed by the rpm guest
@@ -32,14 +32,24 @@ VM_CACHE=${STIGMER_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stigmer/vm}
 # shellcheck source=image.sh
 . "$VM_DIR/image.sh"
 
-# Each guest: its Debian suite, and its boots (one QEMU run each, on the same
+# Each guest: its Debian suite; its boots (one QEMU run each, on the same
 # disk: the second is the reboot), each the row directories it runs
-# (guest/rows/<role>-<phase>, comma separated). The rpm guest is Debian 12
-# with Debian's rpm and dnf: RHEL images cannot be downloaded here.
-# Three guests at a time at most: on two cores, emulated guests beyond that
-# only starve each other (measured: five at once took six times as long).
-declare -A VM_SUITE=([deb12]=bookworm [deb11]=bullseye [rpm12]=bookworm)
-declare -A VM_BOOTS=([deb12]="deb-1 deb-2" [deb11]="deb-1 deb-2" [rpm12]=rpm-1)
+# (guest/rows/<role>-<phase>, comma separated); and, for a guest that runs
+# only some rows, the tag they carry. The rpm guest is Debian 12 with
+# Debian's rpm and dnf: RHEL images cannot be downloaded here. deb13 is the
+# newest toolchain this machine can boot (systemd 257, apt 3.0, dpkg 1.22,
+# rpm 4.20, dnf 4.23): it runs the rows that depend on the toolchain, the
+# .deb's and then, after its reboot, the .rpm's.
+declare -A VM_SUITE=([deb12]=bookworm [deb11]=bullseye [rpm12]=bookworm [deb13]=trixie)
+declare -A VM_BOOTS=([deb12]="deb-1 deb-2" [deb11]="deb-1 deb-2" [rpm12]=rpm-1 [deb13]="deb-1 deb-2,rpm-1")
+declare -A VM_TAG=([deb13]=toolchain)
+# Extra packages of a suite's image: rpm and dnf where a guest runs the rpm
+# rows (one image per suite serves all its guests).
+declare -A VM_EXTRA=([bookworm]="rpm,dnf" [trixie]="rpm,dnf")
+# Guests at a time: on two cores, emulated guests beyond three only starve
+# each other (measured: five at once took six times as long). The others
+# wait, in the order given, for one to end.
+VM_PARALLEL=${STIGMER_VM_PARALLEL:-3}
 # Seconds: at most VM_TIMEOUT per boot, and every boot ends by VM_BUDGET after
 # the first one started, so that a hung guest fails its rows but the whole
 # matrix still ends well inside CI's limit. 30 minutes: the matrix takes 15
@@ -56,11 +66,12 @@ vm_usage() {
 	exit 2
 }
 
-# vm_qemu DISK INDISK DIR BOOT ROWS runs boot number BOOT of the guest whose
-# work dir is DIR (named by it), which runs the row directories ROWS, under
+# vm_qemu DISK INDISK DIR BOOT ROWS [TAG] runs boot number BOOT of the guest
+# whose work dir is DIR (named by it), which runs the row directories ROWS
+# (those rows tagged TAG), under
 # `timeout` and returns QEMU's status (124: the guest hung).
 vm_qemu() {
-	local disk=$1 in=$2 dir=$3 boot=$4 rows=$5 kdir=$VM_KERNEL limit
+	local disk=$1 in=$2 dir=$3 boot=$4 rows=$5 tag=${6:-} kdir=$VM_KERNEL limit
 	limit=$((VM_DEADLINE - $(date +%s)))
 	[ "$limit" -le "$VM_TIMEOUT" ] || limit=$VM_TIMEOUT
 	[ "$limit" -ge 30 ] || limit=30
@@ -69,7 +80,7 @@ vm_qemu() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-M pc -accel tcg,thread=multi -cpu max -smp "$VM_SMP" -m 1024 \
 		-kernel "$kdir/vmlinux" -initrd "$kdir/initrd.cpio" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.rows=$rows vmtest.guest=${dir##*/}" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.rows=$rows vmtest.guest=${dir##*/}${tag:+ vmtest.tag=$tag}" \
 		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
 		-drive "file=$in,if=virtio,format=raw,readonly=on" \
 		-serial "file:$dir/console-$boot.log" -serial "file:$dir/results-$boot.log" \
@@ -77,9 +88,11 @@ vm_qemu() {
 }
 
 # vm_guest NAME runs every boot of one guest, one after the other, on a fresh
-# copy of its cached image. Writes DIR/NAME/{status,elapsed,cpu}-BOOT.
+# copy of its cached image. Writes DIR/NAME/{status,elapsed,cpu}-BOOT, and
+# DIR/NAME/span: when the guest started and ended, in seconds of the run.
 vm_guest() {
-	local name=$1 dir=$WORK/$1 boot=0 rows t0 rc
+	local name=$1 dir=$WORK/$1 boot=0 rows t0 rc start
+	start=$(date +%s)
 	mkdir -p "$dir"
 	cp --sparse=always "${VM_IMAGE[${VM_SUITE[$name]}]}" "$dir/disk.img"
 	for rows in ${VM_BOOTS[$name]}; do
@@ -88,13 +101,14 @@ vm_guest() {
 		rc=0
 		# QEMU's CPU time (user+sys) says how much of the two cores a boot took.
 		TIMEFORMAT='%U %S'
-		{ time vm_qemu "$dir/disk.img" "$WORK/in.img" "$dir" "$boot" "$rows" || rc=$?; } 2>"$dir/time-$boot"
+		{ time vm_qemu "$dir/disk.img" "$WORK/in.img" "$dir" "$boot" "$rows" "${VM_TAG[$name]:-}" || rc=$?; } 2>"$dir/time-$boot"
 		echo "$rc" >"$dir/status-$boot"
 		echo "$(date +%s.%N) $t0" | awk '{printf "%.1f\n", $1 - $2}' >"$dir/elapsed-$boot"
 		awk '{printf "%.0f\n", $1 + $2}' "$dir/time-$boot" >"$dir/cpu-$boot"
 		# A guest that hung or crashed cannot go on to its next boot.
 		grep -q '^VMT END' <(tr -d '\r' <"$dir/results-$boot.log") || break
 	done
+	echo "$((start - VM_T0)) $(($(date +%s) - VM_T0))" >"$dir/span"
 }
 
 # vm_inputs NEW_DIST OLD_DIST [STANDIN_RPM] [REPOS] [FAKE_SINKS] builds
@@ -156,6 +170,36 @@ vm_inputs() {
 	mkfs.ext4 -q -F -L vmtest-in -d "$in" "$WORK/in.img" 256M >/dev/null
 }
 
+# vm_images makes sure the guest kernel and the image of each suite the
+# guests boot are in the cache, building what is missing at the same time
+# (on a fresh machine, one mmdebstrap's downloads overlap another's
+# unpacking), and sets VM_KERNEL and VM_IMAGE[suite] to them.
+vm_images() {
+	local name suite pid pids=() f
+	declare -gA VM_IMAGE=()
+	# image.sh's functions check their steps themselves and say what failed,
+	# as they did when they ran in command substitutions: without errexit
+	# (xz, for one, exits 1 on the bytes after the kernel's stream).
+	(set +e; vm_kernel) >"$WORK/kernel" &
+	pids+=($!)
+	for name in $VM_GUESTS; do
+		suite=${VM_SUITE[$name]:?unknown guest $name}
+		[ ! -e "$WORK/image-$suite" ] || continue
+		(set +e; vm_rootfs "$suite" "${VM_EXTRA[$suite]:-}") >"$WORK/image-$suite" &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || { echo "vmtest: building the guest kernel or an image failed (above)" >&2; return 1; }
+	done
+	for f in "$WORK"/kernel "$WORK"/image-*; do
+		[ -s "$f" ] || { echo "vmtest: no ${f##*/} was made (above: why)" >&2; return 1; }
+	done
+	VM_KERNEL=$(cat "$WORK/kernel")
+	for f in "$WORK"/image-*; do
+		VM_IMAGE[${f##*/image-}]=$(cat "$f")
+	done
+}
+
 # vm_pkg_version DEB prints the version the .deb's /usr/bin/stigmer reports.
 vm_pkg_version() {
 	local x
@@ -165,12 +209,13 @@ vm_pkg_version() {
 	rm -rf "$x"
 }
 
-# vm_plan ROWS NAME prints the rows a boot of the guest NAME running the row
-# directories ROWS expects, "ID<tab>TITLE" a line, in order.
+# vm_plan ROWS NAME [TAG] prints the rows a boot of the guest NAME running the
+# row directories ROWS (those tagged TAG) expects, "ID<tab>TITLE" a line, in
+# order.
 vm_plan() {
 	local dir
 	for dir in ${1//,/ }; do
-		bash "$VM_DIR/guest/run.sh" --plan "${dir%-*}" "${dir##*-}" "" "$2"
+		bash "$VM_DIR/guest/run.sh" --plan "${dir%-*}" "${dir##*-}" "${3:-}" "$2"
 	done
 }
 
@@ -178,9 +223,9 @@ vm_plan() {
 # for every failed row its reasons, the guest's journal lines and, for a guest
 # that never finished, the tail of its console. Returns 1 on any failure.
 vm_report() {
-	local name boot bootrows res id title st fig failed=0 rc el cpu booted rows=() details=()
+	local name boot bootrows res id title st fig failed=0 rc el cpu booted nrows from to rows=() details=()
 	for name in $VM_GUESTS; do
-		boot=0
+		boot=0 nrows=0
 		for bootrows in ${VM_BOOTS[$name]}; do
 			boot=$((boot + 1))
 			res=$WORK/$name/results-$boot.log
@@ -200,6 +245,7 @@ vm_report() {
 					else fig="no result (qemu exit $rc)"; fi
 				fi
 				rows+=("$(printf '%-8s %-20s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
+				nrows=$((nrows + 1))
 				if [ "$st" != PASS ]; then
 					failed=1
 					details+=("==== $name $id: $title" "$(awk -v id="$id" '$1 == "VMT" && ($2 == "WHY" || $2 == "LOG") && $3 == id {$1 = $3 = ""; sub(/^ +/, ""); print}' "$res.txt")")
@@ -208,8 +254,10 @@ vm_report() {
 							"$(tail -n 60 "$WORK/$name/console-$boot.log" 2>/dev/null | tr -d '\r')")
 					fi
 				fi
-			done < <(vm_plan "$bootrows" "$name")
+			done < <(vm_plan "$bootrows" "$name" "${VM_TAG[$name]:-}")
 		done
+		{ read -r from to <"$WORK/$name/span"; } 2>/dev/null || from=0 to=0
+		VM_GUEST_LINES+=("$(printf '%-8s %2d rows in %4d s (from %d s to %d s of the run)' "$name" "$nrows" $((to - from)) "$from" "$to")")
 	done
 	if [ ${#details[@]} -gt 0 ]; then
 		printf '%s\n' "" "Failures:" "${details[@]}"
@@ -217,7 +265,7 @@ vm_report() {
 	printf '\n%-8s %-20s %-4s %s\n' GUEST ROW RES "WHAT: MEASURED"
 	printf '%s\n' "${rows[@]}"
 	printf '\n'
-	printf '%s\n' "${VM_BOOT_LINES[@]}"
+	printf '%s\n' "${VM_BOOT_LINES[@]}" "" "${VM_GUEST_LINES[@]}"
 	return "$failed"
 }
 
@@ -241,7 +289,7 @@ main() {
 		return
 	fi
 	local keep=0 opt standin="" repos="" fakes=""
-	VM_GUESTS="deb12 deb11 rpm12"
+	VM_GUESTS="deb12 deb11 rpm12 deb13"
 	while getopts kg:s:r:a: opt; do
 		case $opt in
 		k) keep=1 ;;
@@ -254,11 +302,11 @@ main() {
 	done
 	shift $((OPTIND - 1))
 	[ $# -eq 2 ] || vm_usage
-	local new old t0 name suite
+	local new old t0 name
 	new=$(cd "$1" && pwd)
 	old=$(cd "$2" && pwd)
 	t0=$(date +%s)
-	VM_BOOT_LINES=()
+	VM_BOOT_LINES=() VM_GUEST_LINES=()
 
 	vm_need_tools
 	mkdir -p "$VM_CACHE"
@@ -271,15 +319,7 @@ main() {
 	flock 9
 	local ti
 	ti=$(date +%s)
-	VM_KERNEL=$(vm_kernel)
-	echo "$VM_KERNEL" >"$WORK/kernel"
-	declare -gA VM_IMAGE=()
-	for name in $VM_GUESTS; do
-		suite=${VM_SUITE[$name]:?unknown guest $name}
-		[ -n "${VM_IMAGE[$suite]:-}" ] && continue
-		# The rpm tool and dnf go into every bookworm image: one image serves both.
-		VM_IMAGE[$suite]=$(vm_rootfs "$suite" "$([ "$suite" = bookworm ] && echo rpm,dnf)")
-	done
+	vm_images
 	flock -u 9
 	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
 
@@ -287,9 +327,17 @@ main() {
 	# shellcheck source=/dev/null
 	. "$WORK/in/vmtest.env"
 	echo "vmtest: upgrade $OLD_VERSION -> $NEW_VERSION; guests: $VM_GUESTS; work dir $WORK" >&2
-	VM_DEADLINE=$(($(date +%s) + VM_BUDGET))
+	VM_T0=$(date +%s)
+	VM_DEADLINE=$((VM_T0 + VM_BUDGET))
+	local running=0
 	for name in $VM_GUESTS; do
+		if [ "$running" -ge "$VM_PARALLEL" ]; then
+			# A guest's own status says nothing: its results do.
+			wait -n || :
+			running=$((running - 1))
+		fi
 		vm_guest "$name" &
+		running=$((running + 1))
 	done
 	wait
 	local status=0

@@ -139,11 +139,15 @@ main() {
 	# the rows then say what they find.
 	systemctl is-system-running --wait >/dev/null 2>&1 || :
 	out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')"
-	echo "vmtest: guest $name, rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now)"
+	echo "vmtest: guest $name, rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now); failed units: $(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"
+	# Each row checks systemd's journal lines from where the one before ended
+	# (the first from the boot's start: a unit file is read at boot too).
+	export VMT_JOURNAL_FROM=0
 	for dir in ${rows//,/ }; do
 		for f in $(row_files "$dir" "$tag" "$name"); do
 			selected "$f" "$(row_id "$f")" || continue
 			run_row "$f"
+			VMT_JOURNAL_FROM=$(now)
 		done
 	done
 	mkdir -p /var/lib/vmtest

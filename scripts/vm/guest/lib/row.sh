@@ -2,8 +2,12 @@
 # row.sh: the frame of a row, sourced first by every file under rows/ (which
 # run.sh runs one by one, each in its own bash under set -eu). The row is
 # named by its file, rows/<role>-<phase>/NNN-<id>.sh; the frame reports its
-# result when the row's process exits: PASS unless the row called fail or a
-# command failed under set -e (the frame names the command and its line).
+# result when the row's process exits: PASS unless the row called fail, a
+# command failed under set -e (the frame names the command and its line), or
+# systemd logged a line about stigmer.service that says unknown, deprecated
+# or ignoring (a directive or setting this systemd does not take as the unit
+# means it; the packages' unit check covers systemd 239 on paper, this the
+# guests' systemd for real).
 #
 # What a row may use, besides poll.sh and service.sh:
 #   ROW      its id           ROLE     deb or rpm, from its directory
@@ -56,12 +60,28 @@ figure() { FIG="$*"; }
 attach() { ATTACH+=("$1"); }
 FAILS=() FIG="" ATTACH=()
 
+# journal_warnings fails the row on each line systemd logged in this boot
+# since VMT_JOURNAL_FROM (the uptime at which the row before ended; run.sh
+# sets it) about stigmer.service that says unknown, deprecated or ignoring
+# (the journal of an earlier boot is on disk too: -b leaves it out). Both
+# systemd's own lines and those it wrote to the kernel log before journald
+# ran (at boot) carry the identifier systemd.
+journal_warnings() {
+	local line
+	while IFS= read -r line; do
+		fail "systemd logged: $line"
+	done < <(journalctl -b -t systemd -q --no-pager -o short-monotonic --no-hostname 2>/dev/null |
+		awk -v from="${VMT_JOURNAL_FROM:-0}" '{t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t)}
+			t + 0 >= from && /stigmer\.service/ && tolower($0) ~ /unknown|deprecated|ignoring/')
+}
+
 # row_end RC reports the row (RC: the status its script exited with) and
 # exits 0 on PASS, 1 on FAIL.
 row_end() {
 	local rc=$1 f
 	set +e
 	[ "$rc" = 0 ] || fail "the row stopped: ${ROW_ERR:-its script exited $rc: $(tail -n 1 "$SCRATCH/stderr")}"
+	journal_warnings
 	FIG="${FIG:+$FIG }[row $(since "$ROW_T0") s]"
 	if [ ${#FAILS[@]} -eq 0 ]; then
 		out "VMT RESULT $ROW PASS $FIG"

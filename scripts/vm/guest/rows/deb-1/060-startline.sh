@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: journal start line +1 in this systemd's form; the guide's grep count
+# tags: toolchain
 #
 # systemd 247 logs a start as the description alone ("Started Stigmer
 # Server ..."); 252 puts the unit name first ("Started stigmer.service -

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: systemd-analyze security stigmer: exposure figure (<= 1.2 on systemd 252)
+# tags: toolchain
 #
 # The unit's exposure as systemd-analyze rates it; systemd 252 and later
 # rate every directive the unit sets.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: reboot: service comes up by itself
+# tags: toolchain
 #
 # Reads $STATE/boot-id, which run.sh writes at the end of every boot: this
 # boot must be another one, on the same disk.

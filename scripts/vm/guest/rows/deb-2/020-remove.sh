@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt remove: stopped, masked, unit+binary gone; data, env, user, enablement kept
+# tags: toolchain
 #
 # Leaves $STATE/remove.edit for the reinstall row: the line it added to the
 # env file, which remove keeps and the reinstall must keep too.

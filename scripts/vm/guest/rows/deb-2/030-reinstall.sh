@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt install after remove: unmasked, enabled, active, env edit kept
+# tags: toolchain
 #
 # As dh_installsystemd does it: the remove's mask goes, the kept enablement
 # holds, the unit starts. Reads $STATE/remove.edit, which the remove row

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt purge: nothing of stigmer on disk, user and group kept with their IDs
+# tags: toolchain
 #
 # The user and group outlive the purge (a reinstall reuses them; deleted,
 # their IDs could go to the next system user, which would own stigmer's

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt install with disable * in /etc/systemd/system-preset: disabled and stopped (deb-systemd-helper presets a first install); enable --now starts it; without: enabled, running
+# tags: toolchain
 #
 # Debian ships no presets of its own, but deb-systemd-helper enables a first
 # install through systemctl preset, and deb-systemd-invoke starts no disabled

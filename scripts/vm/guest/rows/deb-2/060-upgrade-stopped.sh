@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt upgrade while stopped (unit from /lib to /usr/lib): still stopped, still enabled, new unit loaded
+# tags: toolchain
 #
 # As the upgrade row, from a stopped service.
 set -eu

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt upgrade while disabled (unit from /lib to /usr/lib): still disabled, running new, new unit loaded
+# tags: toolchain
 #
 # As the upgrade row, from a disabled (but running) service.
 set -eu

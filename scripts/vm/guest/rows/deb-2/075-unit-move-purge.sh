@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: apt purge after the upgrades from the /lib build: no unit at /lib or /usr/lib, systemd knows none
+# tags: toolchain
 #
 # The upgrade rows before it moved the unit from /lib/systemd/system (the
 # older build) to /usr/lib/systemd/system; purging the package that came of

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: the README's apt block (keyring, .sources, Signed-By) on the old tree: enabled, active, /readyz
+# tags: toolchain
 #
 # From nothing installed, as an operator who adds the repository. The rows
 # before it may have purged the package already: apt then knows no stigmer at

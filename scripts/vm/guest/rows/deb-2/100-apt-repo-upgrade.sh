@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: the README's apt-get upgrade from the new tree: new version, one restart, env edit and data kept, both versions listed
+# tags: toolchain
 set -eu
 # shellcheck source=../../lib/row.sh
 . "${0%/*}/../../lib/row.sh"

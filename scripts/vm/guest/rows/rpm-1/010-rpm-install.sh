@@ -1,6 +1,6 @@
 #!/bin/bash
 # plan: dnf install ./stigmer-<v>.x86_64.rpm (after the RHEL base stand-in): enabled, active, /readyz, user, dirs, rpm -V
-# tags: always
+# tags: always toolchain
 #
 # The older build, which the upgrade rows then upgrade. The guest's rpm
 # database is empty (Debian's rpm): the stand-in provides what a RHEL base
@@ -12,6 +12,11 @@ set -eu
 # shellcheck source=../../lib/package.sh
 . "$LIB/package.sh"
 
+# A guest that ran the .deb rows before (deb13) purges the .deb first: rpm
+# knows nothing of dpkg's files.
+if dpkg-query -W -f='${Status}' stigmer 2>/dev/null | grep -q 'ok installed'; then
+	pkg apt-get purge -y stigmer
+fi
 pkg dnf install -y "./$STANDIN_RPM"
 install_fresh "$OLD_VERSION" dnf install -y "./$OLD_RPM"
 rpm -V stigmer >"$SCRATCH/rpm-V.log" 2>&1 || fail "rpm -V stigmer: $(tr '\n' ';' <"$SCRATCH/rpm-V.log")"

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: dnf upgrade ./new.rpm while running: new version, env edit and data kept, new default as .rpmnew
+# tags: toolchain
 #
 # From the older build the rpm-install row installed, with probes across
 # the upgrade.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: dnf remove: stopped, disabled, unit+binary+license dir gone; data and user kept
+# tags: toolchain
 #
 # From an enabled, running service with an edited env file and data, as an
 # admin would erase it. rpm owns /usr/share/licenses/stigmer and removes

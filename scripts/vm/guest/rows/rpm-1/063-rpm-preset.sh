@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: dnf install with disable * in /etc/systemd/system-preset: disabled and stopped; enable --now starts it; without: enabled, running (50-stigmer.preset)
+# tags: toolchain
 #
 # After the erase row, from nothing installed; leaves nothing installed.
 set -eu

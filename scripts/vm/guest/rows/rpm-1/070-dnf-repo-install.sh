@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: the README's dnf block (key, .repo with gpgcheck+repo_gpgcheck) on the old tree: enabled, active, /readyz
+# tags: toolchain
 #
 # From nothing installed (the rpm-erase row removed it), as an operator who
 # adds the repository.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # plan: dnf upgrade refused, nothing changed: tampered rpm (gpgcheck), unsigned repomd.xml, another key
+# tags: toolchain
 set -eu
 # shellcheck source=../../lib/row.sh
 . "${0%/*}/../../lib/row.sh"
