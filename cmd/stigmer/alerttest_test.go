@@ -8,8 +8,6 @@ package main
 
 import (
 	"encoding/json"
-	"net"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,17 +33,10 @@ type alertSinks struct {
 }
 
 func startAlertSinks(t *testing.T) *alertSinks {
-	rec := alerttest.NewRecorder(nil)
-	hook := &alerttest.FakeWebhook{Rec: rec}
-	srv := httptest.NewServer(hook)
-	t.Cleanup(srv.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	assert.NilError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go (&alerttest.FakeSMTP{Rec: rec}).Serve(ln)
-	return &alertSinks{rec: rec, hook: hook, settings: []string{
-		"STIGMER_ALERT_WEBHOOK_URL=" + srv.URL + "/hook/s3cr3t",
-		"STIGMER_ALERT_SMTP_SERVER=" + ln.Addr().String(),
+	fakes := alerttest.Serve(t, nil)
+	return &alertSinks{rec: fakes.Rec, hook: fakes.Hook, settings: []string{
+		"STIGMER_ALERT_WEBHOOK_URL=" + fakes.WebhookURL,
+		"STIGMER_ALERT_SMTP_SERVER=" + fakes.SMTPAddr,
 		"STIGMER_ALERT_SMTP_FROM=stigmer@example.com",
 		"STIGMER_ALERT_SMTP_TO=ops@example.com",
 	}}

@@ -31,17 +31,11 @@ func died() Alert {
 // sinks starts a fake webhook and a fake relay (with STARTTLS when tlsCfg
 // is set) and returns a sender wired to both, the recorder and the log.
 func sinks(t *testing.T, tlsCfg *tls.Config) (*Sender, *alerttest.Recorder, *alerttest.FakeWebhook, *strings.Builder) {
-	rec := alerttest.NewRecorder(nil)
-	hook := &alerttest.FakeWebhook{Rec: rec}
-	srv := httptest.NewServer(hook)
-	t.Cleanup(srv.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	assert.NilError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go (&alerttest.FakeSMTP{Rec: rec, TLS: tlsCfg}).Serve(ln)
+	fakes := alerttest.Serve(t, tlsCfg)
+	rec, hook := fakes.Rec, fakes.Hook
 	var logs strings.Builder
 	s := NewSender(config.Alerts{
-		WebhookURL: srv.URL + "/hooks/T0/s3cr3t", SMTPServer: ln.Addr().String(),
+		WebhookURL: fakes.WebhookURL, SMTPServer: fakes.SMTPAddr,
 		SMTPFrom: "stigmer@vm1.example.com", SMTPTo: []string{"ops@example.com", "oncall@example.com"},
 	}, slog.New(logging.NewTextHandler(&logs)))
 	s.retryDelay = 10 * time.Millisecond
@@ -67,7 +61,7 @@ func TestSendReachesEverySink(t *testing.T) {
 	var a Alert
 	assert.NilError(t, json.Unmarshal([]byte(hook.Body), &a))
 	assert.DeepEqual(t, a, died())
-	assert.Equal(t, hook.Path, "/hooks/T0/s3cr3t")
+	assert.Equal(t, hook.Path, "/hook/s3cr3t")
 
 	assert.Equal(t, mail.From, "stigmer@vm1.example.com")
 	assert.DeepEqual(t, mail.To, []string{"ops@example.com", "oncall@example.com"})
