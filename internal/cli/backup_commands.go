@@ -122,8 +122,7 @@ service) and mode 0600. Then start the server again.
 
 With --check it only says what FILE holds, changing nothing: its size and
 format, the events it keeps and their time span, and how many events of each
-kind were ever recorded (as consul snapshot inspect does for a snapshot);
-anyone who may read FILE may run it.
+kind were ever recorded; anyone who may read FILE may run it.
 
 Restoring takes root, or the data directory's owner. Exits 1 when nothing was
 restored, or when --check finds that FILE cannot be restored.`,
