@@ -34,12 +34,13 @@ VM_CACHE=${STIGMER_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stigmer/vm}
 
 # Each guest: its Debian suite, and its boots (one QEMU run each, on the same
 # disk: the second is the reboot), each the row directories it runs
-# (guest/rows/<role>-<phase>, comma separated). The rpm guest is Debian 12
-# with Debian's rpm and dnf: RHEL images cannot be downloaded here.
+# (guest/rows/<role>-<phase>, comma separated; <guest>-<phase> holds rows
+# that one guest is enough for). The rpm guest is Debian 12 with Debian's
+# rpm and dnf: RHEL images cannot be downloaded here.
 # Three guests at a time at most: on two cores, emulated guests beyond that
 # only starve each other (measured: five at once took six times as long).
 declare -A VM_SUITE=([deb12]=bookworm [deb11]=bullseye [rpm12]=bookworm)
-declare -A VM_BOOTS=([deb12]="deb-1 deb-2" [deb11]="deb-1 deb-2" [rpm12]=rpm-1)
+declare -A VM_BOOTS=([deb12]="deb-1 deb-2" [deb11]="deb-1 deb-2,deb11-2" [rpm12]=rpm-1)
 # Seconds: at most VM_TIMEOUT per boot, and every boot ends by VM_BUDGET after
 # the first one started, so that a hung guest fails its rows but the whole
 # matrix still ends well inside CI's limit. 30 minutes: the matrix takes 15
@@ -277,8 +278,9 @@ main() {
 	for name in $VM_GUESTS; do
 		suite=${VM_SUITE[$name]:?unknown guest $name}
 		[ -n "${VM_IMAGE[$suite]:-}" ] && continue
-		# The rpm tool and dnf go into every bookworm image: one image serves both.
-		VM_IMAGE[$suite]=$(vm_rootfs "$suite" "$([ "$suite" = bookworm ] && echo rpm,dnf)")
+		# The rpm tool and dnf, and the proxy row's nginx, caddy and openssl,
+		# go into every bookworm image: one image serves both guests.
+		VM_IMAGE[$suite]=$(vm_rootfs "$suite" "$([ "$suite" = bookworm ] && echo rpm,dnf,nginx,caddy,openssl)")
 	done
 	flock -u 9
 	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2

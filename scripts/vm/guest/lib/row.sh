@@ -6,7 +6,8 @@
 # command failed under set -e (the frame names the command and its line).
 #
 # What a row may use, besides poll.sh and service.sh:
-#   ROW      its id           ROLE     deb or rpm, from its directory
+#   ROW      its id           ROLE     deb or rpm, from its directory (deb-2,
+#            or deb11-2 for the rows of one guest)
 #   IN       the input disk: the packages, probe.pl, the repository trees
 #   NEW_DEB NEW_RPM OLD_DEB OLD_RPM (paths in IN), NEW_VERSION OLD_VERSION
 #            and STANDIN_RPM, from IN/vmtest.env (vmtest.sh writes it)
@@ -33,6 +34,7 @@ ROW=${ROW#*-}
 ROLE=${0%/*}
 ROLE=${ROLE##*/}
 ROLE=${ROLE%-*}
+ROLE=${ROLE%%[0-9]*}
 if [ "$ROLE" = rpm ]; then ENVFILE=/etc/sysconfig/stigmer; else ENVFILE=/etc/default/stigmer; fi
 DATA=/var/lib/stigmer/vmtest-data
 STATE=/var/lib/vmtest

@@ -9,6 +9,8 @@
 set -eu
 # shellcheck source=../../lib/row.sh
 . "${0%/*}/../../lib/row.sh"
+# shellcheck source=../../lib/sinks.sh
+. "$LIB/sinks.sh"
 
 ALERTS=$SCRATCH/deliveries.jsonl
 # sent SINK PATTERN: deliveries to SINK (webhook, mail) whose body has PATTERN.
@@ -26,22 +28,15 @@ settle() {
 	while nap 2; b=$(wc -c <"$ALERTS"); [ "$a" != "$b" ]; do a=$b; done
 }
 
-"$IN/fake-alert-sinks" -out "$ALERTS" >"$SCRATCH/sinks.log" 2>&1 </dev/null &
-sinks=$!
-attach "$SCRATCH/sinks.log"
-attach "$ALERTS"
-wait_for 20 listening 9099 || fail "the fake webhook does not listen"
+start_sinks "$ALERTS"
 # A new history; the interval short enough to see the summary.
 systemctl stop stigmer
 mv /var/lib/stigmer/history.db "$SCRATCH/history.db.before"
 cp -p "$ENVFILE" "$SCRATCH/env"
-cat >>"$ENVFILE" <<-'SETTINGS'
-	STIGMER_ALERT_WEBHOOK_URL=http://127.0.0.1:9099/hook/s3cr3t-token
-	STIGMER_ALERT_SMTP_SERVER=127.0.0.1:2525
-	STIGMER_ALERT_SMTP_FROM=stigmer@vmtest.example.com
-	STIGMER_ALERT_SMTP_TO=ops@example.com
-	STIGMER_ALERT_INTERVAL=45s
-SETTINGS
+{
+	sink_settings
+	echo STIGMER_ALERT_INTERVAL=45s
+} >>"$ENVFILE"
 systemctl start stigmer
 wait_for 30 ready || fail "not ready with the alert settings"
 [ "$(sent webhook '')" = 0 ] || fail "alerts before any failure: $(cat "$ALERTS")"
@@ -102,4 +97,4 @@ cp -p "$SCRATCH/env" "$ENVFILE"
 rm -f "$SCRATCH/history.db.before"
 systemctl start stigmer
 wait_for 30 ready || fail "not ready after restoring the env file"
-kill "$sinks"
+kill "$SINKS"
