@@ -46,13 +46,21 @@ func newBuild(ctx context.Context, opts pkgbuild.Options) (*pkgbuild.Build, erro
 // any release.
 const olderVersion = "0.0.0-git.0.g0000000"
 
-// olderPackages builds this commit again as olderVersion into dist/.old, in
+// olderOptions are the options of the older build that the upgrade tests
+// start from, into dist: this commit stamped olderVersion, shipping another
+// default env file (pkgbuild.OlderEnv), so that the upgrade meets dpkg's and
+// rpm's conffile choice, and the .deb's unit in /lib/systemd/system, as debs
+// had it before the move to /usr/lib, so that the upgrade moves it.
+func olderOptions(dist string) pkgbuild.Options {
+	return pkgbuild.Options{Version: olderVersion, Dist: dist, OlderEnvFile: true, OlderUnitDir: true}
+}
+
+// olderPackages builds the older build (olderOptions) into dist/.old, in
 // process, and returns the directory. The chroot and VM tests share it, so
-// it is built once. It ships a different default env file
-// (pkgbuild.OlderEnv), so that the upgrade tests meet the conffile choice.
+// it is built once.
 func olderPackages(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 	dir := filepath.Join(cur.Dist, ".old")
-	b, err := pkgbuild.New(ctx, cur.Root, cur.Log, pkgbuild.Options{Version: olderVersion, Dist: dir, OlderEnvFile: true})
+	b, err := pkgbuild.New(ctx, cur.Root, cur.Log, olderOptions(dir))
 	if err == nil {
 		fmt.Printf("stigmer %s into %s\n", b.Version, b.Dist)
 		_, err = b.Packages(ctx, pkgbuild.Arches, pkgbuild.Formats)

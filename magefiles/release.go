@@ -38,17 +38,23 @@ func (Release) Run(ctx context.Context) error {
 
 // Publish creates the GitHub release of the tag at HEAD from what the release target made, through GitHub's API: a draft, every asset, then published.
 func (Release) Publish(ctx context.Context) error {
-	root, err := repoRoot()
-	if err != nil {
-		return err
-	}
-	plan, err := release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
+	plan, err := newPlan(ctx)
 	if err != nil {
 		return err
 	}
 	defer plan.Close()
 	_, err = plan.Publish(ctx)
 	return err
+}
+
+// newPlan reads the release's plan from the repository and the user's
+// environment; the caller closes it.
+func newPlan(ctx context.Context) (*release.Plan, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	return release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
 }
 
 // Repo writes the signed apt and dnf repository of this version's packages, and of earlier releases' (STIGMER_REPO_EARLIER), into dist/repo.
@@ -76,7 +82,7 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	if err := checkVulns(ctx, root, vulnSource(root)); err != nil {
 		return err
 	}
-	plan, err := release.New(ctx, root, release.ReadEnv(os.Getenv), os.Stdout)
+	plan, err := newPlan(ctx)
 	if err != nil {
 		return err
 	}
@@ -122,7 +128,7 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 			if err != nil {
 				return err
 			}
-			if err := plan.WriteNotes(ctx, b.Version, key.Fingerprint, fprs); err != nil {
+			if err := plan.WriteNotes(ctx, b.Version, b.GoVersion, key.Fingerprint, fprs); err != nil {
 				return err
 			}
 		}

@@ -151,9 +151,10 @@ func vmRepos(ctx context.Context, cur *pkgbuild.Build) (string, error) {
 		return "", err
 	}
 	var signed [2][]string
-	for i, v := range []string{olderVersion, cur.Version} {
-		b, err := pkgbuild.New(ctx, cur.Root, cur.Log, pkgbuild.Options{Version: v, Dist: filepath.Join(dir, fmt.Sprint("packages-", i)),
-			SignKey: keyFile, SignPassphrase: passphrase, OlderEnvFile: v == olderVersion})
+	for i, opts := range []pkgbuild.Options{olderOptions(""), {Version: cur.Version}} {
+		opts.Dist = filepath.Join(dir, fmt.Sprint("packages-", i))
+		opts.SignKey, opts.SignPassphrase = keyFile, passphrase
+		b, err := pkgbuild.New(ctx, cur.Root, cur.Log, opts)
 		if err != nil {
 			return "", err
 		}

@@ -61,3 +61,27 @@ func checkVulns(ctx context.Context, root string, targets ...vulncheck.Target) e
 	}
 	return vulncheck.Check(ctx, os.Stdout, root, db, excused, targets...)
 }
+
+// Rescan checks the binaries of the newest published release for known vulnerabilities against today's database: the weekly scan of the release-scan workflow.
+//
+// It finds the release through GitHub's API (GITHUB_REPOSITORY,
+// GITHUB_TOKEN, GITHUB_API_URL as Actions sets them), checks its Linux
+// archives against its checksums.txt, and scans the binaries in them. A
+// finding fails the run with the entry, the module and the fixed version;
+// it opens nothing and publishes nothing: the fix is a new release.
+func (Release) Rescan(ctx context.Context) error {
+	plan, err := newPlan(ctx)
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	_, bins, err := plan.LatestBinaries(ctx)
+	if err != nil {
+		return err
+	}
+	var targets []vulncheck.Target
+	for _, bin := range bins {
+		targets = append(targets, vulncheck.Binary(plan.Root, bin))
+	}
+	return checkVulns(ctx, plan.Root, targets...)
+}

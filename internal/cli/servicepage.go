@@ -72,8 +72,8 @@ Read from the env file at each start and checked before anything else; a bad val
 **/usr/bin/stigmer**
 : The binary: server, runners and command line.
 
-**/lib/systemd/system/stigmer.service**, **/usr/lib/systemd/system/stigmer.service**
-: The unit (Debian and Ubuntu; RHEL). Replaced on upgrade: change it with systemctl edit stigmer.
+**/usr/lib/systemd/system/stigmer.service**
+: The unit. Replaced on upgrade: change it with systemctl edit stigmer.
 
 **/etc/default/stigmer**, **/etc/sysconfig/stigmer**
 : The env file (Debian and Ubuntu; RHEL): mode 0600, root's, as it may hold API keys. Every variable is there, commented, with its default. Kept on upgrade; a changed default lands beside it as .dpkg-dist or .rpmnew.

@@ -42,7 +42,7 @@ func (c *Client) DownloadEarlier(ctx context.Context, except, dir string, want f
 			continue
 		}
 		for _, a := range assets {
-			f, err := c.downloadTo(ctx, a, filepath.Join(dir, r.TagName))
+			f, err := c.DownloadTo(ctx, a, filepath.Join(dir, r.TagName))
 			if errors.Is(err, ErrNotFound) {
 				return nil, fmt.Errorf("release %s lists the asset %s, but GitHub does not serve it: %w; re-upload it from that release's build or delete it from the release", r.TagName, a.Name, err)
 			}
@@ -59,9 +59,9 @@ func (c *Client) DownloadEarlier(ctx context.Context, except, dir string, want f
 	return files, nil
 }
 
-// downloadTo downloads a into dir under its name, through a temporary file
+// DownloadTo downloads a into dir under its name, through a temporary file
 // so that a failed download leaves nothing under the name.
-func (c *Client) downloadTo(ctx context.Context, a Asset, dir string) (string, error) {
+func (c *Client) DownloadTo(ctx context.Context, a Asset, dir string) (string, error) {
 	if filepath.Base(a.Name) != a.Name || a.Name == "." || a.Name == ".." {
 		return "", fmt.Errorf("asset name %q is not a file name", a.Name)
 	}

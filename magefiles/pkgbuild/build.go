@@ -44,6 +44,10 @@ type Build struct {
 	// OlderEnvFile ships OlderEnv's variant of the env file instead of
 	// EnvFile: the upgrade tests' older build sets it, so that an upgrade changes the shipped default.
 	OlderEnvFile bool
+	// OlderUnitDir ships the .deb's unit in OlderDebUnitPath, where debs
+	// built before the move to /usr/lib had it: the upgrade tests' older
+	// build sets it, so that an upgrade moves the unit as a real one does.
+	OlderUnitDir bool
 }
 
 // Options are the caller's choices for one build. pkgbuild reads no
@@ -56,15 +60,16 @@ type Options struct {
 	// Dist is the output directory, relative to root unless absolute; ""
 	// means root/dist.
 	Dist string
-	// SignKey, SignPassphrase and OlderEnvFile: see Build.
-	SignKey, SignPassphrase string
-	OlderEnvFile            bool
+	// SignKey, SignPassphrase, OlderEnvFile and OlderUnitDir: see Build.
+	SignKey, SignPassphrase    string
+	OlderEnvFile, OlderUnitDir bool
 }
 
 // New reads the repository at root and returns the build that opts
 // describe.
 func New(ctx context.Context, root string, log io.Writer, opts Options) (*Build, error) {
-	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist"), OlderEnvFile: opts.OlderEnvFile,
+	b := &Build{Root: root, Log: log, Dist: filepath.Join(root, "dist"),
+		OlderEnvFile: opts.OlderEnvFile, OlderUnitDir: opts.OlderUnitDir,
 		SignKey: opts.SignKey, SignPassphrase: opts.SignPassphrase}
 	if d := opts.Dist; d != "" {
 		if !filepath.IsAbs(d) {

@@ -43,6 +43,11 @@ func (b *Build) Config(goarch string) (nfpm.Config, error) {
 			return nfpm.Config{}, err
 		}
 	}
+	if b.OlderUnitDir {
+		if err := moveDebUnit(&cfg); err != nil {
+			return nfpm.Config{}, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -102,6 +107,9 @@ func (b *Build) Packages(ctx context.Context, arches, formats []string) ([]strin
 			return nil, err
 		}
 		decl += "\nolder env file"
+	}
+	if b.OlderUnitDir {
+		decl += "\nolder unit dir"
 	}
 	var made []string
 	for _, arch := range arches {

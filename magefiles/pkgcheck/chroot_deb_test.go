@@ -106,29 +106,3 @@ func TestDebDisableKeptAcrossRemove(t *testing.T) {
 	c.ok("dpkg -i " + cur)
 	assert.Check(t, is.Equal(enabled(), "enabled"), "a first install after purge must enable")
 }
-
-// TestDebPurgeWithProcess purges while a process still runs as stigmer (a
-// stop that policy-rc.d denied, a container without systemd): userdel
-// fails, the purge still succeeds and says on stderr what it left and why.
-func TestDebPurgeWithProcess(t *testing.T) {
-	_, newDeb := oldAndNew(t, "deb")
-	c := newChroot(t, plainImage, newDeb)
-	cur := "/pkgs/" + filepath.Base(newDeb)
-	// userdel finds the user's processes in /proc.
-	run(t, "mount", "-t", "proc", "proc", filepath.Join(c.dir, "proc"))
-	t.Cleanup(func() { icmd.RunCommand("umount", "-l", filepath.Join(c.dir, "proc")) })
-
-	c.ok("dpkg -i " + cur)
-	pid := strings.TrimSpace(c.ok("setpriv --reuid=stigmer --regid=stigmer --clear-groups sleep 600 >/dev/null 2>&1 & echo $!"))
-	t.Cleanup(func() { icmd.RunCommand("kill", pid) })
-	assert.Check(t, is.Equal(strings.TrimSpace(c.ok("stat -c %U /proc/"+pid)), "stigmer"))
-
-	c.ok("dpkg -r stigmer")
-	res := c.sh("dpkg --purge stigmer")
-	res.Assert(t, icmd.Expected{ExitCode: 0, Err: "purge left the user and group stigmer"})
-	assert.Check(t, is.Contains(res.Stderr(), "ps -u stigmer"))
-	c.ok("! dpkg-query -W stigmer 2>/dev/null")
-	c.assertUser(true)
-	c.assertModes(map[string]string{"/var/lib/stigmer": "absent", "/etc/default/stigmer": "absent"})
-
-}

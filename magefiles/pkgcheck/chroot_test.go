@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 // image is a Debian chroot recipe for mmdebstrap.
 type image struct {
 	name    string
+	suite   string   // Debian release; "" is bookworm
 	include []string // packages on top of minbase
 }
 
@@ -32,10 +34,22 @@ var (
 	// systemd installed but not running, as in an image build: the
 	// systemd-sysusers and systemd-tmpfiles paths, and the rpm tool.
 	systemdImage = image{name: "systemd-rpm", include: []string{"systemd", "rpm"}}
+	// Debian 13 with its own lintian and rpmlint (and rpm, which rpmlint
+	// runs), beside the host's bookworm ones; its dpkg for the upgrades too.
+	trixieImage = image{name: "trixie-lint", suite: "trixie", include: []string{"lintian", "rpmlint", "rpm"}}
 )
 
-// debianMirror is the bookworm mirror this machine's apt uses (or
-// STIGMER_DEBIAN_MIRROR), so that no host name lives in the repository.
+// release is the Debian release img is built from.
+func (img image) release() string {
+	if img.suite == "" {
+		return "bookworm"
+	}
+	return img.suite
+}
+
+// debianMirror is the Debian archive this machine's apt uses for bookworm
+// (or STIGMER_DEBIAN_MIRROR), so that no host name lives in the repository;
+// the same archive serves trixie.
 func debianMirror(t *testing.T) string {
 	t.Helper()
 	if m := os.Getenv("STIGMER_DEBIAN_MIRROR"); m != "" {
@@ -87,7 +101,7 @@ func (img image) tarball(t *testing.T) string {
 	if len(img.include) > 0 {
 		args = append(args, "--include="+strings.Join(img.include, ","))
 	}
-	args = append(args, "bookworm")
+	args = append(args, img.release())
 	mirror := debianMirror(t)
 	sum := sha256.Sum256([]byte(strings.Join(append(args, mirror), "\n")))
 	cache, err := os.UserCacheDir()
@@ -124,6 +138,27 @@ func newChroot(t *testing.T, img image, pkgs ...string) chroot {
 	// What the test relies on: no running systemd in there.
 	c.ok("test ! -e /run/systemd/system")
 	return c
+}
+
+// bindDevNull puts the host's /dev/null into the chroot (its /dev is left
+// empty) for the tools that need one, such as rpmlint; the test's cleanup
+// unmounts it.
+func (c chroot) bindDevNull() {
+	c.t.Helper()
+	target := filepath.Join(c.dir, "dev", "null")
+	assert.NilError(c.t, os.WriteFile(target, nil, 0o666))
+	run(c.t, "mount", "--bind", "/dev/null", target)
+	c.t.Cleanup(func() { icmd.RunCommand("umount", target) })
+}
+
+// mountProc mounts /proc in the chroot, as image builders do, for the
+// tools that need it (systemd-tmpfiles refuses to run without it); the
+// test's cleanup unmounts it.
+func (c chroot) mountProc() {
+	c.t.Helper()
+	target := filepath.Join(c.dir, "proc")
+	run(c.t, "mount", "-t", "proc", "proc", target)
+	c.t.Cleanup(func() { icmd.RunCommand("umount", "-l", target) })
 }
 
 // sh runs a shell command inside the chroot.
@@ -207,14 +242,14 @@ func TestDebLifecycle(t *testing.T) {
 			c := newChroot(t, img, oldDeb, newDeb)
 			old, cur := "/pkgs/"+filepath.Base(oldDeb), "/pkgs/"+filepath.Base(newDeb)
 
-			// install
+			// install, the older build in the earlier layout (the unit in /lib)
 			c.ok("dpkg -i " + old)
 			c.assertUser(true)
 			c.assertModes(installed)
 			c.assertModes(map[string]string{
-				"/etc/default/stigmer":                "600 root:root",
-				"/lib/systemd/system/stigmer.service": "644 root:root",
-				wantsLink:                             "777 root:root",
+				"/etc/default/stigmer":    "600 root:root",
+				pkgbuild.OlderDebUnitPath: "644 root:root",
+				wantsLink:                 "777 root:root",
 			})
 			assert.Check(t, is.Contains(c.ok("stigmer version"), "0.0.0-git.0"))
 
@@ -224,6 +259,7 @@ func TestDebLifecycle(t *testing.T) {
 			c.ok("echo " + editLine + " >> /etc/default/stigmer && echo data > /var/lib/stigmer/data && chown stigmer: /var/lib/stigmer/data")
 			c.ok("dpkg -i " + confOptions + " " + cur)
 			assert.Check(t, is.Equal(c.ok("dpkg-query -W -f '${Version}' stigmer"), newVersion))
+			c.assertUnitMoved()
 			assert.Check(t, is.Contains(c.ok("cat /etc/default/stigmer"), editLine))
 			assert.Check(t, is.Equal(c.ok("cat /etc/default/stigmer.dpkg-dist"), newEnv(t)))
 			c.assertModes(installed)
@@ -235,13 +271,14 @@ func TestDebLifecycle(t *testing.T) {
 			c.ok("dpkg -r stigmer")
 			c.assertUser(true)
 			c.assertModes(map[string]string{
-				"/usr/bin/stigmer":                    "absent",
-				"/lib/systemd/system/stigmer.service": "absent",
-				wantsLink:                             "777 root:root",
-				"/var/lib/stigmer":                    "750 stigmer:stigmer",
-				"/var/lib/stigmer/data":               "644 stigmer:stigmer",
-				"/var/log/stigmer":                    "755 stigmer:stigmer",
-				"/etc/default/stigmer":                "600 root:root",
+				"/usr/bin/stigmer":        "absent",
+				pkgbuild.UnitPath:         "absent",
+				pkgbuild.OlderDebUnitPath: "absent",
+				wantsLink:                 "777 root:root",
+				"/var/lib/stigmer":        "750 stigmer:stigmer",
+				"/var/lib/stigmer/data":   "644 stigmer:stigmer",
+				"/var/log/stigmer":        "755 stigmer:stigmer",
+				"/etc/default/stigmer":    "600 root:root",
 			})
 			assert.Check(t, is.Equal(c.ok("dpkg-query -W -f '${Status}' stigmer"), "deinstall ok config-files"))
 			assert.Check(t, is.Equal(c.ok("readlink "+maskLink), "/dev/null\n"), "masked after remove")
@@ -252,14 +289,55 @@ func TestDebLifecycle(t *testing.T) {
 			c.assertModes(map[string]string{wantsLink: "777 root:root", maskLink: "absent"})
 			assert.Check(t, is.Contains(c.ok("cat /etc/default/stigmer"), editLine))
 
-			// purge: nothing of stigmer left, user and group gone
+			// purge: no file of stigmer left; the user and group stay
+			// (TestDebPurgeKeepsUser says why)
 			c.ok("dpkg --purge stigmer")
-			c.assertUser(false)
+			c.assertUser(true)
 			left := c.ok("find / -xdev -path /pkgs -prune -o -name '*stigmer*' -print")
 			assert.Check(t, is.Equal(left, ""), "left after purge")
 			c.ok("! dpkg-query -W stigmer 2>/dev/null")
 		})
 	}
+}
+
+// assertUnitMoved checks, after an upgrade from the older build (the unit in
+// /lib/systemd/system), that the new build's unit is on disk at its /usr
+// path, and that dpkg knows it there and no longer at the old one. On a
+// merged-/usr system both names are one file, which dpkg must not remove
+// with the old name (DEP17's file loss).
+func (c chroot) assertUnitMoved() {
+	c.t.Helper()
+	want := readFile(c.t, filepath.Join(repoRoot(c.t), "packaging/stigmer.service"))
+	assert.Check(c.t, is.Equal(c.sh("cat "+pkgbuild.UnitPath).Stdout(), want), "the unit after the upgrade is not the new one")
+	c.assertModes(map[string]string{pkgbuild.UnitPath: "644 root:root"})
+	owned := lines(c.ok("dpkg -L stigmer"))
+	assert.Check(c.t, slices.Contains(owned, pkgbuild.UnitPath), "dpkg does not list %s", pkgbuild.UnitPath)
+	assert.Check(c.t, !slices.Contains(owned, pkgbuild.OlderDebUnitPath), "dpkg still lists %s", pkgbuild.OlderDebUnitPath)
+}
+
+// TestDebUnitMove upgrades from the older build, whose unit is in
+// /lib/systemd/system, in a Debian 13 chroot (merged /usr, dpkg 1.22; the
+// lifecycle test does it on bookworm), then downgrades and upgrades again:
+// the unit stays on disk each time, and a purge leaves none of it.
+func TestDebUnitMove(t *testing.T) {
+	oldDeb, newDeb := oldAndNew(t, "deb")
+	c := newChroot(t, trixieImage, oldDeb, newDeb)
+	old, cur := "/pkgs/"+filepath.Base(oldDeb), "/pkgs/"+filepath.Base(newDeb)
+	assert.Equal(t, c.ok("readlink /lib"), "usr/lib\n", "not a merged-/usr chroot")
+
+	c.ok("dpkg -i " + old)
+	assert.Check(t, slices.Contains(lines(c.ok("dpkg -L stigmer")), pkgbuild.OlderDebUnitPath), "the older build is not in the earlier layout")
+	c.ok("dpkg -i " + confOptions + " " + cur)
+	c.assertUnitMoved()
+	// A downgrade moves it back, and the upgrade after it again.
+	c.ok("dpkg -i " + confOptions + " " + old)
+	assert.Check(t, slices.Contains(lines(c.ok("dpkg -L stigmer")), pkgbuild.OlderDebUnitPath))
+	c.assertModes(map[string]string{pkgbuild.OlderDebUnitPath: "644 root:root"})
+	c.ok("dpkg -i " + confOptions + " " + cur)
+	c.assertUnitMoved()
+
+	c.ok("dpkg --purge stigmer")
+	c.assertModes(map[string]string{pkgbuild.UnitPath: "absent", pkgbuild.OlderDebUnitPath: "absent"})
 }
 
 // TestScriptArguments runs every maintainer script under dash (the chroot's

@@ -75,7 +75,7 @@ func debControlFile(t *testing.T, path, name string) string {
 }
 
 // TestMetadata checks name, version, arch and the other fields; the deb
-// pre-depends on passwd (the scripts' useradd, userdel fallback), and the
+// pre-depends on passwd (the scripts' useradd, groupadd fallback), and the
 // rpm's dependencies are TestRpmRequires'.
 func TestMetadata(t *testing.T) {
 	version := os.Getenv("STIGMER_TEST_VERSION")

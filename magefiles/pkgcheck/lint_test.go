@@ -15,37 +15,74 @@ import (
 	"gotest.tools/v3/icmd"
 )
 
-// TestLintian runs lintian on each .deb: no error and no warning that the
-// shipped overrides (packaging/deb/stigmer.lintian-overrides) do not cover.
+// TestLintian runs lintian on each .deb, the host's (bookworm's) and Debian
+// 13's from a trixie chroot: no error and no warning that the shipped
+// overrides (packaging/deb/stigmer.lintian-overrides) do not cover, from
+// either. Trixie's knows the /usr merge (DEP17): a file under /lib is an
+// error there.
 func TestLintian(t *testing.T) {
 	needTool(t, "lintian")
-	for _, p := range packages(t, distDir(t, "STIGMER_DIST")) {
-		if p.format != "deb" {
-			continue
-		}
-		t.Run(p.String(), func(t *testing.T) {
+	debs := packagesOf(t, "deb")
+	trixie := newChroot(t, trixieImage, pathsOf(debs)...)
+	for _, p := range debs {
+		t.Run("bookworm/"+p.String(), func(t *testing.T) {
 			res := icmd.RunCmd(icmd.Command("lintian", "--fail-on", "error,warning", p.path), icmd.WithTimeout(5*time.Minute))
+			res.Assert(t, icmd.Expected{ExitCode: 0, Out: icmd.None})
+		})
+		t.Run("trixie/"+p.String(), func(t *testing.T) {
+			res := trixie.sh("lintian --fail-on error,warning /pkgs/" + filepath.Base(p.path))
 			res.Assert(t, icmd.Expected{ExitCode: 0, Out: icmd.None})
 		})
 	}
 }
 
 // TestRpmlint runs rpmlint on each .rpm with packaging/rpm/rpmlint.toml,
-// whose filters each carry a reason: no error and no warning left.
+// whose filters each carry a reason: the host's (bookworm's 2.4) and
+// Debian 13's (2.7, from a trixie chroot), no error and no warning left.
 func TestRpmlint(t *testing.T) {
 	needTool(t, "rpmlint")
 	conf := filepath.Join(repoRoot(t), "packaging/rpm/rpmlint.toml")
 	guard := newRpmlintGuard(t)
-	for _, p := range packages(t, distDir(t, "STIGMER_DIST")) {
-		if p.format != "rpm" {
-			continue
-		}
-		t.Run(p.String(), func(t *testing.T) {
+	rpms := packagesOf(t, "rpm")
+	trixie := newChroot(t, trixieImage, append(pathsOf(rpms), conf)...)
+	trixie.bindDevNull()
+	for _, p := range rpms {
+		t.Run("bookworm/"+p.String(), func(t *testing.T) {
 			res := guard.run(t, "rpmlint", "-c", conf, p.path)
 			res.Assert(t, icmd.Success)
 			assert.Assert(t, strings.Contains(res.Stdout(), "0 errors, 0 warnings"), res.Stdout())
 		})
+		t.Run("trixie/"+p.String(), func(t *testing.T) {
+			// rpmlint 2.7 unpacks with rpm2archive, whose names are ./
+			// relative; it runs as nobody all the same, who cannot write
+			// into the chroot's /, and nothing of the rpm may be there after.
+			res := trixie.sh("cd /tmp && setpriv --reuid=65534 --regid=65534 --clear-groups -- env HOME=/tmp rpmlint -c /pkgs/rpmlint.toml /pkgs/" + filepath.Base(p.path))
+			res.Assert(t, icmd.Success)
+			assert.Assert(t, strings.Contains(res.Stdout(), "rpmlint: 2.7"), res.Stdout())
+			assert.Assert(t, strings.Contains(res.Stdout(), "0 errors, 0 warnings"), res.Stdout())
+			trixie.assertModes(map[string]string{"/usr/bin/stigmer": "absent"})
+		})
 	}
+}
+
+// packagesOf is the built packages of one format, both arches.
+func packagesOf(t *testing.T, format string) []pkg {
+	t.Helper()
+	var out []pkg
+	for _, p := range packages(t, distDir(t, "STIGMER_DIST")) {
+		if p.format == format {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func pathsOf(pkgs []pkg) []string {
+	var out []string
+	for _, p := range pkgs {
+		out = append(out, p.path)
+	}
+	return out
 }
 
 // rpmlintGuard runs rpmlint so that it cannot unpack into /. rpmlint 2.4
@@ -153,7 +190,9 @@ func TestTestdataScriptsLint(t *testing.T) {
 }
 
 // TestSysusersInScripts checks that the config the pre-install scripts feed
-// to systemd-sysusers on stdin is the shipped sysusers.d file's.
+// to systemd-sysusers on stdin is the shipped sysusers.d file's, and that
+// the user-making part is the same text in both scripts (it cannot be
+// shared: it runs before the package's files land).
 func TestSysusersInScripts(t *testing.T) {
 	root := repoRoot(t)
 	var want []string
@@ -163,9 +202,67 @@ func TestSysusersInScripts(t *testing.T) {
 		}
 	}
 	re := regexp.MustCompile(`(?m)^sysusers_conf='([^']*)'$`)
+	block := regexp.MustCompile(`(?s)\n# From here to make_user's end.*\nmake_user\(\) \{\n.*?\n\}\n`)
+	var blocks []string
 	for _, s := range []string{"deb/preinst", "rpm/pre"} {
-		m := re.FindStringSubmatch(readFile(t, filepath.Join(root, "packaging/scripts", s)))
+		text := readFile(t, filepath.Join(root, "packaging/scripts", s))
+		m := re.FindStringSubmatch(text)
 		assert.Assert(t, m != nil, "%s has no sysusers_conf='...' line", s)
 		assert.DeepEqual(t, []string{m[1]}, want)
+		b := block.FindString(text)
+		assert.Assert(t, b != "", "%s has no shared block from '# From here to make_user's end' to make_user's closing brace", s)
+		blocks = append(blocks, b)
 	}
+	assert.Equal(t, blocks[0], blocks[1], "the user-making part of deb/preinst and rpm/pre differs")
+}
+
+// TestScriptCalls checks how the scripts call systemd's tools, as
+// debhelper's and Fedora's macros do, so that an admin's files in /etc win:
+// systemd-sysusers replaces the package's file (an /etc/sysusers.d
+// override, a pinned UID, applies); systemd-tmpfiles gets the file's name,
+// never the /usr/lib path; the rpm enables through presets, never with a
+// plain enable; and no script deletes the user or group.
+func TestScriptCalls(t *testing.T) {
+	root := repoRoot(t)
+	script := func(name string) string { return readFile(t, filepath.Join(root, "packaging/scripts", name)) }
+	// calls are the code lines that run cmd (not its `command -v` check).
+	calls := func(text, cmd string) []string {
+		var out []string
+		for _, l := range codeLines(text) {
+			if strings.Contains(l, cmd+" ") && !strings.Contains(l, "command -v "+cmd) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct{ script, cmd, want string }{
+		{"deb/preinst", "systemd-sysusers", `echo "$sysusers_conf" | systemd-sysusers --replace=/usr/lib/sysusers.d/stigmer.conf -`},
+		{"rpm/pre", "systemd-sysusers", `echo "$sysusers_conf" | systemd-sysusers --replace=/usr/lib/sysusers.d/stigmer.conf -`},
+		{"deb/postinst", "systemd-tmpfiles", `systemd-tmpfiles --create stigmer.conf; then`},
+		{"rpm/post", "systemd-tmpfiles", `! systemd-tmpfiles --create stigmer.conf; then`},
+		{"rpm/post", "--no-reload", `systemctl --no-reload preset "$unit" >/dev/null 2>&1 || true`},
+	} {
+		t.Run(tc.script+" "+tc.cmd, func(t *testing.T) {
+			assert.DeepEqual(t, calls(script(tc.script), tc.cmd), []string{tc.want})
+		})
+	}
+	for _, path := range scriptPaths(t) {
+		name := filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)
+		for _, l := range codeLines(readFile(t, path)) {
+			for _, never := range []string{"userdel", "groupdel", "systemctl enable", "--no-reload enable", "/usr/lib/tmpfiles.d/"} {
+				assert.Check(t, !strings.Contains(l, never), "%s runs %q: %s", name, never, l)
+			}
+		}
+	}
+}
+
+// codeLines are the lines of a script that are not comments, trimmed.
+func codeLines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
 }

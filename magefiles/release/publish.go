@@ -20,13 +20,15 @@ const NotesFile = "dist/release-notes.md"
 // hosts would otherwise be offered it as an upgrade.
 func (p *Plan) Prerelease() bool { return strings.Contains(p.Tag, "-") }
 
-// WriteNotes writes NotesFile for version: the release key's fingerprint
-// (every release carries it, so a host can check the key it was given
-// against more than one place), how to verify, and the commits since the
-// previous tag.
-func (p *Plan) WriteNotes(ctx context.Context, version, fingerprint string, keyring []string) error {
+// WriteNotes writes NotesFile for version, built with goVersion: the
+// release key's fingerprint (every release carries it, so a host can check
+// the key it was given against more than one place), how to verify, the
+// Go toolchain (whose standard library the binaries carry: a vulnerability
+// report names Go versions), and the commits since the previous tag.
+func (p *Plan) WriteNotes(ctx context.Context, version, goVersion, fingerprint string, keyring []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## stigmer %s\n\n", version)
+	fmt.Fprintf(&b, "Built with Go %s (`stigmer version` shows it too).\n", strings.TrimPrefix(goVersion, "go"))
 	fmt.Fprintf(&b, "Signed with the release key `%s` (packages, `checksums.txt`, the apt and dnf repository).\n", fingerprint)
 	if len(keyring) > 1 {
 		fmt.Fprintf(&b, "The keyring packages (`stigmer-archive-keyring`, `stigmer-release`) carry the keys %s; a later release may be signed by any of them.\n", "`"+strings.Join(keyring, "`, `")+"`")

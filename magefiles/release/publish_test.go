@@ -53,7 +53,7 @@ func TestPublishUploadsWhatTheReleaseMade(t *testing.T) {
 	} {
 		assert.NilError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644))
 	}
-	assert.NilError(t, p.WriteNotes(ctx, "1.1.0-rc.1", "ABCDEF0123456789ABCDEF0123456789ABCDEF01", []string{"ABCDEF0123456789ABCDEF0123456789ABCDEF01"}))
+	assert.NilError(t, p.WriteNotes(ctx, "1.1.0-rc.1", "go1.27.3", "ABCDEF0123456789ABCDEF0123456789ABCDEF01", []string{"ABCDEF0123456789ABCDEF0123456789ABCDEF01"}))
 	r, err := p.Publish(ctx)
 	assert.NilError(t, err)
 	assert.Assert(t, r.Prerelease && !r.Draft)
@@ -65,6 +65,7 @@ func TestPublishUploadsWhatTheReleaseMade(t *testing.T) {
 	notes, err := os.ReadFile(filepath.Join(s.Dir, "v1.1.0-rc.1", fakegithub.NotesFile))
 	assert.NilError(t, err)
 	assert.Assert(t, is.Contains(string(notes), "Signed with the release key `ABCDEF0123456789ABCDEF0123456789ABCDEF01`"))
+	assert.Assert(t, is.Contains(string(notes), "Built with Go 1.27.3"))
 	assert.Assert(t, is.Contains(string(notes), "- change before v1.1.0-rc.1 ("))
 	assert.Assert(t, !strings.Contains(string(notes), "change before v1.0.0"), "the notes list only the changes since v1.0.0:\n%s", notes)
 	assert.Assert(t, is.Contains(string(notes), "the apt and dnf repository does not offer it"))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -16,8 +17,10 @@ import (
 
 // Workflow is a parsed workflow file.
 type Workflow struct {
-	Name        string            `yaml:"name"`
-	Permissions map[string]string `yaml:"permissions"`
+	Name string `yaml:"name"`
+	// On holds each trigger's settings, by event (push, schedule, ...).
+	On          map[string]yaml.Node `yaml:"on"`
+	Permissions map[string]string    `yaml:"permissions"`
 	Concurrency struct {
 		Group            string `yaml:"group"`
 		CancelInProgress bool   `yaml:"cancel-in-progress"`
@@ -105,6 +108,16 @@ func Read(path string) (*Workflow, error) {
 		}
 	}
 	return &w, nil
+}
+
+// Triggers are the events the workflow runs on, sorted.
+func (w *Workflow) Triggers() []string {
+	var events []string
+	for e := range w.On {
+		events = append(events, e)
+	}
+	sort.Strings(events)
+	return events
 }
 
 // MageTarget returns the target of a run step that is one `go tool mage

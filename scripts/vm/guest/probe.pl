@@ -11,8 +11,11 @@
 #                         its queue, before connect() returned
 #   A START END           an HTTP status line came back
 #   F START END HOW       no answer; HOW: connect:<errno> or connect:timeout,
-#                         write, eof (closed or reset before the status
-#                         line), timeout, line
+#                         write, reset (reset before the status line: a
+#                         listener that closed with the connection still in
+#                         its queue after connect() returned, or a server
+#                         that closed it unread), eof (closed before the
+#                         status line), timeout, line
 # It then waits for every child and prints how many it started.
 #
 # Perl, not bash: bash subshells that started hundreds of /dev/tcp probes
@@ -51,6 +54,7 @@ sub status_line {
 		my $left = $deadline - uptime();
 		return (undef, 'timeout') if $left <= 0 || !$sel->can_read($left);
 		my $n = sysread $s, $buf, 512, length $buf;
+		return (undef, 'reset') if !defined $n && $! == ECONNRESET;
 		return (undef, 'eof') if !$n;
 	}
 	return ($buf, '');

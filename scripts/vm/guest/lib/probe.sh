@@ -6,7 +6,8 @@
 # $PROBE_EVERY s (default 0.05) from 2 s before ACTION until 5 s after
 # /readyz is 200 again; sets PROBE to "refused R[ (X reset at connect)],
 # failed F (+START/WAIT/HOW ...), longest W s of N", PROBE_REFUSED (R + X:
-# the connections a listener never handed to a server) and PROBE_FAILED. A
+# the connections a listener never handed to a server), PROBE_FAILED and,
+# of those, PROBE_RESET (reset before the status line). A
 # failed probe shows when it connected (s after the action started), how
 # long it waited and how it failed (probe.pl says the kinds).
 prober() {
@@ -33,10 +34,10 @@ prober() {
 	fi
 	wait "$pid" || fail "probe.pl exited $?"
 	# One pass: the counts, the number of probe lines, then the text.
-	read -r PROBE_REFUSED PROBE_FAILED lines PROBE < <(awk -v started="$(cat "$file.n")" '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++} $1 == "X" {x++}
-		$1 == "F" {f++; fl = fl sprintf(" %+.2f/%.2f/%s", $2 - t, $3 - $2, $4)}
+	read -r PROBE_REFUSED PROBE_FAILED PROBE_RESET lines PROBE < <(awk -v started="$(cat "$file.n")" '$1 == "T" {t = $2; next} {n++} $1 == "R" {r++} $1 == "X" {x++}
+		$1 == "F" {f++; fl = fl sprintf(" %+.2f/%.2f/%s", $2 - t, $3 - $2, $4)} $1 == "F" && $4 == "reset" {rs++}
 		$1 != "R" && $1 != "X" && $3 - $2 > w {w = $3 - $2}
-		END {printf "%d %d %d ", r + x, f, n
+		END {printf "%d %d %d %d ", r + x, f, rs, n
 			printf "refused %d%s, failed %d%s, longest %.1f s of %d", r, (x ? sprintf(" (%d reset at connect)", x) : ""), f, (fl == "" ? "" : " (" substr(fl, 2) ")"), w, n
 			if (n != started) printf " (%d started!)", started
 			print ""}' "$file")

@@ -1,5 +1,5 @@
 #!/bin/bash
-# plan: apt upgrade old (no fd store)->new while running, env file edited and changed: edit kept, .dpkg-dist, data kept; probes
+# plan: apt upgrade old (no fd store, unit in /lib)->new while running, env file edited and changed: edit kept, .dpkg-dist, data kept, unit at /usr/lib and loaded; probes
 #
 # From an older build that had no fd store (see upgrade_case), with probes
 # across the upgrade.

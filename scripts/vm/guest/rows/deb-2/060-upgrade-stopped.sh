@@ -1,5 +1,5 @@
 #!/bin/bash
-# plan: apt upgrade while stopped: still stopped, still enabled
+# plan: apt upgrade while stopped (unit from /lib to /usr/lib): still stopped, still enabled, new unit loaded
 #
 # As the upgrade row, from a stopped service.
 set -eu

@@ -1,5 +1,5 @@
 #!/bin/bash
-# plan: apt upgrade while disabled: still disabled, running new
+# plan: apt upgrade while disabled (unit from /lib to /usr/lib): still disabled, running new, new unit loaded
 #
 # As the upgrade row, from a disabled (but running) service.
 set -eu

@@ -1,0 +1,12 @@
+#!/bin/bash
+# plan: UID 950 pinned in /etc/sysusers.d: the service runs as it; purge, another system user, reinstall: same UID, owns its old files
+#
+# After the purge row (which keeps the user: deleted here by hand, as the
+# README says). Leaves nothing installed and no user stigmer.
+set -eu
+# shellcheck source=../../lib/row.sh
+. "${0%/*}/../../lib/row.sh"
+# shellcheck source=../../lib/package.sh
+. "$LIB/package.sh"
+
+uid_case "apt install -y ./$NEW_DEB" "apt-get purge -y stigmer"
