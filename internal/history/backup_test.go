@@ -76,7 +76,7 @@ func TestInspectSaysWhatAHistoryHolds(t *testing.T) {
 // Each file that must not replace a history is refused, with what it is
 // and what to do, and is left as it was.
 func TestInspectRefusesWhatCannotBeRestored(t *testing.T) {
-	_, good := filled(t, 3000)
+	_, good := filled(t, 300)
 	whole, err := os.ReadFile(good)
 	assert.NilError(t, err)
 	foreign := filepath.Join(t.TempDir(), "other.db")
