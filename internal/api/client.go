@@ -83,9 +83,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("building request: %w", err)
 	}
-	hc := *c.HTTP
-	hc.Timeout = 0
-	resp, err := hc.Do(req)
+	resp, err := c.untimed().HTTP.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -104,12 +102,16 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // returns how it went to each sink; it waits as long as ctx lets it.
 func (c *Client) AlertTest(ctx context.Context) (AlertTest, error) {
 	var at AlertTest
-	cc := *c
+	_, err := c.untimed().do(ctx, http.MethodPost, PathAlertTest, nil, &at, http.StatusOK)
+	return at, err
+}
+
+// untimed is c without the client's own timeout, for the operations
+// that take as long as they take (their ctx bounds them).
+func (c *Client) untimed() *Client {
 	hc := *c.HTTP
 	hc.Timeout = 0
-	cc.HTTP = &hc
-	_, err := cc.do(ctx, http.MethodPost, PathAlertTest, nil, &at, http.StatusOK)
-	return at, err
+	return &Client{BaseURL: c.BaseURL, HTTP: &hc}
 }
 
 // Ready fetches GET /readyz; a 503 is a result, not an error.
