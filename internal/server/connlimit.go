@@ -46,6 +46,10 @@ type connLimit struct {
 
 	released chan struct{} // a connection closed
 	closed   chan struct{} // the listener closed
+	// Accepts taken from the kernel but not yet on the books: drain waits
+	// for them, or a connection accepted as the listener closed would be
+	// read after Shutdown began, and dropped. Guarded by mu.
+	accepting int
 
 	// The accept path, for alive: where it is, since when (nanoseconds
 	// from base, the monotonic clock).
@@ -118,6 +122,14 @@ func (l *connLimit) Close() error {
 // Accept returns the next connection, making room for it when the
 // listener is at its cap.
 func (l *connLimit) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	l.accepting++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.accepting--
+		l.mu.Unlock()
+	}()
 	l.at(inKernel)
 	c, err := l.Listener.Accept()
 	l.at(admitting)
@@ -275,10 +287,15 @@ func (l *connLimit) drain(ctx context.Context) {
 	}
 }
 
-// answered says whether no connection is unread or busy.
+// answered says whether no connection is unread or busy, and no Accept
+// is still under way (after Close, the one in progress either fails or
+// brings a connection that must be answered too).
 func (l *connLimit) answered() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.accepting > 0 {
+		return false
+	}
 	for c := range l.conns {
 		if c.unread || c.busy {
 			return false

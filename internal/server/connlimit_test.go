@@ -177,3 +177,51 @@ func TestAcceptPathAlive(t *testing.T) {
 	assert.Check(t, is.ErrorContains(cl.alive(-1), "has not come back to Accept"))
 	ln.Close()
 }
+
+// handoffListener is a listener whose Accept returns what the test hands
+// it, and whose Close does not interrupt an Accept: as when the kernel had
+// already handed over a connection at the moment the listener closed.
+type handoffListener struct {
+	net.Listener
+	conns chan net.Conn
+}
+
+func (h handoffListener) Accept() (net.Conn, error) { return <-h.conns, nil }
+func (h handoffListener) Close() error              { return nil }
+
+// A connection taken from the kernel as the stop closes the listener is
+// answered before the stop goes on: the drain waits for the Accept under
+// way, then for the connection it brings.
+func TestDrainWaitsForTheAcceptUnderWay(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NilError(t, err)
+	defer ln.Close()
+	h := handoffListener{Listener: ln, conns: make(chan net.Conn)}
+	cl := newConnLimit(h, 4, discardLog())
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := cl.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	poll.WaitOn(t, func(poll.LogT) poll.Result {
+		if cl.where.Load() != inKernel {
+			return poll.Continue("Accept not yet waiting")
+		}
+		return poll.Success()
+	})
+	cl.Close()
+	assert.Check(t, !cl.answered(), "an Accept under way counts as unanswered")
+
+	client, server := net.Pipe()
+	defer client.Close()
+	h.conns <- server
+	c := <-accepted
+	assert.Check(t, !cl.answered(), "the connection it brought, not yet read, counts as unanswered")
+	cl.track(c, http.StateActive)
+	assert.Check(t, !cl.answered(), "a connection being served counts as unanswered")
+	cl.track(c, http.StateIdle)
+	assert.Check(t, cl.answered())
+	c.Close()
+}
