@@ -260,6 +260,8 @@ func TestRestoreRefusesAndChangesNothing(t *testing.T) {
 		{"not a database", text, "neither meta page is a valid bbolt meta page"},
 		{"foreign", foreign, "not a stigmer history: a bbolt database without a stigmer history's buckets"},
 		{"newer", newer, "written by a newer stigmer (format 2; this one reads up to 1); restore it with the stigmer version that wrote it"},
+		{"missing", filepath.Join(files, "missing.db"), "no such file or directory; check the path"},
+		{"a directory", files, "is a directory, not a file; check the path"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res := icmd.RunCmd(bounded(stigmerBin, "restore", c.file), icmd.WithEnv(env...))

@@ -36,7 +36,7 @@ func Write(path string, copyTo func(io.Writer) (int64, error)) (history.Summary,
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return history.Summary{}, fmt.Errorf("writing %s: %w", path, err)
+		return history.Summary{}, dirError(path, dir, err)
 	}
 	done := false
 	defer func() {
@@ -70,6 +70,22 @@ func Write(path string, copyTo func(io.Writer) (int64, error)) (history.Summary,
 	runfile.SyncDir(dir)
 	sum.Path = path
 	return sum, nil
+}
+
+// dirError is why no file could be made in dir, the directory path is
+// to be written in, with what to do: the temporary file's own name means
+// nothing to whoever named path.
+func dirError(path, dir string, err error) error {
+	dir = filepath.Clean(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("cannot write %s: the directory %s does not exist; make it first (install -d -m 0700 %s)", path, dir, dir)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("cannot write %s: no permission to make files in %s; run as root (sudo), or name a file in a directory you may write", path, dir)
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+	}
+	return fmt.Errorf("writing %s: %w", path, err)
 }
 
 // Restored is what Restore did.

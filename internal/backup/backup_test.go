@@ -72,6 +72,14 @@ func TestWriteIsWholeOrNothingAndPrivate(t *testing.T) {
 
 	_, err = Write(out.Path(), copyOf(t, src))
 	assert.ErrorContains(t, err, "is a directory: name the file to write")
+	missing := out.Join("nightly", "history.db")
+	_, err = Write(missing, copyOf(t, src))
+	assert.Error(t, err, "cannot write "+missing+": the directory "+out.Join("nightly")+" does not exist; make it first (install -d -m 0700 "+out.Join("nightly")+")")
+	_, err = Write(out.Join("nightly.db", "history.db"), copyOf(t, src))
+	assert.ErrorContains(t, err, out.Join("nightly.db")+" is not a directory")
+	entries, err = os.ReadDir(out.Path())
+	assert.NilError(t, err)
+	assert.Equal(t, len(entries), 1, "nothing made")
 }
 
 func TestRestoreKeepsTheReplacedHistoryAndTheOwner(t *testing.T) {
