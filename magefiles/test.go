@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
@@ -14,8 +16,31 @@ type Test mg.Namespace
 
 // All runs every test: the Go tests, the vulnerability check, the checks on the built packages, the release checks and rehearsal, and the VM lifecycle test.
 func (Test) All(ctx context.Context) {
-	// They run in this order; a failure stops the rest.
-	mg.SerialCtxDeps(ctx, Test.Go, Test.Vuln, Pkg.Check, Release.Check, Release.Rehearse, VM.All)
+	// They run in this order; a failure stops the rest. Each one's time is
+	// printed at the end, of those that ran, so that a run shows where the
+	// budget went.
+	suites := []struct {
+		name   string
+		target any
+	}{
+		{"test:go", Test.Go}, {"test:vuln", Test.Vuln}, {"pkg:check", Pkg.Check},
+		{"release:check", Release.Check}, {"release:rehearse", Release.Rehearse}, {"vm:all", VM.All},
+	}
+	var took []string
+	start := time.Now()
+	defer func() {
+		fmt.Println()
+		for _, t := range took {
+			fmt.Println(t)
+		}
+		fmt.Printf("%-17s %5.0f s\n", "test:all", time.Since(start).Seconds())
+	}()
+	for _, s := range suites {
+		t0 := time.Now()
+		// Through mg, so that what the suites share (the packages) is built once.
+		mg.SerialCtxDeps(ctx, s.target)
+		took = append(took, fmt.Sprintf("%-17s %5.0f s", s.name, time.Since(t0).Seconds()))
+	}
 }
 
 // Go runs the Go tests of the whole module (go test ./...) and cross-compiles and vets for macOS.
