@@ -28,12 +28,16 @@ func TestUsageErrorsExit2(t *testing.T) {
 		args       []string
 		err, usage string
 	}{
-		{[]string{"bogus"}, `unknown command "bogus" for "stigmer" (its commands: completion, doctor, events, server, version)`, "  stigmer [command]"},
+		{[]string{"bogus"}, `unknown command "bogus" for "stigmer" (its commands: alert, backup, completion, doctor, events, restore, server, version)`, "  stigmer [command]"},
 		{[]string{"sever"}, `unknown command "sever" for "stigmer"; did you mean "server"?`, "  stigmer [command]"},
 		{[]string{"server", "bogus"}, `unknown command "bogus" for "stigmer server" (its commands: start, status, stop)`, "  stigmer server [command]"},
 		{[]string{"server", "status", "extra"}, `unknown command "extra" for "stigmer server status"`, "  stigmer server status [flags]"},
 		{[]string{"server", "status", "--jsn"}, "unknown flag: --jsn", "  stigmer server status [flags]"},
 		{[]string{"events", "--since"}, "flag needs an argument: --since", "  stigmer events [flags]"},
+		{[]string{"backup"}, "accepts 1 arg(s), received 0", "  stigmer backup FILE [flags]"},
+		{[]string{"restore", "a.db", "b.db"}, "accepts 1 arg(s), received 2", "  stigmer restore FILE [flags]"},
+		{[]string{"alert", "tset"}, `unknown command "tset" for "stigmer alert"; did you mean "test"?`, "  stigmer alert [command]"},
+		{[]string{"alert", "test", "now"}, `unknown command "now" for "stigmer alert test"`, "  stigmer alert test [flags]"},
 		{[]string{"completion", "zhs"}, `unknown command "zhs" for "stigmer completion"; did you mean "zsh"?`, "  stigmer completion [command]"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -30,17 +31,11 @@ func died() Alert {
 // sinks starts a fake webhook and a fake relay (with STARTTLS when tlsCfg
 // is set) and returns a sender wired to both, the recorder and the log.
 func sinks(t *testing.T, tlsCfg *tls.Config) (*Sender, *alerttest.Recorder, *alerttest.FakeWebhook, *strings.Builder) {
-	rec := alerttest.NewRecorder(nil)
-	hook := &alerttest.FakeWebhook{Rec: rec}
-	srv := httptest.NewServer(hook)
-	t.Cleanup(srv.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	assert.NilError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go (&alerttest.FakeSMTP{Rec: rec, TLS: tlsCfg}).Serve(ln)
+	fakes := alerttest.Serve(t, tlsCfg)
+	rec, hook := fakes.Rec, fakes.Hook
 	var logs strings.Builder
 	s := NewSender(config.Alerts{
-		WebhookURL: srv.URL + "/hooks/T0/s3cr3t", SMTPServer: ln.Addr().String(),
+		WebhookURL: fakes.WebhookURL, SMTPServer: fakes.SMTPAddr,
 		SMTPFrom: "stigmer@vm1.example.com", SMTPTo: []string{"ops@example.com", "oncall@example.com"},
 	}, slog.New(logging.NewTextHandler(&logs)))
 	s.retryDelay = 10 * time.Millisecond
@@ -66,7 +61,7 @@ func TestSendReachesEverySink(t *testing.T) {
 	var a Alert
 	assert.NilError(t, json.Unmarshal([]byte(hook.Body), &a))
 	assert.DeepEqual(t, a, died())
-	assert.Equal(t, hook.Path, "/hooks/T0/s3cr3t")
+	assert.Equal(t, hook.Path, "/hook/s3cr3t")
 
 	assert.Equal(t, mail.From, "stigmer@vm1.example.com")
 	assert.DeepEqual(t, mail.To, []string{"ops@example.com", "oncall@example.com"})
@@ -94,6 +89,41 @@ func TestWebhookIsRetriedOnceAndFailuresAreNamed(t *testing.T) {
 	assert.Equal(t, countSink(rec, "webhook"), 4)
 	assert.Check(t, !strings.Contains(err.Error()+logs.String(), "s3cr3t"))
 }
+
+// Deliver says how each sink took the alert, in the order they are
+// listed: what `stigmer alert test` prints.
+func TestDeliverSaysHowEachSinkTookIt(t *testing.T) {
+	s, rec, hook, _ := sinks(t, nil)
+	hook.FailNext(2)
+	a := NewTest("1.2.3", "root")
+	got := s.Deliver(t.Context(), a)
+	assert.Equal(t, len(got), 3)
+	for i, sink := range []string{"journal", "webhook", "mail"} {
+		assert.Check(t, is.Equal(got[i].Sink, sink))
+	}
+	assert.Check(t, got[0].Err)
+	assert.Check(t, is.Equal(got[0].To, "the log on stderr (not run by systemd: no journal)"))
+	assert.Check(t, is.ErrorContains(got[1].Err, "503"))
+	assert.Check(t, is.Contains(got[1].To, "http://127.0.0.1:"))
+	assert.Check(t, !strings.Contains(got[1].To, "s3cr3t"))
+	assert.Check(t, got[2].Err)
+	assert.Check(t, is.Contains(got[2].To, "ops@example.com,oncall@example.com via 127.0.0.1:"))
+	assert.Check(t, is.Equal(countSink(rec, "mail"), 1))
+	var posted Alert
+	assert.NilError(t, json.Unmarshal([]byte(rec.Got()[0].Body), &posted))
+	assert.Check(t, is.Equal(posted.Kind, Test))
+	assert.Check(t, is.Contains(posted.Summary, "a test alert, sent by `stigmer alert test` as root; nothing is wrong"))
+
+	// A log that refuses the entry is a failed journal sink.
+	s = NewSender(config.Alerts{}, slog.New(logging.NewTextHandler(failingWriter{})))
+	got = s.Deliver(t.Context(), a)
+	assert.Equal(t, len(got), 1)
+	assert.Check(t, is.ErrorContains(got[0].Err, "disk full"))
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestAWebhookThatCannotBeReachedIsNamedWithoutItsToken(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

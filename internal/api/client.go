@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -64,12 +65,53 @@ func (c *Client) Events(ctx context.Context, since time.Time) ([]history.Event, 
 		path += "?since=" + url.QueryEscape(since.Format(time.RFC3339Nano))
 	}
 	var list EventList
-	code, err := c.do(ctx, http.MethodGet, path, nil, &list, http.StatusOK)
-	if code == http.StatusForbidden {
-		// As the file's mode refuses it: callers say "run as root" for both.
-		err = fmt.Errorf("%w (%w)", err, fs.ErrPermission)
-	}
+	// A refusal is a permission error, as the file's mode gives: callers
+	// say "run as root" for both.
+	_, err := c.do(ctx, http.MethodGet, path, nil, &list, http.StatusOK)
 	return list.Events, err
+}
+
+// ErrNotServed is an operation the server does not have: it is older
+// than the command.
+var ErrNotServed = errors.New("not served by this server")
+
+// Backup copies the history from the operator socket into w (GET
+// PathBackup) and returns the bytes written; the copy is whole only when
+// err is nil. It waits as long as ctx lets it, not the client's timeout.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+PathBackup, nil)
+	if err != nil {
+		return 0, fmt.Errorf("building request: %w", err)
+	}
+	resp, err := c.untimed().HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, answerError(http.MethodGet, PathBackup, resp)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("the copy ended after %d of %d bytes", n, resp.ContentLength)
+	}
+	return n, err
+}
+
+// AlertTest has the server send a test alert (POST PathAlertTest) and
+// returns how it went to each sink; it waits as long as ctx lets it.
+func (c *Client) AlertTest(ctx context.Context) (AlertTest, error) {
+	var at AlertTest
+	_, err := c.untimed().do(ctx, http.MethodPost, PathAlertTest, nil, &at, http.StatusOK)
+	return at, err
+}
+
+// untimed is c without the client's own timeout, for the operations
+// that take as long as they take (their ctx bounds them).
+func (c *Client) untimed() *Client {
+	hc := *c.HTTP
+	hc.Timeout = 0
+	return &Client{BaseURL: c.BaseURL, HTTP: &hc}
 }
 
 // Ready fetches GET /readyz; a 503 is a result, not an error.
@@ -118,9 +160,29 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, ok ..
 			return code, nil
 		}
 	}
+	return resp.StatusCode, statusError(method, path, resp, data)
+}
+
+// answerError is the error of an answer that is not what was asked for.
+func answerError(method, path string, resp *http.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return statusError(method, path, resp, data)
+}
+
+// statusError names the answer's status and the server's message; a
+// refusal (403) is a permission error, as the file's mode is, and a route
+// the server does not have (404) is ErrNotServed.
+func statusError(method, path string, resp *http.Response, data []byte) error {
 	var eb errorBody
+	err := fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
-		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, eb.Error)
+		err = fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, eb.Error)
 	}
-	return resp.StatusCode, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	switch resp.StatusCode {
+	case http.StatusForbidden:
+		return fmt.Errorf("%w (%w)", err, fs.ErrPermission)
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return fmt.Errorf("%w (%w)", err, ErrNotServed)
+	}
+	return err
 }

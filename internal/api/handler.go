@@ -2,7 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/stigmer/stigmer/internal/history"
@@ -69,4 +72,46 @@ func writeJSON(w http.ResponseWriter, code int, body any) {
 	w.WriteHeader(code)
 	// A write error means the client went away; there is no one to tell.
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// BackupHandler serves GET PathBackup: the history as backup copies it,
+// first into an unlinked temporary file, then whole to the client with
+// its length. The copy holds a read transaction of the history for as
+// long as it takes to write the file, not for as long as a slow client
+// takes to read. Not on the public API: the operator socket serves it to
+// root and the service's user alone.
+func BackupHandler(backup func(io.Writer) (int64, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		f, err := os.CreateTemp("", "stigmer-backup-*")
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, errorBody{Error: "making a temporary file for the copy: " + err.Error()})
+			return
+		}
+		defer f.Close()
+		// Its space goes with the last descriptor, whatever happens next.
+		if err := os.Remove(f.Name()); err != nil {
+			writeJSON(w, http.StatusInternalServerError, errorBody{Error: "making a temporary file for the copy: " + err.Error()})
+			return
+		}
+		n, err := backup(f)
+		if err == nil {
+			_, err = f.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.Copy(w, f) // a failed write: the caller left, and sees a short copy
+	})
+}
+
+// AlertTestHandler serves POST PathAlertTest with what test did. Not on
+// the public API.
+func AlertTestHandler(test func(*http.Request) AlertTest) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, test(r))
+	})
 }

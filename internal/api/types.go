@@ -14,6 +14,10 @@ const (
 	// PathEvents lists the history; ?since= takes an RFC 3339 time.
 	PathEvents  = "/api/v1/events"
 	PathMetrics = "/metrics" // Prometheus' conventional path
+	// PathBackup is a copy of the history (GET), PathAlertTest sends a
+	// test alert (POST): root's operations, on the operator socket only.
+	PathBackup    = "/api/v1/history/backup"
+	PathAlertTest = "/api/v1/alerts/test"
 )
 
 // Status is the body of GET /api/v1/status.
@@ -60,4 +64,22 @@ type Readiness struct {
 
 type errorBody struct {
 	Error string `json:"error"`
+}
+
+// AlertTest is the answer to POST PathAlertTest: how the server's test
+// alert went to each sink.
+type AlertTest struct {
+	PID int `json:"pid"`
+	// UnderSystemd is true when systemd runs the server: the alert went
+	// out under the unit's sandbox.
+	UnderSystemd bool       `json:"under_systemd"`
+	Deliveries   []Delivery `json:"deliveries"`
+}
+
+// Delivery is one sink's result (see alert.Delivery).
+type Delivery struct {
+	Sink    string  `json:"sink"`
+	To      string  `json:"to"`
+	Error   string  `json:"error,omitempty"`
+	Seconds float64 `json:"seconds"`
 }

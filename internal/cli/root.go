@@ -95,6 +95,9 @@ service is described in stigmer.service(8).`,
 		newVersionCmd(info),
 		newGenDocsCmd(),
 		newDoctorCmd(info),
+		newBackupCmd(),
+		newRestoreCmd(),
+		newAlertCmd(info),
 	)
 	addServerCommands(root, info)
 	// cobra adds these when it runs; added here, they get strictUsage too.

@@ -49,7 +49,7 @@ The stigmer package installs, enables and starts **stigmer.service**, which runs
 
 The unit is **Type=notify**: the server tells systemd it is ready once the API listens and both runners have registered, keeps **STATUS=** current (systemctl status stigmer), and pings the watchdog (**WatchdogSec=30s**) only while its own loops are healthy. systemd restarts the server 10 seconds after any failure: a crash, kill -9, an OOM kill, a hang, a non-zero exit, a start that timed out. The API's listening socket outlives the server in systemd's file-descriptor store, so clients that connect during a restart wait instead of being refused.
 
-The server records every start and end of itself and its runners in its history (**stigmer events**), and sends an alert when it died or a runner keeps crashing: always to the journal at priority alert, and to a webhook and by mail when configured.
+The server records every start and end of itself and its runners in its history (**stigmer events**), and sends an alert when it died or a runner keeps crashing: always to the journal at priority alert, and to a webhook and by mail when configured; **stigmer alert test** sends a test alert through each. **stigmer backup** copies the history while the server runs; **stigmer restore** puts a copy back while it is stopped.
 
 Configure the service with environment variables in its env file (below), then run **systemctl restart stigmer**. Settings that are not variables (extra groups, resource limits) go in a drop-in: **systemctl edit stigmer**. Do not edit the shipped unit: an upgrade replaces it. **stigmer doctor** checks the installation and the configuration and says how to fix what is wrong.
 
@@ -79,8 +79,8 @@ Read from the env file at each start and checked before anything else; a bad val
 : The env file (Debian and Ubuntu; RHEL): mode 0600, root's, as it may hold API keys. Every variable is there, commented, with its default. Kept on upgrade; a changed default lands beside it as .dpkg-dist or .rpmnew.
 
 `)
-	fmt.Fprintf(&b, "**%s/%s**\n: The history: every start and end of the server and its runners, and every alert; mode 0600, the newest %d events. Read it with stigmer events.\n\n",
-		config.DefaultSystemDataDir, history.FileName, history.DefaultMaxEvents)
+	fmt.Fprintf(&b, "**%s/%s**\n: The history: every start and end of the server and its runners, and every alert; mode 0600, the newest %d events. Read it with stigmer events; copy it with stigmer backup FILE, also while the server runs. stigmer restore FILE puts a copy back and keeps the file it replaced beside it as %sTIME.\n\n",
+		config.DefaultSystemDataDir, history.FileName, history.DefaultMaxEvents, history.BeforeRestorePrefix)
 	fmt.Fprintf(&b, "**%s/**\n: Log files besides the journal: %s (the last lines, quoted in alerts) and %s (the last Go crash trace).\n\n",
 		config.DefaultSystemLogDir, logging.RecentFile, server.CrashFile)
 	fmt.Fprintf(&b, "**%s/%s**\n: The server's socket for root's operations (stigmer events, stigmer server status): it tells the server who asks (SO_PEERCRED). Beside it, %s, the control socket a containerised agent runner mounts. The directory is the unit's RuntimeDirectory=, made at each start.\n\n",
@@ -92,7 +92,7 @@ Read from the env file at each start and checked before anything else; a bad val
 : Prometheus alerting rules and a Grafana dashboard for the server's metrics.
 
 **/usr/share/doc/stigmer/examples/**
-: A Prometheus scrape job, and nginx and Caddy terminating TLS in front of the API.
+: A Prometheus scrape job; nginx and Caddy terminating TLS in front of the API; stigmer-backup.service and stigmer-backup.timer, a nightly backup of the history.
 
 # EXIT STATUS
 `)
@@ -115,7 +115,7 @@ Read from the env file at each start and checked before anything else; a bad val
 : The Go runtime prints a trace of every goroutine and exits 2; systemd restarts the server. SIGABRT is what the watchdog sends a hung server.
 
 # SEE ALSO
-**stigmer(1)**, **stigmer-doctor(1)**, **stigmer-events(1)**, **stigmer-server-status(1)**, **systemctl(1)**, **journalctl(1)**, **systemd.service(5)**, **systemd.exec(5)**, **systemd.time(7)**
+**stigmer(1)**, **stigmer-doctor(1)**, **stigmer-events(1)**, **stigmer-server-status(1)**, **stigmer-backup(1)**, **stigmer-restore(1)**, **stigmer-alert-test(1)**, **systemctl(1)**, **journalctl(1)**, **systemd.service(5)**, **systemd.exec(5)**, **systemd.time(7)**
 `)
 	return md2man.Render([]byte(b.String()))
 }
@@ -130,7 +130,7 @@ func rootPageSections() []byte {
 : Success.
 
 **1**
-: The command failed: the server cannot be reached, doctor found a failing check, the history cannot be read. The message on stderr says what to do.
+: The command failed: the server cannot be reached, doctor found a failing check, the history cannot be read, a backup was not written or not restored (nothing was changed), a test alert did not reach a sink or only the journal is configured. The message on stderr says what to do.
 
 **%d**
 : A usage mistake: an unknown command or flag, a bad flag value, an argument where none goes. The command's usage follows the message.
@@ -139,7 +139,7 @@ func rootPageSections() []byte {
 : A bad configuration (EX_CONFIG), for the commands that start a server (stigmer server start).
 
 # ENVIRONMENT
-The server's variables, and what each defaults to, are in **stigmer.service(8)**. The commands read STIGMER_RUNTIME_DIR (where the server's socket is), STIGMER_LISTEN (the address they ask over TCP), STIGMER_HOME (the development server's directory) and STIGMER_DATA_DIR (where stigmer events reads the history when no server answers).
+The server's variables, and what each defaults to, are in **stigmer.service(8)**. The commands read STIGMER_RUNTIME_DIR (where the server's socket is), STIGMER_LISTEN (the address they ask over TCP), STIGMER_HOME (the development server's directory) and STIGMER_DATA_DIR (where stigmer events and stigmer backup read the history when no server answers, and where stigmer restore puts a backup back).
 
 `, ExitUsage, config.ExitCode)))
 	// The sections go inside cobra's page, without the title.

@@ -53,6 +53,27 @@ func ServiceActive(ctx context.Context) bool {
 	return exec.CommandContext(ctx, path, "is-active", "--quiet", "stigmer.service").Run() == nil
 }
 
+// ServiceRunning reports whether stigmer.service runs or is about to:
+// active, activating (a start, or a restart pending for RestartSec),
+// deactivating or reloading, with the state systemctl gives. Without
+// systemctl or systemd it is false.
+func ServiceRunning(ctx context.Context) (state string, running bool) {
+	path, err := exec.LookPath("systemctl")
+	if err != nil {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// is-active exits 3 for every state but active: its output says which.
+	out, _ := exec.CommandContext(ctx, path, "is-active", "stigmer.service").Output()
+	state = strings.TrimSpace(string(out))
+	switch state {
+	case "active", "activating", "deactivating", "reloading", "refreshing":
+		return state, true
+	}
+	return state, false
+}
+
 // ErrServiceActive is returned by CheckCanStart when stigmer.service runs.
 var ErrServiceActive = errors.New("stigmer.service is active on this machine: the packaged server already runs under systemd; use `stigmer server status` and `systemctl status stigmer`, or stop it first with `sudo systemctl stop stigmer`")
 
@@ -83,13 +104,13 @@ func owner(p Paths) (int, error) {
 		if !alive(pid) {
 			return 0, ErrNotRunning
 		}
-		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: describeProcess(pid)}
+		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: Describe(pid)}
 	case err != nil:
 		return 0, ErrNotRunning // the file went away meanwhile
 	case holder != pid:
-		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: describeProcess(pid), Holder: holder}
+		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: Describe(pid), Holder: holder}
 	case !isServer(pid):
-		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: describeProcess(pid), Holder: holder}
+		return 0, &ForeignPIDError{PIDFile: p.PIDFile, PID: pid, Process: Describe(pid), Holder: holder}
 	}
 	return pid, nil
 }
@@ -107,17 +128,18 @@ func (e *ForeignPIDError) Error() string {
 	if e.Holder == 0 {
 		return fmt.Sprintf("not stopping pid %d: %s names it (%s), but no stigmer server holds that file's lock, so it is not this STIGMER_HOME's server (a stale or hand-written file); if no dev server of this home runs, remove %s", e.PID, e.PIDFile, e.Process, e.PIDFile)
 	}
-	return fmt.Sprintf("not stopping pid %d: %s names it (%s), but the file is held by pid %d (%s); the file was changed by hand: stop the server with `kill %d` if it is this home's", e.PID, e.PIDFile, e.Process, e.Holder, describeProcess(e.Holder), e.Holder)
+	return fmt.Sprintf("not stopping pid %d: %s names it (%s), but the file is held by pid %d (%s); the file was changed by hand: stop the server with `kill %d` if it is this home's", e.PID, e.PIDFile, e.Process, e.Holder, Describe(e.Holder), e.Holder)
 }
 
 // alive reports whether a process pid exists (a zombie counts as gone).
 func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return (err == nil || errors.Is(err, syscall.EPERM)) && describeProcess(pid) != "no command line"
+	return (err == nil || errors.Is(err, syscall.EPERM)) && Describe(pid) != "no command line"
 }
 
-// describeProcess is pid's command line for messages.
-func describeProcess(pid int) string {
+// Describe is pid's command line for messages: `/usr/bin/stigmer
+// internal-server`, "not running", ...
+func Describe(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -2,6 +2,8 @@ package doctor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strconv"
@@ -154,4 +156,28 @@ func (s *service) mainEnvFile() string {
 func (s *service) editFix(what string) string {
 	f := s.mainEnvFile()
 	return "sudoedit " + f + " (" + what + "), then sudo systemctl restart stigmer"
+}
+
+// ServiceEnvironment is the environment stigmer.service gets, read as
+// doctor reads it (systemd's own variables, the unit's Environment= and
+// then its EnvironmentFile= files, or EnvFiles, each as this host's
+// systemd parses it), for a command that acts with the service's
+// configuration while its server does not run. files are the env files
+// that were read. An env file this user cannot read, or one named
+// (EnvFiles, or without "-" in the unit) that is missing, is an error
+// naming it.
+func (e *Env) ServiceEnvironment(ctx context.Context) (getenv func(string) string, files []string, err error) {
+	s := e.service(ctx)
+	for _, f := range s.files {
+		switch {
+		case f.missing() && f.optional:
+			continue
+		case f.missing():
+			return nil, nil, fmt.Errorf("the env file %s does not exist", f.path)
+		case f.statErr != nil || f.readErr != nil:
+			return nil, nil, fmt.Errorf("cannot read the env file %s as uid %d: %w; run as root (sudo)", f.path, e.UID, errors.Join(f.statErr, f.readErr))
+		}
+		files = append(files, f.path)
+	}
+	return s.getenv, files, nil
 }

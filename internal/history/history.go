@@ -40,6 +40,9 @@ const (
 	// HistoryBroken starts a new history after a damaged file was moved
 	// aside; Reason names the file and what was wrong.
 	HistoryBroken = "history-broken"
+	// HistoryRestored ends a history that `stigmer restore` put in place:
+	// Reason names the backup, and the history it replaced.
+	HistoryRestored = "history-restored"
 )
 
 // Event is one thing that happened to the server or a runner.
@@ -110,7 +113,12 @@ var ErrLocked = errors.New("held by another process")
 // dataDir. Every failure is an *Error naming the file and the fix; the
 // server runs on without history then.
 func Open(dataDir string, o Options) (*Store, error) {
-	path := filepath.Join(dataDir, FileName)
+	return OpenFile(filepath.Join(dataDir, FileName), o)
+}
+
+// OpenFile is Open of the history file at path, whatever its name (a
+// copy about to be put in place).
+func OpenFile(path string, o Options) (*Store, error) {
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = DefaultMaxEvents
 	}

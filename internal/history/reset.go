@@ -10,9 +10,14 @@ import (
 	"time"
 )
 
-// BrokenPrefix starts the name of a damaged history moved aside:
-// history.db.broken-20261129T060000Z.
-const BrokenPrefix = FileName + ".broken-"
+// The names of history files set aside, each followed by the time (see
+// AsideName): a damaged history the server moved aside,
+// history.db.broken-20261129T060000Z, and the history a restore replaced,
+// history.db.before-restore-20261129T060000Z.
+const (
+	BrokenPrefix        = FileName + ".broken-"
+	BeforeRestorePrefix = FileName + ".before-restore-"
+)
 
 // Reset is a damaged history file that OpenOrReset moved aside.
 type Reset struct {
@@ -35,7 +40,7 @@ func OpenOrReset(dataDir string, o Options, now time.Time) (st *Store, reset *Re
 		return st, nil, err
 	}
 	path := filepath.Join(dataDir, FileName)
-	broken := freeName(filepath.Join(dataDir, BrokenPrefix+now.UTC().Format("20060102T150405Z")))
+	broken := AsideName(dataDir, BrokenPrefix, now)
 	if rerr := os.Rename(path, broken); rerr != nil {
 		return nil, nil, &Error{path, fmt.Errorf("%w, and moving it aside failed: %w", ErrDamaged, rerr),
 			"move it aside by hand (sudo mv " + path + " " + broken + ") and restart stigmer"}
@@ -49,9 +54,12 @@ func OpenOrReset(dataDir string, o Options, now time.Time) (st *Store, reset *Re
 	return st, &Reset{Broken: broken, Why: why}, err
 }
 
-// freeName is name, or name.2, name.3, ... when it is taken: a second
-// damaged file within the same second must not replace the first.
-func freeName(name string) string {
+// AsideName is the free name in dataDir for a file set aside at now:
+// prefix and the time in UTC, with .2, .3, ... when a file of that second
+// is there already (a second damaged file within the same second must
+// not replace the first).
+func AsideName(dataDir, prefix string, now time.Time) string {
+	name := filepath.Join(dataDir, prefix+now.UTC().Format("20060102T150405Z"))
 	candidate := name
 	for i := 2; ; i++ {
 		if _, err := os.Lstat(candidate); errors.Is(err, os.ErrNotExist) {

@@ -1,6 +1,6 @@
 // Package operator is the server's operator socket: the operations that
 // only root and the service's user may use (reading the history, which
-// quotes the server's log lines; backup and restore are to follow) on a
+// quotes the server's log lines, copying it, sending a test alert) on a
 // Unix socket in the runtime directory, each caller checked by the
 // credentials the kernel gives for it (SO_PEERCRED, unix(7)), as tailscaled's
 // LocalAPI and dockerd's socket do. The socket also serves the public
@@ -111,6 +111,13 @@ func Listen(path string, serviceUID int, ops []Op, fallback http.Handler, log *s
 // the socket.
 func (s *Server) Close(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
+}
+
+// PeerUID is the uid of the process that sent r over the socket, as the
+// kernel told it; false when it could not be told.
+func PeerUID(r *http.Request) (int, bool) {
+	c, ok := r.Context().Value(credKey{}).(cred)
+	return c.uid, ok && c.err == nil
 }
 
 // privileged serves op to root and the service's user alone.

@@ -53,16 +53,16 @@ func Write(path, content string, lock bool) (*os.File, error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
-	syncDir(filepath.Dir(path))
+	SyncDir(filepath.Dir(path))
 	if lock {
 		return f, nil
 	}
 	return nil, f.Close()
 }
 
-// syncDir makes a rename in dir durable; best effort, as some file systems
+// SyncDir makes a rename in dir durable; best effort, as some file systems
 // refuse to fsync a directory.
-func syncDir(dir string) {
+func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // best effort, see above
 		d.Close()

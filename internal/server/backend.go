@@ -3,13 +3,18 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"time"
 
+	"github.com/stigmer/stigmer/internal/alert"
 	"github.com/stigmer/stigmer/internal/api"
+	"github.com/stigmer/stigmer/internal/config"
 	"github.com/stigmer/stigmer/internal/control"
 	"github.com/stigmer/stigmer/internal/history"
 	"github.com/stigmer/stigmer/internal/operator"
+	"github.com/stigmer/stigmer/internal/peer"
 	"github.com/stigmer/stigmer/internal/supervisor"
 )
 
@@ -46,7 +51,53 @@ func (s *server) operations() []operator.Op {
 		Pattern: "GET " + api.PathEvents, Who: operator.Privileged,
 		What: "read the history", Fix: "run `sudo stigmer events`",
 		Handler: api.EventsHandler(s.events),
+	}, {
+		Pattern: "GET " + api.PathBackup, Who: operator.Privileged,
+		What: "copy the history", Fix: "run `sudo stigmer backup FILE`",
+		Handler: api.BackupHandler(s.backup),
+	}, {
+		Pattern: "POST " + api.PathAlertTest, Who: operator.Privileged,
+		What: "send a test alert", Fix: "run `sudo stigmer alert test`",
+		Handler: api.AlertTestHandler(s.testAlert),
 	}}
+}
+
+// backup writes a consistent copy of the history to w (see
+// history.Store.Backup); the history found damaged on the way is lost,
+// as when an event cannot be written.
+func (s *server) backup(w io.Writer) (int64, error) {
+	st := s.rec.current()
+	if st == nil {
+		return 0, errors.New("history " + s.rec.state())
+	}
+	n, err := st.Backup(w)
+	if errors.Is(err, history.ErrDamaged) {
+		s.rec.lose(st, err)
+	}
+	return n, err
+}
+
+// testAlert sends a test alert to every sink with the server's own
+// configuration, and says how each took it. It goes around the limiter
+// and the history (it neither starts an alert interval nor counts as an
+// alert); the sender counts its webhook and mail deliveries in
+// stigmer_alert_sends_total, as they are deliveries to those sinks.
+func (s *server) testAlert(r *http.Request) api.AlertTest {
+	who := "an unknown user"
+	if uid, ok := operator.PeerUID(r); ok {
+		who = peer.Owner(uid)
+	}
+	a := alert.NewTest(s.o.Info.Version, who)
+	s.o.Log.Info("sending a test alert", "by", who)
+	out := api.AlertTest{PID: os.Getpid(), UnderSystemd: config.UnderSystemd(os.Getenv)}
+	for _, d := range s.rec.alerts.sender.Deliver(r.Context(), a) {
+		ad := api.Delivery{Sink: d.Sink, To: d.To, Seconds: d.Took.Seconds()}
+		if d.Err != nil {
+			ad.Error = d.Err.Error()
+		}
+		out.Deliveries = append(out.Deliveries, ad)
+	}
+	return out
 }
 
 // events is the history since since.

@@ -234,7 +234,7 @@ func (r *record) started() {
 	prev, unclean := "none (a new history)", false
 	if st := r.current(); st != nil {
 		last, err := st.Last(func(e history.Event) bool {
-			return e.Kind == history.ServerStart || e.Kind == history.ServerStop || e.Kind == history.ServerExit
+			return e.Kind == history.ServerStart || e.Kind == history.ServerStop || e.Kind == history.ServerExit || e.Kind == history.HistoryRestored
 		})
 		switch {
 		case err != nil:
@@ -252,12 +252,16 @@ func (r *record) started() {
 }
 
 // previousEnd says how the previous run ended, from the newest server
-// event: systemd's report (ExecStopPost) or the server's own stop, and
-// when there is neither, a start that never ended in order.
+// event: systemd's report (ExecStopPost) or the server's own stop; a
+// restore, which took a stopped server (and whose backup's last start
+// may be of a server still running when it was copied); and when there
+// is none of these, a start that never ended in order.
 func previousEnd(last history.Event) (string, bool) {
 	switch last.Kind {
 	case history.ServerExit, history.ServerStop:
 		return last.Reason, last.Unclean
+	case history.HistoryRestored:
+		return last.Reason, false
 	default:
 		return fmt.Sprintf("ended without a clean stop (pid %d; no report of its end: killed outside systemd, or the machine went down)", last.PID), true
 	}

@@ -91,7 +91,7 @@ const (
 
 // metricKinds are every kind of stigmer_history_events_total.
 var metricKinds = []string{history.ServerStart, history.ServerStop, history.ServerExit, history.RunnerStart,
-	history.RunnerExit, history.AlertSent, history.HistoryBroken, kindServerRestart, kindServerDied, kindRunnerCrashed}
+	history.RunnerExit, history.AlertSent, history.HistoryBroken, history.HistoryRestored, kindServerRestart, kindServerDied, kindRunnerCrashed}
 
 // everyKind shows every kind of event from the first scrape, at 0 until
 // one happens: a series that appears only at its first event hides that

@@ -145,7 +145,9 @@ func TestUnitContract(t *testing.T) {
 
 // TestUnitVerify runs systemd-analyze verify on the unit as installed: a root
 // directory holding the host's unit tree (for the targets it names), the unit
-// and the built binary at /usr/bin/stigmer. Any message fails the test.
+// and the built binary at /usr/bin/stigmer; and on the nightly backup's
+// example units as the README installs them, beside it. Any message fails
+// the test.
 func TestUnitVerify(t *testing.T) {
 	needTool(t, "systemd-analyze")
 	root := t.TempDir()
@@ -154,10 +156,15 @@ func TestUnitVerify(t *testing.T) {
 	assert.NilError(t, os.MkdirAll(filepath.Dir(units), 0o755))
 	run(t, "cp", "-r", "/lib/systemd/system", units)
 	run(t, "cp", filepath.Join(repoRoot(t), "packaging/stigmer.service"), units)
+	run(t, "cp", filepath.Join(repoRoot(t), "packaging/examples/stigmer-backup.service"), filepath.Join(repoRoot(t), "packaging/examples/stigmer-backup.timer"), units)
 	run(t, "cp", filepath.Join(distDir(t, "STIGMER_DIST"), "stigmer"), filepath.Join(root, "usr/bin/stigmer"))
+	// What the backup's units run besides stigmer, from this host.
+	assert.NilError(t, os.MkdirAll(filepath.Join(root, "bin"), 0o755))
+	run(t, "cp", "-L", "/bin/sh", filepath.Join(root, "bin/sh"))
+	run(t, "cp", "-L", "/usr/bin/find", filepath.Join(root, "usr/bin/find"))
 	// --man=no: man would look on this host, not in root;
 	// TestDocumentationPagesShip checks the pages Documentation= names.
-	res := icmd.RunCmd(icmd.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "stigmer.service"), icmd.WithTimeout(time.Minute))
+	res := icmd.RunCmd(icmd.Command("systemd-analyze", "verify", "--man=no", "--root="+root, "stigmer.service", "stigmer-backup.service", "stigmer-backup.timer"), icmd.WithTimeout(time.Minute))
 	res.Assert(t, icmd.Expected{ExitCode: 0, Err: icmd.None, Out: icmd.None})
 }
 

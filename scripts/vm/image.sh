@@ -151,6 +151,10 @@ vm_customize() {
 		systemd-logind.service systemd-timesyncd.service getty-static.service; do
 		ln -sf /dev/null "$root/etc/systemd/system/$u"
 	done
+	# The proxy row starts nginx and caddy itself; at boot they would only
+	# cost time and fight over port 80.
+	rm -f "$root/etc/systemd/system/multi-user.target.wants/nginx.service" \
+		"$root/etc/systemd/system/multi-user.target.wants/caddy.service"
 	install -m 0644 "$VM_DIR/guest/vmtest-boot.service" "$root/etc/systemd/system/vmtest-boot.service"
 	ln -sf /etc/systemd/system/vmtest-boot.service \
 		"$root/etc/systemd/system/multi-user.target.wants/vmtest-boot.service"

@@ -44,8 +44,9 @@ declare -A VM_SUITE=([deb12]=bookworm [deb11]=bullseye [rpm12]=bookworm [deb13]=
 declare -A VM_BOOTS=([deb12]="deb-1 deb-2" [deb11]="deb-1 deb-2" [rpm12]=rpm-1 [deb13]="deb-1 deb-2,rpm-1")
 declare -A VM_TAG=([deb13]=toolchain)
 # Extra packages of a suite's image: rpm and dnf where a guest runs the rpm
-# rows (one image per suite serves all its guests).
-declare -A VM_EXTRA=([bookworm]="rpm,dnf" [trixie]="rpm,dnf")
+# rows, and the proxy row's nginx, caddy and openssl where the rpm guest
+# runs it (one image per suite serves all its guests).
+declare -A VM_EXTRA=([bookworm]="rpm,dnf,nginx,caddy,openssl" [trixie]="rpm,dnf")
 # Guests at a time: on two cores, emulated guests beyond three only starve
 # each other (measured: five at once took six times as long). The others
 # wait, in the order given, for one to end.

@@ -10,9 +10,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -227,4 +229,32 @@ func plainUser(line string) string {
 		return ""
 	}
 	return parts[1]
+}
+
+// Sinks are a FakeWebhook and a FakeSMTP serving on loopback for a test,
+// recording into one Recorder.
+type Sinks struct {
+	Rec  *Recorder
+	Hook *FakeWebhook
+	// WebhookURL is the fake webhook's URL, with a path that stands for
+	// a token (/hook/s3cr3t); SMTPAddr is the relay's host:port.
+	WebhookURL, SMTPAddr string
+}
+
+// Serve starts both fakes for the test t (the relay offers STARTTLS with
+// tlsCfg when it is set); they stop when t ends.
+func Serve(t testing.TB, tlsCfg *tls.Config) *Sinks {
+	t.Helper()
+	s := &Sinks{Rec: NewRecorder(nil)}
+	s.Hook = &FakeWebhook{Rec: s.Rec}
+	srv := httptest.NewServer(s.Hook)
+	t.Cleanup(srv.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening for the fake relay: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go (&FakeSMTP{Rec: s.Rec, TLS: tlsCfg}).Serve(ln)
+	s.WebhookURL, s.SMTPAddr = srv.URL+"/hook/s3cr3t", ln.Addr().String()
+	return s
 }

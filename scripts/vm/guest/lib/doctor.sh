@@ -45,3 +45,32 @@ broken() {
 	doctor_run
 	if doctor_fails "$2" "$3" "$4"; then DOC_NAMED="$DOC_NAMED $1"; fi
 }
+
+# typo_named: a misspelt variable appended to the env file, as operators
+# write them (STIGMER_LISTN=127.0.0.1:1): doctor fails on it with the line,
+# the closest name and the rename, and so does doctor --env-file of a
+# copy; after a restart the server names it in a warning in the journal
+# and still serves on 7234, the default. Restores the env file and the
+# service.
+typo_named() {
+	local n copy=$SCRATCH/env.copy since
+	cp -p "$ENVFILE" "$SCRATCH/env.before-typo"
+	echo STIGMER_LISTN=127.0.0.1:1 >>"$ENVFILE"
+	n=$(grep -c '' "$ENVFILE")
+	broken typo variables "$ENVFILE:$n: STIGMER_LISTN is not a stigmer variable and is ignored; did you mean STIGMER_LISTEN?" \
+		"rename STIGMER_LISTN to STIGMER_LISTEN on line $n, then sudo systemctl restart stigmer"
+	cp "$ENVFILE" "$copy"
+	DOC_RC=0
+	DOC_OUT=$(/usr/bin/stigmer doctor --env-file "$copy" 2>&1) || DOC_RC=$?
+	doctor_fails variables "$copy:$n: STIGMER_LISTN is not a stigmer variable and is ignored; did you mean STIGMER_LISTEN?" \
+		"sudoedit $copy: rename STIGMER_LISTN to STIGMER_LISTEN on line $n" && DOC_NAMED="$DOC_NAMED+env-file-copy"
+	since=$(date '+%Y-%m-%d %H:%M:%S')
+	systemctl restart stigmer
+	wait_for 30 ready || fail "with the typo: not ready on 7234 within 30 s of the restart"
+	# Whether journalctl exits 1 on no match differs by release: read its output.
+	journalctl -u stigmer -q --no-pager -o cat -p warning --since "$since" --grep 'did you mean STIGMER_LISTEN' | grep -q . ||
+		fail "with the typo: no warning naming it in journalctl -u stigmer -p warning since the restart"
+	cp -p "$SCRATCH/env.before-typo" "$ENVFILE"
+	systemctl restart stigmer
+	wait_for 30 ready || fail "not ready within 30 s of the restart without the typo"
+}

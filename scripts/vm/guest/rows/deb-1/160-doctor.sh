@@ -1,5 +1,5 @@
 #!/bin/bash
-# plan: stigmer doctor: exit 0 as root and as nobody (says what it cannot read); env mode, bad env line, data and log dir owners, binary mode, disabled, user namespaces off, image without docker, stop, taken port, masked, full disk, no user each FAIL with the fix; API beyond loopback and a kill -9 (restarts, last crash) WARN; exit 0 once restored; time of a run
+# plan: stigmer doctor: exit 0 as root and as nobody (says what it cannot read); env mode, bad env line, a misspelt variable (also --env-file, and the journal's warning after a restart), data and log dir owners, binary mode, disabled, user namespaces off, image without docker, stop, taken port, masked, full disk, no user each FAIL with the fix; API beyond loopback and a kill -9 (restarts, last crash) WARN; exit 0 once restored; time of a run
 #
 # `stigmer doctor` on the installed, running service, as root and as a user
 # who may not read the env file; then one thing broken at a time, each
@@ -40,6 +40,8 @@ echo 'STIGMER_LLM_PROVIDER openai' >>"$ENVFILE"
 n=$(grep -c '' "$ENVFILE")
 broken env-line config "$ENVFILE:$n: \"STIGMER_LLM_PROVIDER openai\" has no '='" "line $n"
 cp -p "$SCRATCH/env" "$ENVFILE"
+
+typo_named
 
 chown root:root /var/lib/stigmer
 broken data-owner data-dir "owned by root:root, want stigmer:stigmer" "chown -R stigmer:stigmer /var/lib/stigmer"

@@ -26,13 +26,10 @@ start_sinks
 systemctl stop stigmer
 mv /var/lib/stigmer/history.db "$SCRATCH/history.db.before"
 cp -p "$ENVFILE" "$SCRATCH/env"
-cat >>"$ENVFILE" <<-'SETTINGS'
-	STIGMER_ALERT_WEBHOOK_URL=http://127.0.0.1:9099/hook/s3cr3t-token
-	STIGMER_ALERT_SMTP_SERVER=127.0.0.1:2525
-	STIGMER_ALERT_SMTP_FROM=stigmer@vmtest.example.com
-	STIGMER_ALERT_SMTP_TO=ops@example.com
-	STIGMER_ALERT_INTERVAL=45s
-SETTINGS
+{
+	sink_settings
+	echo STIGMER_ALERT_INTERVAL=45s
+} >>"$ENVFILE"
 systemctl start stigmer
 wait_for 30 ready || fail "not ready with the alert settings"
 [ "$(sent webhook '')" = 0 ] || fail "alerts before any failure: $(cat "$ALERTS")"
