@@ -8,7 +8,7 @@
 // only the VM rows it names.
 package main
 
-// Aliases keep the short names the README and .ci/run use.
+// Aliases keep the short names the README, CONTRIBUTING.md and .ci/run use.
 var Aliases = map[string]any{
 	"build":          Build.Binary,
 	"clean":          Build.Clean,

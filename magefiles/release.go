@@ -88,7 +88,7 @@ func makeRelease(ctx context.Context, withAssets bool) error {
 	}
 	defer plan.Close()
 	if plan.SignKey == "" && !withAssets {
-		return fmt.Errorf("the repository needs a signing key: apt and dnf trust a repository only through its signature; set %s (README: Releasing)", release.EnvSignKey)
+		return fmt.Errorf("the repository needs a signing key: apt and dnf trust a repository only through its signature; set %s (docs/releasing.md)", release.EnvSignKey)
 	}
 	key, trusted, earlier, err := checkBeforeBuilding(ctx, plan)
 	if key != nil {

@@ -288,7 +288,7 @@ func (c *Client) PagesURL(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if site.HTMLURL == "" {
-		return "", fmt.Errorf("GitHub's API gives no Pages address for %s: set its Pages source to GitHub Actions (README: Releasing)", c.Repo)
+		return "", fmt.Errorf("GitHub's API gives no Pages address for %s: set its Pages source to GitHub Actions (docs/releasing.md)", c.Repo)
 	}
 	return strings.TrimSuffix(site.HTMLURL, "/"), nil
 }

@@ -79,7 +79,7 @@ func checkExpiry(fpr string, colons []byte, now time.Time) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("signing key %s expires too soon for a release (hosts must verify the repository for at least a year after it): %s; extend it where the private key is kept, publish the public key again (README: The release key) and export it anew:\n  gpg --quick-set-expire %s 3y\n  gpg --quick-set-expire %s 3y '*'",
+	return fmt.Errorf("signing key %s expires too soon for a release (hosts must verify the repository for at least a year after it): %s; extend it where the private key is kept, publish the public key again (docs/releasing.md: The release key) and export it anew:\n  gpg --quick-set-expire %s 3y\n  gpg --quick-set-expire %s 3y '*'",
 		fpr, strings.Join(problems, ", "), fpr, fpr)
 }
 

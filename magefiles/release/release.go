@@ -67,7 +67,7 @@ func AssetName(name string) string {
 	}, name)
 }
 
-// The environment a release engineer sets (README: Releasing).
+// The environment a release engineer sets (docs/releasing.md).
 const (
 	EnvSignKey        = "STIGMER_SIGN_KEY_FILE"   // armored OpenPGP private key; unset: unsigned
 	EnvSignKeyData    = "STIGMER_SIGN_KEY"        // the same key as text, when EnvSignKey is unset (a CI secret)
@@ -246,7 +246,7 @@ func (p *Plan) Close() error {
 // would get nothing. The release calls it before anything is built.
 func (p *Plan) RequireKey() error {
 	if p.Mode == Publish && p.SignKey == "" {
-		return fmt.Errorf("refusing to publish %s unsigned: %s is unset; in the workflow the key comes from the release environment's secret STIGMER_SIGNING_KEY as %s (README: Releasing), so check that the job runs in that environment and the secret is set", p.Tag, EnvSignKey, EnvSignKeyData)
+		return fmt.Errorf("refusing to publish %s unsigned: %s is unset; in the workflow the key comes from the release environment's secret STIGMER_SIGNING_KEY as %s (docs/releasing.md), so check that the job runs in that environment and the secret is set", p.Tag, EnvSignKey, EnvSignKeyData)
 	}
 	return nil
 }

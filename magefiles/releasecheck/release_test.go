@@ -293,7 +293,7 @@ func TestSignatures(t *testing.T) {
 			res = icmd.RunCmd(icmd.Command("debsig-verify", "--policies-dir", policies, "--keyrings-dir", keyrings, copyTampered(t, deb, -100)))
 			assert.Assert(t, res.ExitCode != 0, "debsig-verify passed a tampered deb:\n%s", res.Combined())
 
-			// By hand, as README: Releasing shows: _gpgorigin signs
+			// By hand, as the README's "Verify a download" shows: _gpgorigin signs
 			// debian-binary, control.tar.* and data.tar.* concatenated.
 			dir := t.TempDir()
 			icmd.RunCmd(icmd.Command("ar", "x", deb), icmd.Dir(dir)).Assert(t, icmd.Success)

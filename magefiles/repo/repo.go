@@ -308,7 +308,7 @@ func CheckSize(dir string) (int64, error) {
 		return 0, fmt.Errorf("measuring %s: %w", dir, err)
 	}
 	if float64(size) > PagesMargin*PagesLimit {
-		return size, fmt.Errorf("the repository is %d MB, more than %.0f%% of GitHub Pages' %d MB limit, so it is not published: delete the .deb and .rpm assets of the oldest releases from their GitHub releases (they leave the repository; hosts can no longer install those versions from it), or serve dist/repo from a host without the limit (README: Releasing), then re-run",
+		return size, fmt.Errorf("the repository is %d MB, more than %.0f%% of GitHub Pages' %d MB limit, so it is not published: delete the .deb and .rpm assets of the oldest releases from their GitHub releases (they leave the repository; hosts can no longer install those versions from it), or serve dist/repo from a host without the limit (docs/releasing.md), then re-run",
 			size/1_000_000, PagesMargin*100, PagesLimit/1_000_000)
 	}
 	return size, nil
