@@ -148,13 +148,9 @@ func TestTricklingHeadersAreCutOff(t *testing.T) {
 	assert.NilError(t, err, "headers that trickle kept their connection")
 }
 
-// The health check's view of the accept path: waiting in the kernel is
-// alive, however long; stuck outside it longer than the interval is not.
-func TestAcceptPathAlive(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	assert.NilError(t, err)
-	cl := newConnLimit(ln, 4, discardLog())
-	assert.ErrorContains(t, cl.alive(-1), "the accept loop has not come back to Accept for")
+// acceptOnce calls cl.Accept in the background; the connection it returns
+// comes on the channel (nothing comes when it fails).
+func acceptOnce(cl *connLimit) <-chan net.Conn {
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := cl.Accept()
@@ -162,6 +158,17 @@ func TestAcceptPathAlive(t *testing.T) {
 			accepted <- c
 		}
 	}()
+	return accepted
+}
+
+// The health check's view of the accept path: waiting in the kernel is
+// alive, however long; stuck outside it longer than the interval is not.
+func TestAcceptPathAlive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	assert.NilError(t, err)
+	cl := newConnLimit(ln, 4, discardLog())
+	assert.ErrorContains(t, cl.alive(-1), "the accept loop has not come back to Accept for")
+	accepted := acceptOnce(cl)
 	poll.WaitOn(t, func(poll.LogT) poll.Result {
 		if err := cl.alive(-1); err != nil {
 			return poll.Continue("%v", err)
@@ -198,13 +205,7 @@ func TestDrainWaitsForTheAcceptUnderWay(t *testing.T) {
 	defer ln.Close()
 	h := handoffListener{Listener: ln, conns: make(chan net.Conn)}
 	cl := newConnLimit(h, 4, discardLog())
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := cl.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
+	accepted := acceptOnce(cl)
 	poll.WaitOn(t, func(poll.LogT) poll.Result {
 		if cl.where.Load() != inKernel {
 			return poll.Continue("Accept not yet waiting")
