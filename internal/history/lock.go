@@ -65,7 +65,10 @@ func flockHolder(f *os.File) int {
 		return 0
 	}
 	defer locks.Close()
-	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	// Stat_t.Dev is uint64 on Linux, int32 on macOS (where nothing has
+	// /proc/locks, but the package builds).
+	dev := uint64(st.Dev)
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), st.Ino)
 	sc := bufio.NewScanner(locks)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
