@@ -167,7 +167,8 @@ func header(text, key string) []string {
 
 // TestPlan runs run.sh --plan for every row directory: one line per row,
 // its id and title, in file order; for a guest named, only the rows whose
-// "# guests: " line names it or is absent.
+// "# guests: " line names it or is absent; for a tag, only the rows tagged
+// with it, and those whose "# guests: " line names the guest.
 func TestPlan(t *testing.T) {
 	dirs, err := os.ReadDir("guest/rows")
 	assert.NilError(t, err)
@@ -176,25 +177,32 @@ func TestPlan(t *testing.T) {
 		role, phase, _ := strings.Cut(dir.Name(), "-")
 		files, err := filepath.Glob(filepath.Join("guest/rows", dir.Name(), "*.sh"))
 		assert.NilError(t, err)
-		for _, guest := range guests {
-			var want []string
-			for _, f := range files {
-				text, err := os.ReadFile(f)
-				assert.NilError(t, err)
-				if only := header(string(text), "guests"); guest == "" || len(only) == 0 || slices.Contains(only, guest) {
-					_, id, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".sh"), "-")
-					want = append(want, id)
+		for _, tag := range []string{"", "toolchain"} {
+			for _, guest := range guests {
+				var want []string
+				for _, f := range files {
+					text, err := os.ReadFile(f)
+					assert.NilError(t, err)
+					only := header(string(text), "guests")
+					named := guest != "" && slices.Contains(only, guest)
+					if tag != "" && !slices.Contains(header(string(text), "tags"), tag) && !named {
+						continue
+					}
+					if guest == "" || len(only) == 0 || named {
+						_, id, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".sh"), "-")
+						want = append(want, id)
+					}
 				}
-			}
-			res := icmd.RunCmd(icmd.Command("bash", "guest/run.sh", "--plan", role, phase, "", guest))
-			res.Assert(t, icmd.Success)
-			var got []string
-			for _, line := range strings.Split(strings.TrimSuffix(res.Stdout(), "\n"), "\n") {
-				if id, _, ok := strings.Cut(line, "\t"); ok {
-					got = append(got, id)
+				res := icmd.RunCmd(icmd.Command("bash", "guest/run.sh", "--plan", role, phase, tag, guest))
+				res.Assert(t, icmd.Success)
+				var got []string
+				for _, line := range strings.Split(strings.TrimSuffix(res.Stdout(), "\n"), "\n") {
+					if id, _, ok := strings.Cut(line, "\t"); ok {
+						got = append(got, id)
+					}
 				}
+				assert.Check(t, is.DeepEqual(got, want), "%s, tag %q, guest %q: %q", dir.Name(), tag, guest, res.Stdout())
 			}
-			assert.Check(t, is.DeepEqual(got, want), "%s, guest %q: %q", dir.Name(), guest, res.Stdout())
 		}
 	}
 }

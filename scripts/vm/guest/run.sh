@@ -3,7 +3,8 @@
 # guest image) runs it from the input disk once systemd has booted; the
 # kernel command line says what this boot runs:
 #   vmtest.rows=DIR[,DIR...]  directories under rows/, run one after another
-#   vmtest.tag=TAG            only their rows tagged TAG (unset: every row)
+#   vmtest.tag=TAG            only their rows tagged TAG (unset: every row),
+#                             and those whose "# guests: " line names NAME
 #   vmtest.guest=NAME         the guest's name (vmtest.sh's): a row whose
 #                             "# guests: " line does not name it is left out
 #   vmtest.rows=shell         a kept guest booted by `vmtest.sh shell`: a
@@ -12,7 +13,8 @@
 # its "# plan: " line its title, its "# tags: " line the sets it is in
 # (always: it runs under STIGMER_VM_ONLY too; toolchain: the guests that
 # only check a newer toolchain run it), its "# guests: " line, if any, the
-# only guests that run it (where one is enough). Each runs in its own bash
+# only guests that run it (where one is enough; a guest named there runs it
+# whatever its tag). Each runs in its own bash
 # under set -eu with a time limit, and reports itself (lib/row.sh). At the
 # end the boot writes its id for the next boot's reboot row, says VMT END
 # and reboots: QEMU runs with -no-reboot, so that ends this boot, and the
@@ -44,12 +46,12 @@ header() {
 	done <"$1"
 }
 tagged() { [[ " $(header "$1" tags) " == *" $2 "* ]]; }
+# names_guest FILE NAME: the row's "# guests: " line names NAME.
+names_guest() { [ -n "$2" ] && [[ " $(header "$1" guests) " == *" $2 "* ]]; }
 # for_guest FILE NAME: the guest NAME runs the row (it names no guests, or
 # NAME is one of them, or NAME is empty: every row).
 for_guest() {
-	local only
-	only=$(header "$1" guests)
-	[ -z "$2" ] || [ -z "$only" ] || [[ " $only " == *" $2 "* ]]
+	[ -z "$2" ] || [ -z "$(header "$1" guests)" ] || names_guest "$1" "$2"
 }
 row_id() {
 	local n=${1##*/}
@@ -58,12 +60,12 @@ row_id() {
 }
 
 # row_files DIR [TAG [NAME]] prints the row files of rows/DIR in order
-# (those tagged TAG, those the guest NAME runs).
+# (those tagged TAG or naming NAME, those the guest NAME runs).
 row_files() {
 	local f
 	[ -d "$GUEST/rows/$1" ] || { echo "run.sh: no row directory rows/$1" >&2; return 1; }
 	for f in "$GUEST/rows/$1"/[0-9][0-9][0-9]-*.sh; do
-		if [ -n "${2:-}" ] && ! tagged "$f" "$2"; then continue; fi
+		if [ -n "${2:-}" ] && ! tagged "$f" "$2" && ! names_guest "$f" "${3:-}"; then continue; fi
 		for_guest "$f" "${3:-}" || continue
 		echo "$f"
 	done

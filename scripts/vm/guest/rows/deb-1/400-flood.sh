@@ -1,6 +1,6 @@
 #!/bin/bash
 # plan: 60 s flood as nobody (900 connections that send a request's headers, never its body), WatchdogSec=30: same main PID, NRestarts and runners, no failed health check, root's curl /readyz answered, no new event
-# guests: deb12
+# guests: deb13
 #
 # A local user holds more connections than the API allows for twice the
 # watchdog's period. The health check runs in the server, the runners talk

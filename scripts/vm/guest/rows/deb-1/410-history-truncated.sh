@@ -1,6 +1,6 @@
 #!/bin/bash
 # plan: history.db cut short while stopped: stigmer events says so (no fault); the service starts, no crash loop; the file kept as history.db.broken-TIME, a new history says so; the alert and doctor name it
-# guests: deb12
+# guests: deb13
 #
 # bbolt maps the file: read past the end of a short one, it is a SIGBUS that
 # no recover catches. The history is checked before it is mapped; a damaged

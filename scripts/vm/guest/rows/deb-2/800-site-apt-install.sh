@@ -1,13 +1,13 @@
 #!/bin/bash
 # plan: the release rehearsal's site, first release (first key): the README's apt block of its tag on a bare host; keyring package first, owning the key and .sources the block wrote, both keys; enabled, active
-# guests: deb12
+# guests: deb13
 #
 # The site `go tool mage release:rehearse` deployed, served as Pages serves
 # it (IN/repo/rehearsal, lib/rehearsal.sh). It purges what the rows before
 # installed and leaves the first release running for site-apt-upgrade. One
 # Debian guest is enough: the packages are the ones the other rows install;
 # what is new here is the repository, the keys and apt's part (the README's
-# repository blocks run on both Debian guests in apt-repo-install).
+# repository blocks run on every Debian guest in apt-repo-install).
 set -eu
 # shellcheck source=../../lib/row.sh
 . "${0%/*}/../../lib/row.sh"

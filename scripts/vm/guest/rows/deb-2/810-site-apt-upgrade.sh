@@ -1,6 +1,6 @@
 #!/bin/bash
 # plan: the release rehearsal's site, next release (signed by the next key alone): the README's apt-get upgrade; stigmer and keyring upgraded, no apt warning, one restart, env edit and data kept, both releases offered
-# guests: deb12
+# guests: deb13
 #
 # The key rotation as a host that ran only the README's blocks meets it:
 # the first release's keyring package brought the next key, which alone

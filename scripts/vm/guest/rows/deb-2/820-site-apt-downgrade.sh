@@ -1,6 +1,6 @@
 #!/bin/bash
 # plan: the release rehearsal's site: apt-get install stigmer=<first> goes back to the first release; one restart, enabled, env edit and data kept
-# guests: deb12
+# guests: deb13
 #
 # The README's way back (-y needs --allow-downgrades, as apt asks).
 # Leaves the first release running.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # plan: the shipped stigmer-backup.service/.timer: a backup while the server runs (0600, --check sound); apt purge keeps it; reinstall; restore refused while running, then restored (stigmer:stigmer 0600, the replaced history kept): the events are back, no restart counted
-# guests: deb11
+# guests: deb13
 #
 # An operator's disaster drill, on one guest (one is enough: nothing here
 # depends on the systemd release): the nightly backup as the examples
