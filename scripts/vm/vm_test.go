@@ -177,20 +177,27 @@ func TestPlan(t *testing.T) {
 		role, phase, _ := strings.Cut(dir.Name(), "-")
 		files, err := filepath.Glob(filepath.Join("guest/rows", dir.Name(), "*.sh"))
 		assert.NilError(t, err)
+		type row struct {
+			id           string
+			tags, guests []string
+		}
+		var rows []row
+		for _, f := range files {
+			text, err := os.ReadFile(f)
+			assert.NilError(t, err)
+			_, id, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".sh"), "-")
+			rows = append(rows, row{id, header(string(text), "tags"), header(string(text), "guests")})
+		}
 		for _, tag := range []string{"", "toolchain"} {
 			for _, guest := range guests {
 				var want []string
-				for _, f := range files {
-					text, err := os.ReadFile(f)
-					assert.NilError(t, err)
-					only := header(string(text), "guests")
-					named := guest != "" && slices.Contains(only, guest)
-					if tag != "" && !slices.Contains(header(string(text), "tags"), tag) && !named {
+				for _, r := range rows {
+					named := guest != "" && slices.Contains(r.guests, guest)
+					if tag != "" && !slices.Contains(r.tags, tag) && !named {
 						continue
 					}
-					if guest == "" || len(only) == 0 || named {
-						_, id, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".sh"), "-")
-						want = append(want, id)
+					if guest == "" || len(r.guests) == 0 || named {
+						want = append(want, r.id)
 					}
 				}
 				res := icmd.RunCmd(icmd.Command("bash", "guest/run.sh", "--plan", role, phase, tag, guest))

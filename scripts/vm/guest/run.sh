@@ -46,12 +46,14 @@ header() {
 	done <"$1"
 }
 tagged() { [[ " $(header "$1" tags) " == *" $2 "* ]]; }
-# names_guest FILE NAME: the row's "# guests: " line names NAME.
-names_guest() { [ -n "$2" ] && [[ " $(header "$1" guests) " == *" $2 "* ]]; }
-# for_guest FILE NAME: the guest NAME runs the row (it names no guests, or
-# NAME is one of them, or NAME is empty: every row).
-for_guest() {
-	[ -z "$2" ] || [ -z "$(header "$1" guests)" ] || names_guest "$1" "$2"
+# listed FILE TAG NAME: the row belongs in a listing for tag TAG and guest
+# NAME (either may be empty: any). A guest its "# guests: " line names runs
+# it whatever its tags; otherwise it must carry TAG and name no guests.
+listed() {
+	local only
+	only=$(header "$1" guests)
+	if [ -n "$3" ] && [[ " $only " == *" $3 "* ]]; then return 0; fi
+	{ [ -z "$2" ] || tagged "$1" "$2"; } && { [ -z "$3" ] || [ -z "$only" ]; }
 }
 row_id() {
 	local n=${1##*/}
@@ -65,9 +67,7 @@ row_files() {
 	local f
 	[ -d "$GUEST/rows/$1" ] || { echo "run.sh: no row directory rows/$1" >&2; return 1; }
 	for f in "$GUEST/rows/$1"/[0-9][0-9][0-9]-*.sh; do
-		if [ -n "${2:-}" ] && ! tagged "$f" "$2" && ! names_guest "$f" "${3:-}"; then continue; fi
-		for_guest "$f" "${3:-}" || continue
-		echo "$f"
+		if listed "$f" "${2:-}" "${3:-}"; then echo "$f"; fi
 	done
 }
 
