@@ -56,9 +56,9 @@ VM_PARALLEL=${STIGMER_VM_PARALLEL:-4}
 # Seconds: at most VM_TIMEOUT per boot, and every boot ends by VM_BUDGET after
 # the first one started, so that a hung guest fails its rows but the whole
 # matrix still ends inside CI's 90 minutes with the other suites. The matrix
-# is bound by the two cores (the guests' CPU time summed, halved): with four
-# guests sharing them the longest boot takes near half an hour, and the
-# limits leave room for a busier machine, so that slow rows do not turn into
+# is bound by the two cores (the guests' CPU time summed, halved), and the
+# same rows have taken half as long again on one run as on another: the
+# limits leave room for a slower machine, so that slow rows do not turn into
 # failures.
 VM_TIMEOUT=${STIGMER_VM_TIMEOUT:-2400}
 VM_BUDGET=${STIGMER_VM_BUDGET:-3600}
