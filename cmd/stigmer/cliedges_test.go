@@ -38,6 +38,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"restore", "a.db", "b.db"}, "accepts 1 arg(s), received 2", "  stigmer restore FILE [flags]"},
 		{[]string{"alert", "tset"}, `unknown command "tset" for "stigmer alert"; did you mean "test"?`, "  stigmer alert [command]"},
 		{[]string{"alert", "test", "now"}, `unknown command "now" for "stigmer alert test"`, "  stigmer alert test [flags]"},
+		{[]string{"help", "bogus"}, `unknown command "bogus" for "stigmer" (its commands: alert, backup, completion, doctor, events, restore, server, version)`, "  stigmer help [command]"},
+		{[]string{"help", "server", "sttus"}, `unknown command "sttus" for "stigmer server"; did you mean "status"?`, "  stigmer help [command]"},
 		{[]string{"completion", "zhs"}, `unknown command "zhs" for "stigmer completion"; did you mean "zsh"?`, "  stigmer completion [command]"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -50,6 +52,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 	// A group alone is a request for its help.
 	res := icmd.RunCmd(icmd.Command(stigmerBin, "server"))
 	res.Assert(t, icmd.Expected{Out: "Available Commands:"})
+	// help names a command, a group or none.
+	for _, args := range [][]string{{"help"}, {"help", "server"}, {"help", "server", "status"}, {"help", "backup", "FILE"}} {
+		res := icmd.RunCmd(icmd.Command(stigmerBin, args...))
+		res.Assert(t, icmd.Expected{Out: "Usage:"})
+	}
 }
 
 // --since takes what journalctl --since takes.

@@ -105,5 +105,6 @@ service is described in stigmer.service(8).`,
 	root.InitDefaultCompletionCmd()
 	hideCompletions(root)
 	strictUsage(root)
+	strictHelp(root)
 	return root
 }

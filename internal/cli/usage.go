@@ -54,6 +54,32 @@ func strictUsage(root *cobra.Command) {
 	walk(root)
 }
 
+// strictHelp makes `help TOPIC` for a command that does not exist a usage
+// error: cobra's help command prints "Unknown help topic" (or the parent's
+// help) and exits 0, which a script or a typo would take for an answer.
+// Arguments after a command that has no subcommands are left to cobra, as
+// `help backup FILE` is still a request for backup's help.
+func strictHelp(root *cobra.Command) {
+	for _, help := range root.Commands() {
+		if help.Name() != "help" || help.Run == nil {
+			continue
+		}
+		show := help.Run
+		help.Run = nil
+		help.RunE = func(c *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err == nil && target.HasSubCommands() {
+				err = noSubcommand(target, rest)
+			}
+			if err != nil {
+				return &usageError{c, err}
+			}
+			show(c, args)
+			return nil
+		}
+	}
+}
+
 // noSubcommand refuses any argument of a command group: it can only be a
 // mistyped subcommand.
 func noSubcommand(c *cobra.Command, args []string) error {
