@@ -20,7 +20,8 @@ vm_need_tools() {
 	local missing=() pair
 	for pair in qemu-system-x86_64:qemu-system-x86 mmdebstrap:mmdebstrap \
 		mkfs.ext4:e2fsprogs cpio:cpio xz:xz-utils depmod:kmod \
-		modprobe:kmod timeout:coreutils; do
+		modprobe:kmod timeout:coreutils mkfs.vfat:dosfstools mcopy:mtools \
+		qemu-img:qemu-utils; do
 		command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 	done
 	# The initrd needs the static busybox: the dynamic one would need a libc.
@@ -89,8 +90,10 @@ vm_kernel() {
 	cp /bin/busybox "$tmp/initrd/bin/busybox"
 	cp "$VM_DIR/guest/init" "$tmp/initrd/init"
 	chmod 0755 "$tmp/initrd/init"
-	# Modules in dependency order, each once: virtio PCI and block for the disks, ext4.
-	for m in $(for mod in virtio_pci virtio_blk ext4; do
+	# Modules in dependency order, each once: virtio PCI and block for the
+	# disks, ext4, and vfat with its code pages for a cloud guest's seed (the
+	# root image has no modules of this kernel).
+	for m in $(for mod in virtio_pci virtio_blk ext4 vfat nls_cp437 nls_ascii nls_utf8; do
 		modprobe -d "$tmp/pkg" -S "$kver" --show-depends "$mod"; done |
 		awk '$1 == "insmod" && !seen[$2]++ {print $2}'); do
 		cp "$m" "$tmp/initrd/modules/"
@@ -103,15 +106,17 @@ vm_kernel() {
 	echo "$dir"
 }
 
-# vm_rootfs SUITE EXTRA_PACKAGES prints the path of a cached ext4 image of a
-# minimal Debian SUITE with systemd, building it when its recipe changed.
+# vm_rootfs SUITE EXTRA_PACKAGES [cloud] prints the path of a cached ext4
+# image of a minimal Debian SUITE with systemd, building it when its recipe
+# changed. With cloud, the unit that runs the rows is not baked in: the
+# guest's cloud-init installs it from the seed (cloud.sh).
 vm_rootfs() {
-	local suite=$1 extra=$2 mirror include key img tmp
+	local suite=$1 extra=$2 cloud=${3:-} mirror include key img tmp
 	mirror=$(vm_mirror)
 	[ -n "$mirror" ] || { echo "vmtest: no Debian mirror found in /etc/apt/sources.list*" >&2; return 1; }
 	# gpg: the README's install blocks check the key's fingerprint with it.
 	include=systemd-sysv,systemd,curl,gpg,jq,procps${extra:+,$extra}
-	key=$(printf '%s\n' "$suite" "$mirror" "$include" |
+	key=$(printf '%s\n' "$suite" "$mirror" "$include" "$cloud" |
 		cat - "$VM_DIR/image.sh" "$VM_DIR/guest/vmtest-boot.service" | sha256sum | cut -c1-16)
 	img=$VM_CACHE/rootfs-$suite-$key.img
 	if [ -s "$img" ]; then echo "$img"; return 0; fi
@@ -126,7 +131,7 @@ vm_rootfs() {
 		rm -rf "$tmp"
 		return 1
 	fi
-	vm_customize "$tmp/root" "$suite"
+	vm_customize "$tmp/root" "$suite" "$cloud"
 	# 2 GiB sparse: the packages, their data and the journal fit with room.
 	if ! mkfs.ext4 -q -F -L vmroot -d "$tmp/root" "$tmp/rootfs.img" 2G >&2; then
 		echo "vmtest: mkfs.ext4 of the $suite root failed" >&2
@@ -139,9 +144,10 @@ vm_rootfs() {
 }
 
 # vm_customize trims the guest's boot (masking these units took it from 13 s
-# to about 10 s) and installs the unit that runs the tests.
+# to about 10 s) and, unless the guest is a cloud one, installs the unit
+# that runs the tests.
 vm_customize() {
-	local root=$1 suite=$2 u
+	local root=$1 suite=$2 cloud=$3 u
 	echo "vmtest-$suite" >"$root/etc/hostname"
 	for u in getty@.service serial-getty@.service console-getty.service \
 		apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
@@ -155,9 +161,11 @@ vm_customize() {
 	# cost time and fight over port 80.
 	rm -f "$root/etc/systemd/system/multi-user.target.wants/nginx.service" \
 		"$root/etc/systemd/system/multi-user.target.wants/caddy.service"
-	install -m 0644 "$VM_DIR/guest/vmtest-boot.service" "$root/etc/systemd/system/vmtest-boot.service"
-	ln -sf /etc/systemd/system/vmtest-boot.service \
-		"$root/etc/systemd/system/multi-user.target.wants/vmtest-boot.service"
+	if [ -z "$cloud" ]; then
+		install -m 0644 "$VM_DIR/guest/vmtest-boot.service" "$root/etc/systemd/system/vmtest-boot.service"
+		ln -sf /etc/systemd/system/vmtest-boot.service \
+			"$root/etc/systemd/system/multi-user.target.wants/vmtest-boot.service"
+	fi
 	# A policy-rc.d left behind by the build would stop the package's postinst
 	# from starting the service, and the install test would test nothing.
 	rm -f "$root/usr/sbin/policy-rc.d"

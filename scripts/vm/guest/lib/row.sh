@@ -7,7 +7,8 @@
 # systemd logged a line about stigmer.service that says unknown, deprecated
 # or ignoring (a directive or setting this systemd does not take as the unit
 # means it; the packages' unit check covers systemd 239 on paper, this the
-# guests' systemd for real).
+# guests' systemd for real), or, where SELinux enforces, the kernel denied
+# anything naming stigmer.
 #
 # What a row may use, besides poll.sh and service.sh:
 #   ROW      its id           ROLE     deb or rpm, from its directory
@@ -75,6 +76,25 @@ journal_warnings() {
 			t + 0 >= from && /stigmer\.service/ && tolower($0) ~ /unknown|deprecated|ignoring/')
 }
 
+# selinux_denials fails the row on each SELinux denial naming stigmer since
+# the row began, where SELinux enforces (the RHEL-family cloud guests, with
+# the targeted policy): the unit's sandbox, its StateDirectory= and the
+# package's files must work under the policy as shipped. The audit log
+# (ausearch) has them where auditd runs, the journal where it does not.
+selinux_denials() {
+	local line
+	[ "$(cat /sys/fs/selinux/enforce 2>/dev/null)" = 1 ] || return 0
+	while IFS= read -r line; do
+		fail "SELinux denied: $line"
+	done < <({
+		if command -v ausearch >/dev/null; then
+			ausearch -m AVC,USER_AVC,SELINUX_ERR -ts "$ROW_DATE" 2>/dev/null
+		else
+			journalctl -q --no-pager --since "$ROW_DATE_ISO" 2>/dev/null
+		fi
+	} | grep -E 'avc: +denied|SELINUX_ERR' | grep -i stigmer | head -n 20)
+}
+
 # row_end RC reports the row (RC: the status its script exited with) and
 # exits 0 on PASS, 1 on FAIL.
 row_end() {
@@ -82,6 +102,7 @@ row_end() {
 	set +e
 	[ "$rc" = 0 ] || fail "the row stopped: ${ROW_ERR:-its script exited $rc: $(tail -n 1 "$SCRATCH/stderr")}"
 	journal_warnings
+	selinux_denials
 	FIG="${FIG:+$FIG }[row $(since "$ROW_T0") s]"
 	if [ ${#FAILS[@]} -eq 0 ]; then
 		out "VMT RESULT $ROW PASS $FIG"
@@ -100,4 +121,7 @@ set -E
 trap 'ROW_ERR="line $LINENO of ${BASH_SOURCE[0]##*/} exited $? (its last command: $BASH_COMMAND)"' ERR
 trap 'row_end $?' EXIT
 ROW_T0=$(now)
+# When the row began, in the forms ausearch -ts (under LC_ALL=C) and
+# journalctl --since take.
+ROW_DATE=$(date '+%m/%d/%Y %H:%M:%S') ROW_DATE_ISO=$(date '+%Y-%m-%d %H:%M:%S')
 log "start"
