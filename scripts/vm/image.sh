@@ -1,14 +1,16 @@
 # shellcheck shell=bash
-# Guest images for the VM harness: host tools, the guest kernel and initrd, and
-# the Debian root filesystems. Sourced by vmtest.sh; every function is prefixed
+# Guest images for the VM harness: host tools, the guest kernel and initrd,
+# the Debian root filesystems, and each guest's image (built here, or
+# downloaded by cloud.sh). Sourced by vmtest.sh; every function is prefixed
 # vm_ and writes only under $VM_CACHE.
 #
 # What is cached, and keyed by what:
 #   kernel-<version>/  vmlinux + initrd.cpio, keyed by the Debian kernel package
 #                      version and the hash of guest/init and this file.
 #   rootfs-<hash>.img  an ext4 image of an mmdebstrap'ed Debian, keyed by the
-#                      hash of its recipe: suite, mirror, package list, this
-#                      file and the unit baked into it.
+#                      hash of its recipe: suite, mirror, package list,
+#                      cloud-init or not, this file and the unit baked in.
+#   cloud-<sum>-<name> a downloaded cloud image, keyed by its pinned sum.
 # Why a vmlinux and not the bzImage: the uncompressed ELF boots through its PVH
 # entry point and skips the BIOS, the fastest path under TCG (measured: 13 s
 # to a finished test unit, against 19 s through the BIOS with the same small
@@ -35,6 +37,52 @@ vm_need_tools() {
 		echo "vmtest: installing ${missing[*]} with apt-get failed; install them by hand" >&2
 		return 1
 	fi
+}
+
+# vm_images makes sure the guest kernel and each guest's image are in the
+# cache, building or downloading what is missing at the same time (on a
+# fresh machine, one mmdebstrap's downloads overlap another's unpacking),
+# and sets VM_KERNEL and VM_IMAGE[guest] to them.
+vm_images() {
+	local name src key pid pids=() f
+	declare -gA VM_IMAGE=()
+	# image.sh's functions check their steps themselves and say what failed,
+	# as they did when they ran in command substitutions: without errexit
+	# (xz, for one, exits 1 on the bytes after the kernel's stream).
+	# The harness's kernel, unless every guest boots its own.
+	local kernel=0
+	for name in $VM_GUESTS; do
+		[ "$(vm_kind "$name" 2>/dev/null)" = cloud ] || kernel=1
+	done
+	if [ "$kernel" = 1 ]; then
+		(set +e; vm_kernel) >"$WORK/kernel" &
+		pids+=($!)
+	fi
+	for name in $VM_GUESTS; do
+		src=${VM_SOURCE[$name]:-}
+		[ -n "$src" ] || { echo "vmtest: no guest $name in scripts/vm/guests (it has: ${!VM_SOURCE[*]})" >&2; return 1; }
+		key=$WORK/image-$(echo "$src" | sha256sum | cut -c1-12)
+		[ ! -e "$key" ] || continue
+		case $src in
+		debian:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:-}") >"$key" & ;;
+		debian-cloud:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:+${VM_EXTRA[${src#*:}]},}cloud-init" cloud) >"$key" & ;;
+		*) (set +e; vm_fetch "$src" "${VM_SUM[$name]}") >"$key" & ;;
+		esac
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || { echo "vmtest: building the guest kernel or getting an image failed (above)" >&2; return 1; }
+	done
+	for f in "$WORK"/image-*; do
+		[ -s "$f" ] || { echo "vmtest: no ${f##*/} was made (above: why)" >&2; return 1; }
+	done
+	[ "$kernel" = 0 ] || [ -s "$WORK/kernel" ] || { echo "vmtest: no guest kernel was made (above: why)" >&2; return 1; }
+	# shellcheck disable=SC2034 # vmtest.sh reads VM_KERNEL and VM_IMAGE
+	VM_KERNEL=$(cat "$WORK/kernel" 2>/dev/null || :)
+	for name in $VM_GUESTS; do
+		# shellcheck disable=SC2034
+		VM_IMAGE[$name]=$(cat "$WORK/image-$(echo "${VM_SOURCE[$name]}" | sha256sum | cut -c1-12)")
+	done
 }
 
 # vm_mirror prints the URI of the Debian archive this machine's apt uses (the

@@ -188,42 +188,6 @@ vm_inputs() {
 	mkfs.ext4 -q -F -L vmtest-in -d "$in" "$WORK/in.img" 256M >/dev/null
 }
 
-# vm_images makes sure the guest kernel and each guest's image are in the
-# cache, building or downloading what is missing at the same time (on a
-# fresh machine, one mmdebstrap's downloads overlap another's unpacking),
-# and sets VM_KERNEL and VM_IMAGE[guest] to them.
-vm_images() {
-	local name src key pid pids=() f
-	declare -gA VM_IMAGE=()
-	# image.sh's functions check their steps themselves and say what failed,
-	# as they did when they ran in command substitutions: without errexit
-	# (xz, for one, exits 1 on the bytes after the kernel's stream).
-	(set +e; vm_kernel) >"$WORK/kernel" &
-	pids+=($!)
-	for name in $VM_GUESTS; do
-		src=${VM_SOURCE[$name]:-}
-		[ -n "$src" ] || { echo "vmtest: no guest $name in scripts/vm/guests (it has: ${!VM_SOURCE[*]})" >&2; return 1; }
-		key=$WORK/image-$(echo "$src" | sha256sum | cut -c1-12)
-		[ ! -e "$key" ] || continue
-		case $src in
-		debian:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:-}") >"$key" & ;;
-		debian-cloud:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:+${VM_EXTRA[${src#*:}]},}cloud-init" cloud) >"$key" & ;;
-		*) (set +e; vm_fetch "$src" "${VM_SUM[$name]}") >"$key" & ;;
-		esac
-		pids+=($!)
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" || { echo "vmtest: building the guest kernel or getting an image failed (above)" >&2; return 1; }
-	done
-	for f in "$WORK"/kernel "$WORK"/image-*; do
-		[ -s "$f" ] || { echo "vmtest: no ${f##*/} was made (above: why)" >&2; return 1; }
-	done
-	VM_KERNEL=$(cat "$WORK/kernel")
-	for name in $VM_GUESTS; do
-		VM_IMAGE[$name]=$(cat "$WORK/image-$(echo "${VM_SOURCE[$name]}" | sha256sum | cut -c1-12)")
-	done
-}
-
 # vm_pkg_version DEB prints the version the .deb's /usr/bin/stigmer reports.
 vm_pkg_version() {
 	local x
@@ -344,7 +308,7 @@ main() {
 	ti=$(date +%s)
 	vm_images
 	flock -u 9
-	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
+	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel ${VM_KERNEL##*/}, $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
 
 	vm_inputs "$new" "$old" "$standin" "$repos" "$fakes"
 	# shellcheck source=/dev/null
