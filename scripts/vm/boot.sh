@@ -65,7 +65,9 @@ vm_boot_args() {
 		-append "$VM_APPEND $words" -drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe") ;;
 	seeded) VM_ARGS+=(-m 1024 -kernel "$VM_KERNEL/vmlinux" -initrd "$VM_KERNEL/initrd.cpio"
 		-append "$VM_APPEND" -drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe") ;;
-	cloud) VM_ARGS+=(-m 2048 -drive "file=$dir/disk.img,if=virtio,format=qcow2,cache=unsafe") ;;
+	# A published image gets the rows' tools from its distribution's mirrors.
+	cloud) VM_ARGS+=(-m 2048 -drive "file=$dir/disk.img,if=virtio,format=qcow2,cache=unsafe"
+		-nic "user,model=virtio-net-pci") ;;
 	esac
 	# The input disk is the second, /dev/vdb, in every guest.
 	VM_ARGS+=(-drive "file=${dir%/*}/in.img,if=virtio,format=raw,readonly=on")

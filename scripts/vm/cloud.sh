@@ -62,6 +62,10 @@ vm_user_data() {
 		# The stigmer VM test's seed (scripts/vm/cloud.sh).
 		# C.UTF-8 is in every image; the rows run under LC_ALL=C.
 		locale: C.UTF-8
+		# The distributions' own package jobs would hold the package lock
+		# while a row installs.
+		bootcmd:
+		  - for u in apt-daily.timer apt-daily-upgrade.timer unattended-upgrades.service dnf-makecache.timer; do systemctl disable --now "\$u" 2>/dev/null || :; done
 		package_update: true
 		packages: [${tools// /, }]
 		runcmd:

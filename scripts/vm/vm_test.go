@@ -21,6 +21,8 @@ import (
 	is "gotest.tools/v3/assert/cmp"
 	"gotest.tools/v3/golden"
 	"gotest.tools/v3/icmd"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // scripts lists the harness's shell scripts: every *.sh, and every other
@@ -387,4 +389,42 @@ func rowList(t *testing.T) string {
 	}
 	out.WriteString("\n")
 	return out.String()
+}
+
+// TestSeedIsANoCloudSeed builds a cloud guest's seed as vmtest.sh does for
+// a boot and reads it back as cloud-init's NoCloud finds it: a vfat
+// filesystem labelled CIDATA with meta-data (the instance, the same at
+// every boot), user-data (a #cloud-config that installs the tools by the
+// guest's package format and installs and starts the unit from the input
+// disk) and the boot's vmtest.* words in vmtest-args.
+func TestSeedIsANoCloudSeed(t *testing.T) {
+	for _, format := range []string{"deb", "rpm"} {
+		dir := t.TempDir()
+		seed := filepath.Join(dir, "seed.img")
+		const words = "vmtest.rows=deb-1 vmtest.guest=ubuntu2404"
+		icmd.RunCmd(icmd.Command("bash", "-c", `set -eu; . ./cloud.sh; WORK=$1; vm_seed "$1/seed.img" ubuntu2404 "$2" "$3"`,
+			"seed", dir, format, words)).Assert(t, icmd.Success)
+		res := icmd.RunCmd(icmd.Command("blkid", "-o", "export", seed))
+		res.Assert(t, icmd.Success)
+		assert.Check(t, is.Contains(res.Stdout(), "LABEL=CIDATA\n"))
+		assert.Check(t, is.Contains(res.Stdout(), "TYPE=vfat\n"))
+		read := func(name string) string {
+			res := icmd.RunCmd(icmd.Command("mtype", "-i", seed, "::"+name))
+			res.Assert(t, icmd.Success)
+			return res.Stdout()
+		}
+		assert.Check(t, is.Equal(read("meta-data"), "instance-id: vmtest-ubuntu2404\nlocal-hostname: vmtest-ubuntu2404\n"))
+		assert.Check(t, is.Equal(read("vmtest-args"), words+"\n"))
+		userData := read("user-data")
+		assert.Check(t, strings.HasPrefix(userData, "#cloud-config\n"), userData)
+		var config struct {
+			Packages []string
+			Runcmd   []string
+		}
+		assert.NilError(t, yaml.Unmarshal([]byte(userData), &config))
+		tools := map[string][]string{"deb": {"curl", "gpg", "jq", "procps"}, "rpm": {"curl", "gnupg2", "jq", "procps-ng", "perl", "audit", "policycoreutils"}}
+		assert.Check(t, is.DeepEqual(config.Packages, tools[format]))
+		assert.Check(t, is.Contains(strings.Join(config.Runcmd, "\n"), "install -m 0644 /run/vmtest-unit/vmtest-boot.service /etc/systemd/system/vmtest-boot.service\n"))
+		assert.Check(t, is.Equal(config.Runcmd[len(config.Runcmd)-1], "systemctl start --no-block vmtest-boot.service"))
+	}
 }
