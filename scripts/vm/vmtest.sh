@@ -217,7 +217,7 @@ vm_report() {
 				details+=("==== $name boot $boot: cloud-init's setup ended in an error (cloud-init status --long, from the console):"
 					"$(grep -a -A8 'status: error' "$WORK/$name/console-$boot.log" | tr -d '\r')")
 			fi
-			VM_BOOT_LINES+=("$(printf '%-8s boot %s  booted in %s; whole run %s s wall, %s s CPU; qemu exit %s' \
+			VM_BOOT_LINES+=("$(printf '%-11s boot %s  booted in %s; whole run %s s wall, %s s CPU; qemu exit %s' \
 				"$name" "$boot" "${booted:-never}" "$el" "$cpu" "$rc")")
 			while IFS=$'\t' read -r id title; do
 				st=$(awk -v id="$id" '$1 == "VMT" && $2 == "RESULT" && $3 == id {print $4; exit}' "$res.txt")
@@ -227,7 +227,7 @@ vm_report() {
 					if [ "$rc" = 124 ]; then fig="guest hung: no result within its $(cat "$WORK/$name/limit-$boot") s timeout"
 					else fig="no result (qemu exit $rc)"; fi
 				fi
-				rows+=("$(printf '%-8s %-20s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
+				rows+=("$(printf '%-11s %-20s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
 				nrows=$((nrows + 1))
 				if [ "$st" != PASS ]; then
 					failed=1
@@ -240,12 +240,12 @@ vm_report() {
 			done < <(vm_plan "$bootrows" "$name" "${VM_TAG[$name]:-}")
 		done
 		{ read -r from to <"$WORK/$name/span"; } 2>/dev/null || from=0 to=0
-		VM_GUEST_LINES+=("$(printf '%-8s %2d rows in %4d s (from %d s to %d s of the run)' "$name" "$nrows" $((to - from)) "$from" "$to")")
+		VM_GUEST_LINES+=("$(printf '%-11s %2d rows in %4d s (from %d s to %d s of the run)' "$name" "$nrows" $((to - from)) "$from" "$to")")
 	done
 	if [ ${#details[@]} -gt 0 ]; then
 		printf '%s\n' "" "Failures:" "${details[@]}"
 	fi
-	printf '\n%-8s %-20s %-4s %s\n' GUEST ROW RES "WHAT: MEASURED"
+	printf '\n%-11s %-20s %-4s %s\n' GUEST ROW RES "WHAT: MEASURED"
 	printf '%s\n' "${rows[@]}"
 	printf '\n'
 	printf '%s\n' "${VM_BOOT_LINES[@]}" "" "${VM_GUEST_LINES[@]}"
