@@ -71,6 +71,7 @@ func TestReleaseWorkflowPermissions(t *testing.T) {
 			assert.Check(t, level == "read" || level == "none", "job %s: %s: %s", name, scope, level)
 		}
 		assert.Check(t, is.Equal(w.Jobs[name].Environment.Name, ""), "job %s runs in an environment", name)
+		assert.Check(t, w.Jobs[name].Secrets.IsZero(), "job %s passes secrets to %s", name, w.Jobs[name].Uses)
 	}
 	assert.DeepEqual(t, w.Jobs["test"].Permissions, map[string]string{"contents": "read"})
 	assert.DeepEqual(t, w.Jobs["release"].Permissions, map[string]string{
@@ -78,15 +79,22 @@ func TestReleaseWorkflowPermissions(t *testing.T) {
 	assert.DeepEqual(t, w.Jobs["deploy"].Permissions, map[string]string{"pages": "write", "id-token": "write"})
 }
 
-// TestReleaseWorkflowJobs: the order, the environments (the Pages one only
-// on deploy, whose only step is deploy-pages), no secret in the test job,
-// the privileged container only where the VMs run, one queue for all
-// tags, and checkouts that keep no token.
+// TestReleaseWorkflowJobs: the order (the release after the tests here
+// and on the distributions' cloud images), the environments (the Pages
+// one only on deploy, whose only step is deploy-pages), no secret in the
+// test job, the privileged container only where the VMs run, one queue
+// for all tags, and checkouts that keep no token.
 func TestReleaseWorkflowJobs(t *testing.T) {
 	w := readRelease(t)
 	test, rel, deploy := w.Jobs["test"], w.Jobs["release"], w.Jobs["deploy"]
-	assert.DeepEqual(t, rel.Needs, Strings{"test"})
+	assert.DeepEqual(t, rel.Needs, Strings{"test", "distros"})
 	assert.DeepEqual(t, deploy.Needs, Strings{"release"})
+
+	distros := w.Jobs["distros"]
+	assert.Assert(t, distros != nil, "no distros job: a release would not wait for the cloud images' rows")
+	assert.Equal(t, distros.Uses, "./.github/workflows/distros.yml")
+	assert.Equal(t, len(distros.Steps), 0)
+	assert.DeepEqual(t, distros.Permissions, map[string]string{"contents": "read"})
 
 	assert.Equal(t, test.Environment.Name, "")
 	assert.Equal(t, rel.Environment.Name, "release")

@@ -36,8 +36,11 @@ type Workflow struct {
 // Job is one job of a workflow: steps on a runner, or a call of another
 // workflow (Uses, and then no steps).
 type Job struct {
-	Name           string            `yaml:"name"`
-	Uses           string            `yaml:"uses"`
+	Name string `yaml:"name"`
+	Uses string `yaml:"uses"`
+	// Secrets are what a call passes the called workflow: "inherit" or
+	// a mapping.
+	Secrets        yaml.Node         `yaml:"secrets"`
 	RunsOn         Strings           `yaml:"runs-on"`
 	TimeoutMinutes int               `yaml:"timeout-minutes"`
 	Needs          Strings           `yaml:"needs"`
