@@ -428,3 +428,52 @@ func TestSeedIsANoCloudSeed(t *testing.T) {
 		assert.Check(t, is.Equal(config.Runcmd[len(config.Runcmd)-1], "systemctl start --no-block vmtest-boot.service"))
 	}
 }
+
+// TestSELinuxDenials runs the check every row ends with (lib/selinux.sh)
+// against stand-ins for what a Debian host cannot have: SELinux's enforce
+// flag (a file) and ausearch or, without auditd, journalctl (scripts that
+// print what they were asked and a denial naming stigmer beside one that
+// does not). Enforcing: the stigmer denial only, asked for since the row's
+// start; permissive or absent: nothing.
+func TestSELinuxDenials(t *testing.T) {
+	const (
+		ours   = `type=AVC msg=audit(1765130000.123:412): avc:  denied  { write } for  pid=2201 comm="stigmer" name="stigmer" dev="vda1" ino=1234 scontext=system_u:system_r:unconfined_service_t:s0 tcontext=system_u:object_r:var_lib_t:s0 tclass=dir permissive=0`
+		theirs = `type=AVC msg=audit(1765130001.456:413): avc:  denied  { read } for  pid=900 comm="chronyd" name="adjtime" scontext=system_u:system_r:chronyd_t:s0 tcontext=system_u:object_r:etc_t:s0 tclass=file permissive=0`
+	)
+	for _, tool := range []string{"ausearch", "journalctl"} {
+		dir := t.TempDir()
+		stand := func(name, body string) {
+			assert.NilError(t, os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body), 0o755))
+		}
+		stand("fake-"+tool, fmt.Sprintf("echo \"$*\" >%s/asked\ncat <<'EOF'\n%s\n%s\nEOF\n", dir, ours, theirs))
+		assert.NilError(t, os.Symlink("fake-"+tool, filepath.Join(dir, tool)))
+		// Only the stand-in, the shell's tools and nothing of the host's audit.
+		bin := filepath.Join(dir, "bin")
+		assert.NilError(t, os.Mkdir(bin, 0o755))
+		for _, cmd := range []string{"cat", "grep", "head"} {
+			p, err := exec.LookPath(cmd)
+			assert.NilError(t, err)
+			assert.NilError(t, os.Symlink(p, filepath.Join(bin, cmd)))
+		}
+		check := func(enforce string) *icmd.Result {
+			flag := filepath.Join(dir, "enforce")
+			if enforce == "" {
+				flag = filepath.Join(dir, "absent")
+			} else {
+				assert.NilError(t, os.WriteFile(flag, []byte(enforce), 0o644))
+			}
+			res := icmd.RunCmd(icmd.Command("bash", "-c", `. guest/lib/selinux.sh; selinux_denials "12/07/2026 19:12:14"`),
+				icmd.WithEnv("PATH="+dir+":"+bin, "SELINUX_ENFORCE="+flag))
+			res.Assert(t, icmd.Success)
+			return res
+		}
+		assert.Check(t, is.Equal(check("1").Stdout(), ours+"\n"), tool)
+		asked, err := os.ReadFile(filepath.Join(dir, "asked"))
+		assert.NilError(t, err)
+		want := map[string]string{"ausearch": "-m AVC,USER_AVC,SELINUX_ERR -ts 12/07/2026 19:12:14\n",
+			"journalctl": "-q --no-pager --since 2026-12-07 19:12:14\n"}[tool]
+		assert.Check(t, is.Equal(string(asked), want))
+		assert.Check(t, is.Equal(check("0").Stdout(), ""), tool)
+		assert.Check(t, is.Equal(check("").Stdout(), ""), tool)
+	}
+}

@@ -28,6 +28,8 @@ LIB=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
 . "$LIB/poll.sh"
 # shellcheck source=service.sh
 . "$LIB/service.sh"
+# shellcheck source=selinux.sh
+. "$LIB/selinux.sh"
 
 IN=/run/vmtest-in
 # shellcheck source=/dev/null
@@ -76,25 +78,6 @@ journal_warnings() {
 			t + 0 >= from && /stigmer\.service/ && tolower($0) ~ /unknown|deprecated|ignoring/')
 }
 
-# selinux_denials fails the row on each SELinux denial naming stigmer since
-# the row began, where SELinux enforces (the RHEL-family cloud guests, with
-# the targeted policy): the unit's sandbox, its StateDirectory= and the
-# package's files must work under the policy as shipped. The audit log
-# (ausearch) has them where auditd runs, the journal where it does not.
-selinux_denials() {
-	local line
-	[ "$(cat /sys/fs/selinux/enforce 2>/dev/null)" = 1 ] || return 0
-	while IFS= read -r line; do
-		fail "SELinux denied: $line"
-	done < <({
-		if command -v ausearch >/dev/null; then
-			ausearch -m AVC,USER_AVC,SELINUX_ERR -ts "$ROW_DATE" 2>/dev/null
-		else
-			journalctl -q --no-pager --since "$ROW_DATE_ISO" 2>/dev/null
-		fi
-	} | grep -E 'avc: +denied|SELINUX_ERR' | grep -i stigmer | head -n 20)
-}
-
 # row_end RC reports the row (RC: the status its script exited with) and
 # exits 0 on PASS, 1 on FAIL.
 row_end() {
@@ -102,7 +85,7 @@ row_end() {
 	set +e
 	[ "$rc" = 0 ] || fail "the row stopped: ${ROW_ERR:-its script exited $rc: $(tail -n 1 "$SCRATCH/stderr")}"
 	journal_warnings
-	selinux_denials
+	while IFS= read -r f; do fail "SELinux denied: $f"; done < <(selinux_denials "$ROW_DATE")
 	FIG="${FIG:+$FIG }[row $(since "$ROW_T0") s]"
 	if [ ${#FAILS[@]} -eq 0 ]; then
 		out "VMT RESULT $ROW PASS $FIG"
@@ -121,7 +104,6 @@ set -E
 trap 'ROW_ERR="line $LINENO of ${BASH_SOURCE[0]##*/} exited $? (its last command: $BASH_COMMAND)"' ERR
 trap 'row_end $?' EXIT
 ROW_T0=$(now)
-# When the row began, in the forms ausearch -ts (under LC_ALL=C) and
-# journalctl --since take.
-ROW_DATE=$(date '+%m/%d/%Y %H:%M:%S') ROW_DATE_ISO=$(date '+%Y-%m-%d %H:%M:%S')
+# When the row began, as ausearch -ts takes it (under LC_ALL=C).
+ROW_DATE=$(date '+%m/%d/%Y %H:%M:%S')
 log "start"
