@@ -25,10 +25,11 @@ type VM mg.Namespace
 // this machine can boot without network, with Debian 12 on the cloud path.
 const vmGuests = "deb12-cloud deb11 rpm12 deb13"
 
-// All runs the VM test on every guest: it installs, restarts, upgrades and removes the packages under real systemd and prints a row per check.
+// All runs the VM test on the guests built from Debian's packages: it installs, restarts, upgrades and removes the packages under real systemd and prints a row per check.
 //
-// The rows and the guests are in scripts/vm/README.md. VM.Run picks guests
-// and keeps their disks and logs.
+// The rows and the guests are in scripts/vm/README.md; deb12 runs there
+// through cloud-init, as the published cloud images do in the distros
+// workflow. VM.Run picks guests.
 func (VM) All(ctx context.Context) error {
 	return VM{}.Run(ctx, vmGuests)
 }
