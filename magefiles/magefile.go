@@ -4,8 +4,8 @@
 // the .deb and .rpm packages into dist/, `go tool mage test` runs every test.
 // STIGMER_VERSION overrides the version from git describe and STIGMER_DIST
 // the output directory (read once, then handed to the build as values);
-// STIGMER_VM_CACHE moves the VM test's image cache, and STIGMER_VM_ONLY runs
-// only the VM rows it names.
+// STIGMER_VM_CACHE moves the VM test's image cache, STIGMER_VM_ONLY runs
+// only the VM rows it names, and STIGMER_VM_KEEP=1 keeps the guests' disks.
 package main
 
 // Aliases keep the short names the README, CONTRIBUTING.md and .ci/run use.

@@ -46,9 +46,11 @@ func (Test) All(ctx context.Context) {
 // Go runs the Go tests of the whole module (go test ./...) and cross-compiles and vets for macOS.
 func (Test) Go(ctx context.Context) error {
 	// The repository's tests run apt-ftparchive, createrepo_c and gpg; the
-	// VM harness's (scripts/vm) shellcheck; the monitoring kit's, promtool
-	// (Debian's prometheus package).
-	if err := installTools(ctx, append(repoTools(), tool{"shellcheck", "shellcheck"}, tool{"promtool", "prometheus"})); err != nil {
+	// VM harness's (scripts/vm) shellcheck, and mkfs.vfat and mtools for
+	// its cloud seed; the monitoring kit's, promtool (Debian's prometheus
+	// package).
+	if err := installTools(ctx, append(repoTools(), tool{"shellcheck", "shellcheck"}, tool{"mkfs.vfat", "dosfstools"},
+		tool{"mcopy", "mtools"}, tool{"promtool", "prometheus"})); err != nil {
 		return err
 	}
 	if err := staticcheck(); err != nil {

@@ -13,9 +13,10 @@ import (
 )
 
 // TestEveryWorkflow holds every workflow file to what the release
-// workflow's tests ask of it: actions pinned by commit SHA, no permission
-// at the top and each job's own, checkouts that keep no token, each run:
-// one `go tool mage` call, and the Go that go.mod names.
+// workflow's tests ask of it: actions pinned by commit SHA (or workflows
+// of this repository), no permission at the top and each job's own,
+// checkouts that keep no token, each run: one `go tool mage` call, and the
+// Go that go.mod names.
 func TestEveryWorkflow(t *testing.T) {
 	files, err := filepath.Glob("../../.github/workflows/*.yml")
 	assert.NilError(t, err)
@@ -29,7 +30,7 @@ func TestEveryWorkflow(t *testing.T) {
 			w, err := Read(f)
 			assert.NilError(t, err)
 			for _, u := range w.Uses {
-				assert.Check(t, pinned.MatchString(u), "%q is not pinned as `uses: owner/repo@<40-hex SHA> # vX.Y.Z`", u)
+				checkPinned(t, u)
 			}
 			for scope, level := range w.Permissions {
 				assert.Check(t, level == "read" || level == "none", "top-level permission %s: %s", scope, level)
@@ -42,8 +43,8 @@ func TestEveryWorkflow(t *testing.T) {
 						assert.Check(t, is.Equal(s.With["persist-credentials"], "false"), "%s: checkout keeps the token in .git/config", name)
 					}
 					if s.Run != "" {
-						_, ok := s.MageTarget()
-						assert.Check(t, ok, "%s: run: %q is not a single `go tool mage TARGET` call", name, s.Run)
+						_, ok := s.MageCall()
+						assert.Check(t, ok, "%s: run: %q is not a single `go tool mage TARGET [ARG...]` call", name, s.Run)
 					}
 				}
 			}

@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -19,16 +21,33 @@ func readRelease(t *testing.T) *Workflow {
 	return w
 }
 
-// pinned is a uses: line pinned to a full commit SHA with the version it
-// stands for in a comment.
-var pinned = regexp.MustCompile(`^uses: [a-z0-9-]+/[a-z0-9-]+(/[a-z0-9-]+)*@[0-9a-f]{40} # v\d+\.\d+\.\d+$`)
+var (
+	// pinned is a uses: line pinned to a full commit SHA with the version
+	// it stands for in a comment.
+	pinned = regexp.MustCompile(`^uses: [a-z0-9-]+/[a-z0-9-]+(/[a-z0-9-]+)*@[0-9a-f]{40} # v\d+\.\d+\.\d+$`)
+	// localWorkflow is a job's call of a workflow of this repository,
+	// which GitHub runs at the caller's own commit.
+	localWorkflow = regexp.MustCompile(`^uses: \./(\.github/workflows/[a-z0-9-]+\.yml)$`)
+)
+
+// checkPinned checks one uses: line of a workflow: an action pinned by
+// commit SHA, or a workflow of this repository that exists.
+func checkPinned(t *testing.T, uses string) {
+	t.Helper()
+	if m := localWorkflow.FindStringSubmatch(uses); m != nil {
+		_, err := os.Stat(filepath.Join("../..", m[1]))
+		assert.Check(t, err, "%q calls a workflow that is not there", uses)
+		return
+	}
+	assert.Check(t, pinned.MatchString(uses), "%q is not pinned as `uses: owner/repo@<40-hex SHA> # vX.Y.Z`", uses)
+}
 
 // TestReleaseWorkflowPinsEveryAction: no action by a movable tag or branch.
 func TestReleaseWorkflowPinsEveryAction(t *testing.T) {
 	w := readRelease(t)
 	assert.Assert(t, len(w.Uses) >= 5, "uses: lines %v", w.Uses)
 	for _, u := range w.Uses {
-		assert.Check(t, pinned.MatchString(u), "%q is not pinned as `uses: owner/repo@<40-hex SHA> # vX.Y.Z`", u)
+		checkPinned(t, u)
 	}
 }
 
@@ -52,6 +71,7 @@ func TestReleaseWorkflowPermissions(t *testing.T) {
 			assert.Check(t, level == "read" || level == "none", "job %s: %s: %s", name, scope, level)
 		}
 		assert.Check(t, is.Equal(w.Jobs[name].Environment.Name, ""), "job %s runs in an environment", name)
+		assert.Check(t, w.Jobs[name].Secrets.IsZero(), "job %s passes secrets to %s", name, w.Jobs[name].Uses)
 	}
 	assert.DeepEqual(t, w.Jobs["test"].Permissions, map[string]string{"contents": "read"})
 	assert.DeepEqual(t, w.Jobs["release"].Permissions, map[string]string{
@@ -59,15 +79,22 @@ func TestReleaseWorkflowPermissions(t *testing.T) {
 	assert.DeepEqual(t, w.Jobs["deploy"].Permissions, map[string]string{"pages": "write", "id-token": "write"})
 }
 
-// TestReleaseWorkflowJobs: the order, the environments (the Pages one only
-// on deploy, whose only step is deploy-pages), no secret in the test job,
-// the privileged container only where the VMs run, one queue for all
-// tags, and checkouts that keep no token.
+// TestReleaseWorkflowJobs: the order (the release after the tests here
+// and on the distributions' cloud images), the environments (the Pages
+// one only on deploy, whose only step is deploy-pages), no secret in the
+// test job, the privileged container only where the VMs run, one queue
+// for all tags, and checkouts that keep no token.
 func TestReleaseWorkflowJobs(t *testing.T) {
 	w := readRelease(t)
 	test, rel, deploy := w.Jobs["test"], w.Jobs["release"], w.Jobs["deploy"]
-	assert.DeepEqual(t, rel.Needs, Strings{"test"})
+	assert.DeepEqual(t, rel.Needs, Strings{"test", "distros"})
 	assert.DeepEqual(t, deploy.Needs, Strings{"release"})
+
+	distros := w.Jobs["distros"]
+	assert.Assert(t, distros != nil, "no distros job: a release would not wait for the cloud images' rows")
+	assert.Equal(t, distros.Uses, "./.github/workflows/distros.yml")
+	assert.Equal(t, len(distros.Steps), 0)
+	assert.DeepEqual(t, distros.Permissions, map[string]string{"contents": "read"})
 
 	assert.Equal(t, test.Environment.Name, "")
 	assert.Equal(t, rel.Environment.Name, "release")
@@ -128,7 +155,7 @@ func TestReleaseWorkflowIsThin(t *testing.T) {
 	assert.Equal(t, w.Jobs["release"].Outputs["pages"], "${{ steps.release.outputs.pages }}")
 }
 
-// TestMageTarget: what counts as a single mage call.
+// TestMageTarget: what counts as a single mage call without arguments.
 func TestMageTarget(t *testing.T) {
 	for run, want := range map[string]string{
 		"go tool mage test":              "test",
@@ -140,6 +167,28 @@ func TestMageTarget(t *testing.T) {
 		got, ok := Step{Run: run}.MageTarget()
 		assert.Check(t, is.Equal(got, want), "%q", run)
 		assert.Check(t, is.Equal(ok, want != ""), "%q", run)
+	}
+}
+
+// TestMageCall: a mage call takes plain words and the matrix's values as
+// arguments, and nothing a shell or the triggering event would expand.
+func TestMageCall(t *testing.T) {
+	for run, want := range map[string]*MageCall{
+		"go tool mage test":                            {Target: "test"},
+		"go tool mage vm:run deb12 false\n":            {Target: "vm:run", Args: []string{"deb12", "false"}},
+		"go tool mage vm:run ${{ matrix.guest }}":      {Target: "vm:run", Args: []string{"${{ matrix.guest }}"}},
+		"go tool mage vm:run ${{ github.head_ref }}":   nil,
+		"go tool mage vm:run $GUEST":                   nil,
+		"go tool mage vm:run deb12; rm -rf dist":       nil,
+		"go tool mage vm:run deb12 && echo x":          nil,
+		"sudo go tool mage vm:run deb12":               nil,
+		"go tool mage vm:run deb12\ngo tool mage test": nil,
+	} {
+		got, ok := Step{Run: run}.MageCall()
+		assert.Check(t, is.Equal(ok, want != nil), "%q", run)
+		if want != nil {
+			assert.Check(t, is.DeepEqual(got, *want), "%q", run)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package workflow reads a GitHub Actions workflow file into the parts
 // this project checks and replays: jobs, their permissions, environment,
-// needs, container and steps. It evaluates no expression and runs nothing:
+// needs, runner, container, matrix and steps, or the workflow a job calls.
+// It evaluates no expression and runs nothing:
 // the structure test asserts on what it reads, and the release rehearsal
 // runs the `go tool mage` steps of the release job itself.
 package workflow
@@ -32,16 +33,30 @@ type Workflow struct {
 	Uses []string `yaml:"-"`
 }
 
-// Job is one job of a workflow.
+// Job is one job of a workflow: steps on a runner, or a call of another
+// workflow (Uses, and then no steps).
 type Job struct {
-	Needs       Strings           `yaml:"needs"`
-	If          string            `yaml:"if"`
-	Permissions map[string]string `yaml:"permissions"`
-	Environment Environment       `yaml:"environment"`
-	Container   struct {
+	Name string `yaml:"name"`
+	Uses string `yaml:"uses"`
+	// Secrets are what a call passes the called workflow: "inherit" or
+	// a mapping.
+	Secrets        yaml.Node         `yaml:"secrets"`
+	RunsOn         Strings           `yaml:"runs-on"`
+	TimeoutMinutes int               `yaml:"timeout-minutes"`
+	Needs          Strings           `yaml:"needs"`
+	If             string            `yaml:"if"`
+	Permissions    map[string]string `yaml:"permissions"`
+	Environment    Environment       `yaml:"environment"`
+	Container      struct {
 		Image   string `yaml:"image"`
 		Options string `yaml:"options"`
 	} `yaml:"container"`
+	Strategy struct {
+		FailFast *bool `yaml:"fail-fast"`
+		// Matrix holds each variable's node: a list of values, or the
+		// include and exclude lists of mappings.
+		Matrix map[string]yaml.Node `yaml:"matrix"`
+	} `yaml:"strategy"`
 	Outputs map[string]string `yaml:"outputs"`
 	Steps   []Step            `yaml:"steps"`
 }
@@ -120,17 +135,41 @@ func (w *Workflow) Triggers() []string {
 	return events
 }
 
-// MageTarget returns the target of a run step that is one `go tool mage
-// TARGET` call, or "" and false for anything else.
-func (s Step) MageTarget() (string, bool) {
-	m := mageCall.FindStringSubmatch(s.Run)
-	if m == nil {
-		return "", false
-	}
-	return m[1], true
+// MageCall is a run step that is one `go tool mage TARGET [ARG...]` call.
+type MageCall struct {
+	Target string
+	// Args are plain words or ${{ matrix.NAME }}: a value the workflow
+	// lists itself, never one from the event that triggered it.
+	Args []string
 }
 
-var mageCall = regexp.MustCompile(`^go tool mage ([a-z][a-zA-Z]*(?::[a-z][a-zA-Z]*)?)\n?$`)
+// MageCall returns the call of a run step that is one `go tool mage` call,
+// or false for anything else (a second command, a shell construct, an
+// argument from an expression other than the matrix's).
+func (s Step) MageCall() (MageCall, bool) {
+	m := mageCall.FindStringSubmatch(s.Run)
+	if m == nil {
+		return MageCall{}, false
+	}
+	return MageCall{Target: m[1], Args: mageArg.FindAllString(m[2], -1)}, true
+}
+
+// MageTarget returns the target of a run step that is one `go tool mage
+// TARGET` call without arguments, or "" and false for anything else.
+func (s Step) MageTarget() (string, bool) {
+	c, ok := s.MageCall()
+	if !ok || len(c.Args) > 0 {
+		return "", false
+	}
+	return c.Target, true
+}
+
+const mageArgRE = `(?:[A-Za-z0-9][A-Za-z0-9._-]*|\$\{\{ matrix\.[a-z][a-z0-9_-]* \}\})`
+
+var (
+	mageCall = regexp.MustCompile(`^go tool mage ([a-z][a-zA-Z]*(?::[a-z][a-zA-Z]*)?)((?: ` + mageArgRE + `)*)\n?$`)
+	mageArg  = regexp.MustCompile(mageArgRE)
+)
 
 // Action is the action a uses step names, without its ref (owner/repo[/path]).
 func (s Step) Action() string {

@@ -1,14 +1,16 @@
 # shellcheck shell=bash
-# Guest images for the VM harness: host tools, the guest kernel and initrd, and
-# the Debian root filesystems. Sourced by vmtest.sh; every function is prefixed
+# Guest images for the VM harness: host tools, the guest kernel and initrd,
+# the Debian root filesystems, and each guest's image (built here, or
+# downloaded by cloud.sh). Sourced by vmtest.sh; every function is prefixed
 # vm_ and writes only under $VM_CACHE.
 #
 # What is cached, and keyed by what:
 #   kernel-<version>/  vmlinux + initrd.cpio, keyed by the Debian kernel package
 #                      version and the hash of guest/init and this file.
 #   rootfs-<hash>.img  an ext4 image of an mmdebstrap'ed Debian, keyed by the
-#                      hash of its recipe: suite, mirror, package list, this
-#                      file and the unit baked into it.
+#                      hash of its recipe: suite, mirror, package list,
+#                      cloud-init or not, this file and the unit baked in.
+#   cloud-<sum>-<name> a downloaded cloud image, keyed by its pinned sum.
 # Why a vmlinux and not the bzImage: the uncompressed ELF boots through its PVH
 # entry point and skips the BIOS, the fastest path under TCG (measured: 13 s
 # to a finished test unit, against 19 s through the BIOS with the same small
@@ -20,7 +22,8 @@ vm_need_tools() {
 	local missing=() pair
 	for pair in qemu-system-x86_64:qemu-system-x86 mmdebstrap:mmdebstrap \
 		mkfs.ext4:e2fsprogs cpio:cpio xz:xz-utils depmod:kmod \
-		modprobe:kmod timeout:coreutils; do
+		modprobe:kmod timeout:coreutils mkfs.vfat:dosfstools mcopy:mtools \
+		qemu-img:qemu-utils; do
 		command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 	done
 	# The initrd needs the static busybox: the dynamic one would need a libc.
@@ -34,6 +37,52 @@ vm_need_tools() {
 		echo "vmtest: installing ${missing[*]} with apt-get failed; install them by hand" >&2
 		return 1
 	fi
+}
+
+# vm_images makes sure the guest kernel and each guest's image are in the
+# cache, building or downloading what is missing at the same time (on a
+# fresh machine, one mmdebstrap's downloads overlap another's unpacking),
+# and sets VM_KERNEL and VM_IMAGE[guest] to them.
+vm_images() {
+	local name src key pid pids=() f
+	declare -gA VM_IMAGE=()
+	# image.sh's functions check their steps themselves and say what failed,
+	# as they did when they ran in command substitutions: without errexit
+	# (xz, for one, exits 1 on the bytes after the kernel's stream).
+	# The harness's kernel, unless every guest boots its own.
+	local kernel=0
+	for name in $VM_GUESTS; do
+		[ "$(vm_kind "$name" 2>/dev/null)" = cloud ] || kernel=1
+	done
+	if [ "$kernel" = 1 ]; then
+		(set +e; vm_kernel) >"$WORK/kernel" &
+		pids+=($!)
+	fi
+	for name in $VM_GUESTS; do
+		src=${VM_SOURCE[$name]:-}
+		[ -n "$src" ] || { echo "vmtest: no guest $name in scripts/vm/guests (it has: ${!VM_SOURCE[*]})" >&2; return 1; }
+		key=$WORK/image-$(echo "$src" | sha256sum | cut -c1-12)
+		[ ! -e "$key" ] || continue
+		case $src in
+		debian:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:-}") >"$key" & ;;
+		debian-cloud:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:+${VM_EXTRA[${src#*:}]},}cloud-init" cloud) >"$key" & ;;
+		*) (set +e; vm_fetch "$src" "${VM_SUM[$name]}") >"$key" & ;;
+		esac
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || { echo "vmtest: building the guest kernel or getting an image failed (above)" >&2; return 1; }
+	done
+	for f in "$WORK"/image-*; do
+		[ -s "$f" ] || { echo "vmtest: no ${f##*/} was made (above: why)" >&2; return 1; }
+	done
+	[ "$kernel" = 0 ] || [ -s "$WORK/kernel" ] || { echo "vmtest: no guest kernel was made (above: why)" >&2; return 1; }
+	# shellcheck disable=SC2034 # vmtest.sh reads VM_KERNEL and VM_IMAGE
+	VM_KERNEL=$(cat "$WORK/kernel" 2>/dev/null || :)
+	for name in $VM_GUESTS; do
+		# shellcheck disable=SC2034
+		VM_IMAGE[$name]=$(cat "$WORK/image-$(echo "${VM_SOURCE[$name]}" | sha256sum | cut -c1-12)")
+	done
 }
 
 # vm_mirror prints the URI of the Debian archive this machine's apt uses (the
@@ -89,8 +138,10 @@ vm_kernel() {
 	cp /bin/busybox "$tmp/initrd/bin/busybox"
 	cp "$VM_DIR/guest/init" "$tmp/initrd/init"
 	chmod 0755 "$tmp/initrd/init"
-	# Modules in dependency order, each once: virtio PCI and block for the disks, ext4.
-	for m in $(for mod in virtio_pci virtio_blk ext4; do
+	# Modules in dependency order, each once: virtio PCI and block for the
+	# disks, ext4, and vfat with its code pages for a cloud guest's seed (the
+	# root image has no modules of this kernel).
+	for m in $(for mod in virtio_pci virtio_blk ext4 vfat nls_cp437 nls_ascii nls_utf8; do
 		modprobe -d "$tmp/pkg" -S "$kver" --show-depends "$mod"; done |
 		awk '$1 == "insmod" && !seen[$2]++ {print $2}'); do
 		cp "$m" "$tmp/initrd/modules/"
@@ -103,15 +154,17 @@ vm_kernel() {
 	echo "$dir"
 }
 
-# vm_rootfs SUITE EXTRA_PACKAGES prints the path of a cached ext4 image of a
-# minimal Debian SUITE with systemd, building it when its recipe changed.
+# vm_rootfs SUITE EXTRA_PACKAGES [cloud] prints the path of a cached ext4
+# image of a minimal Debian SUITE with systemd, building it when its recipe
+# changed. With cloud, the unit that runs the rows is not baked in: the
+# guest's cloud-init installs it from the seed (cloud.sh).
 vm_rootfs() {
-	local suite=$1 extra=$2 mirror include key img tmp
+	local suite=$1 extra=$2 cloud=${3:-} mirror include key img tmp
 	mirror=$(vm_mirror)
 	[ -n "$mirror" ] || { echo "vmtest: no Debian mirror found in /etc/apt/sources.list*" >&2; return 1; }
 	# gpg: the README's install blocks check the key's fingerprint with it.
 	include=systemd-sysv,systemd,curl,gpg,jq,procps${extra:+,$extra}
-	key=$(printf '%s\n' "$suite" "$mirror" "$include" |
+	key=$(printf '%s\n' "$suite" "$mirror" "$include" "$cloud" |
 		cat - "$VM_DIR/image.sh" "$VM_DIR/guest/vmtest-boot.service" | sha256sum | cut -c1-16)
 	img=$VM_CACHE/rootfs-$suite-$key.img
 	if [ -s "$img" ]; then echo "$img"; return 0; fi
@@ -126,7 +179,7 @@ vm_rootfs() {
 		rm -rf "$tmp"
 		return 1
 	fi
-	vm_customize "$tmp/root" "$suite"
+	vm_customize "$tmp/root" "$suite" "$cloud"
 	# 2 GiB sparse: the packages, their data and the journal fit with room.
 	if ! mkfs.ext4 -q -F -L vmroot -d "$tmp/root" "$tmp/rootfs.img" 2G >&2; then
 		echo "vmtest: mkfs.ext4 of the $suite root failed" >&2
@@ -139,9 +192,10 @@ vm_rootfs() {
 }
 
 # vm_customize trims the guest's boot (masking these units took it from 13 s
-# to about 10 s) and installs the unit that runs the tests.
+# to about 10 s) and, unless the guest is a cloud one, installs the unit
+# that runs the tests.
 vm_customize() {
-	local root=$1 suite=$2 u
+	local root=$1 suite=$2 cloud=$3 u
 	echo "vmtest-$suite" >"$root/etc/hostname"
 	for u in getty@.service serial-getty@.service console-getty.service \
 		apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
@@ -155,9 +209,11 @@ vm_customize() {
 	# cost time and fight over port 80.
 	rm -f "$root/etc/systemd/system/multi-user.target.wants/nginx.service" \
 		"$root/etc/systemd/system/multi-user.target.wants/caddy.service"
-	install -m 0644 "$VM_DIR/guest/vmtest-boot.service" "$root/etc/systemd/system/vmtest-boot.service"
-	ln -sf /etc/systemd/system/vmtest-boot.service \
-		"$root/etc/systemd/system/multi-user.target.wants/vmtest-boot.service"
+	if [ -z "$cloud" ]; then
+		install -m 0644 "$VM_DIR/guest/vmtest-boot.service" "$root/etc/systemd/system/vmtest-boot.service"
+		ln -sf /etc/systemd/system/vmtest-boot.service \
+			"$root/etc/systemd/system/multi-user.target.wants/vmtest-boot.service"
+	fi
 	# A policy-rc.d left behind by the build would stop the package's postinst
 	# from starting the service, and the install test would test nothing.
 	rm -f "$root/usr/sbin/policy-rc.d"

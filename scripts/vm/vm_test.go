@@ -21,6 +21,8 @@ import (
 	is "gotest.tools/v3/assert/cmp"
 	"gotest.tools/v3/golden"
 	"gotest.tools/v3/icmd"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // scripts lists the harness's shell scripts: every *.sh, and every other
@@ -134,22 +136,132 @@ func checkRow(t *testing.T, path string) {
 	}
 }
 
-var suites = regexp.MustCompile(`(?m)^declare -A VM_SUITE=\((.*)\)$`)
+// guest is one line of the guests file.
+type guest struct {
+	name, image, sha256, format, tag string
+	boots                            []string
+}
 
-// guestNames are the guests vmtest.sh knows (the keys of its VM_SUITE): a
-// row's "# guests: " line naming another would never run.
+// readGuests parses the guests file the harness boots from: six fields a
+// line, comments and blank lines skipped.
+func readGuests(t *testing.T) []guest {
+	t.Helper()
+	b, err := os.ReadFile("guests")
+	assert.NilError(t, err)
+	var guests []guest
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if !assert.Check(t, len(f) == 6, "guests: %q has %d fields, want 6 (NAME IMAGE SHA256 FORMAT BOOTS TAG)", line, len(f)) {
+			continue
+		}
+		guests = append(guests, guest{name: f[0], image: f[1], sha256: f[2], format: f[3],
+			boots: strings.Split(f[4], "|"), tag: strings.TrimPrefix(f[5], "-")})
+	}
+	assert.Assert(t, len(guests) > 0, "no guests in the guests file")
+	return guests
+}
+
+// guestNames are the guests the harness knows: a row's "# guests: " line
+// naming another would never run.
 func guestNames(t *testing.T) map[string]bool {
 	t.Helper()
-	b, err := os.ReadFile("vmtest.sh")
-	assert.NilError(t, err)
-	m := suites.FindSubmatch(b)
-	assert.Assert(t, m != nil, "vmtest.sh has no 'declare -A VM_SUITE=(...)' line")
 	names := map[string]bool{}
-	for _, kv := range regexp.MustCompile(`\[([a-z0-9]+)\]=`).FindAllSubmatch(m[1], -1) {
-		names[string(kv[1])] = true
+	for _, g := range readGuests(t) {
+		names[g.name] = true
 	}
-	assert.Assert(t, len(names) > 0, "no guests in vmtest.sh's VM_SUITE")
 	return names
+}
+
+var (
+	guestName   = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	builtImage  = regexp.MustCompile(`^debian(-cloud)?:[a-z]+$`)
+	sha256Hex   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	vmAllGuests = regexp.MustCompile(`(?m)^const vmGuests = "([^"]*)"$`)
+)
+
+// TestGuestsFile checks each guest as the harness takes it: a unique name;
+// an image built here (no sum) or downloaded over https with its sha256 as
+// 64 hex digits; a package format cloud-init knows the tools' names for;
+// boots of row directories that exist; a known tag. And the guests
+// go tool mage vm:all boots are among them, all buildable here.
+func TestGuestsFile(t *testing.T) {
+	seen := map[string]guest{}
+	for _, g := range readGuests(t) {
+		_, dup := seen[g.name]
+		assert.Check(t, !dup && guestName.MatchString(g.name), "guest name %q: unique, lower case, digits and dashes", g.name)
+		seen[g.name] = g
+		switch {
+		case builtImage.MatchString(g.image):
+			assert.Check(t, is.Equal(g.sha256, "-"), "%s: an image built here has no sum", g.name)
+		case strings.HasPrefix(g.image, "https://"):
+			assert.Check(t, sha256Hex.MatchString(g.sha256), "%s: sha256 %q is not 64 lower-case hex digits", g.name, g.sha256)
+		default:
+			t.Errorf("%s: image %q is neither debian:SUITE, debian-cloud:SUITE nor an https URL", g.name, g.image)
+		}
+		assert.Check(t, g.format == "deb" || g.format == "rpm", "%s: format %q, want deb or rpm", g.name, g.format)
+		for _, boot := range g.boots {
+			for _, dir := range strings.Split(boot, ",") {
+				_, err := os.Stat(filepath.Join("guest/rows", dir))
+				assert.Check(t, err == nil, "%s: boot runs guest/rows/%s, which does not exist", g.name, dir)
+			}
+		}
+		assert.Check(t, g.tag == "" || knownTags[g.tag], "%s: unknown tag %q", g.name, g.tag)
+	}
+	b, err := os.ReadFile("../../magefiles/vm.go")
+	assert.NilError(t, err)
+	m := vmAllGuests.FindSubmatch(b)
+	assert.Assert(t, m != nil, "magefiles/vm.go has no `const vmGuests = \"...\"` line")
+	for _, name := range strings.Fields(string(m[1])) {
+		g, ok := seen[name]
+		assert.Check(t, ok, "vm:all boots %q, which the guests file does not list", name)
+		assert.Check(t, builtImage.MatchString(g.image), "vm:all boots %q, whose image %q cannot be had without network", name, g.image)
+	}
+}
+
+// TestFetchRefusesAnImageWhoseSumDiffers runs the harness's download of a
+// cloud image (cloud.sh's vm_fetch) on a small local file: the pinned sum
+// gets the cached copy; a cached copy changed since is refused; another
+// sum is refused, says both sums and leaves
+// nothing in the cache; a sum that is not 64 hex digits is refused before
+// any download.
+func TestFetchRefusesAnImageWhoseSumDiffers(t *testing.T) {
+	dir := t.TempDir()
+	image := filepath.Join(dir, "tiny-cloud.qcow2")
+	assert.NilError(t, os.WriteFile(image, []byte("not really a disk image\n"), 0o644))
+	const sum = "0b1d2df8b4a6b4c0d6bbd9b4d1b9c7b61e6b1e0b0c7e2b6a0c1d5a1f3e7c9b2a"
+	fetch := func(sha string) *icmd.Result {
+		cache := filepath.Join(dir, "cache")
+		return icmd.RunCmd(icmd.Command("bash", "-c", `set -eu; . ./cloud.sh; mkdir -p "$VM_CACHE"; vm_fetch "$1" "$2"`,
+			"fetch", "file://"+image, sha), icmd.WithEnv("VM_CACHE="+cache, "PATH="+os.Getenv("PATH")))
+	}
+	got := strings.Fields(icmd.RunCmd(icmd.Command("sha256sum", image)).Stdout())[0]
+	assert.Assert(t, got != sum)
+
+	res := fetch(got)
+	res.Assert(t, icmd.Success)
+	cached := strings.TrimSpace(res.Stdout())
+	b, err := os.ReadFile(cached)
+	assert.NilError(t, err)
+	assert.Check(t, is.Equal(string(b), "not really a disk image\n"))
+
+	// A copy in the cache changed since: refused too, and removed.
+	assert.NilError(t, os.WriteFile(cached, []byte("changed in the cache\n"), 0o644))
+	fetch(got).Assert(t, icmd.Expected{ExitCode: 1, Err: "scripts/vm/guests pins " + got})
+	_, err = os.Stat(cached)
+	assert.Check(t, os.IsNotExist(err), "the changed copy stays in the cache")
+
+	res = fetch(sum)
+	res.Assert(t, icmd.Expected{ExitCode: 1, Err: "refused file://" + image + ": its sha256 is " + got + ", scripts/vm/guests pins " + sum})
+	left, err := filepath.Glob(filepath.Join(dir, "cache", "cloud-"+sum[:16]+"-*"))
+	assert.NilError(t, err)
+	assert.Check(t, is.Len(left, 0), "the refused image stays in the cache")
+
+	res = fetch("abc")
+	res.Assert(t, icmd.Expected{ExitCode: 1, Err: "is not 64 hex digits: 'abc'"})
+	assert.Check(t, !strings.Contains(res.Stderr(), "downloading"), res.Stderr())
 }
 
 // header returns the words of a row's "# KEY: " line.
@@ -277,4 +389,91 @@ func rowList(t *testing.T) string {
 	}
 	out.WriteString("\n")
 	return out.String()
+}
+
+// TestSeedIsANoCloudSeed builds a cloud guest's seed as vmtest.sh does for
+// a boot and reads it back as cloud-init's NoCloud finds it: a vfat
+// filesystem labelled CIDATA with meta-data (the instance, the same at
+// every boot), user-data (a #cloud-config that installs the tools by the
+// guest's package format and installs and starts the unit from the input
+// disk) and the boot's vmtest.* words in vmtest-args.
+func TestSeedIsANoCloudSeed(t *testing.T) {
+	for _, format := range []string{"deb", "rpm"} {
+		dir := t.TempDir()
+		seed := filepath.Join(dir, "seed.img")
+		const words = "vmtest.rows=deb-1 vmtest.guest=ubuntu2404"
+		icmd.RunCmd(icmd.Command("bash", "-c", `set -eu; . ./cloud.sh; WORK=$1; vm_seed "$1/seed.img" ubuntu2404 "$2" "$3"`,
+			"seed", dir, format, words)).Assert(t, icmd.Success)
+		res := icmd.RunCmd(icmd.Command("blkid", "-o", "export", seed))
+		res.Assert(t, icmd.Success)
+		assert.Check(t, is.Contains(res.Stdout(), "LABEL=CIDATA\n"))
+		assert.Check(t, is.Contains(res.Stdout(), "TYPE=vfat\n"))
+		read := func(name string) string {
+			res := icmd.RunCmd(icmd.Command("mtype", "-i", seed, "::"+name))
+			res.Assert(t, icmd.Success)
+			return res.Stdout()
+		}
+		assert.Check(t, is.Equal(read("meta-data"), "instance-id: vmtest-ubuntu2404\nlocal-hostname: vmtest-ubuntu2404\n"))
+		assert.Check(t, is.Equal(read("vmtest-args"), words+"\n"))
+		userData := read("user-data")
+		assert.Check(t, strings.HasPrefix(userData, "#cloud-config\n"), userData)
+		var config struct {
+			Packages []string
+			Runcmd   []string
+		}
+		assert.NilError(t, yaml.Unmarshal([]byte(userData), &config))
+		tools := map[string][]string{"deb": {"curl", "gpg", "jq", "procps"}, "rpm": {"curl", "gnupg2", "jq", "procps-ng", "perl", "audit", "policycoreutils"}}
+		assert.Check(t, is.DeepEqual(config.Packages, tools[format]))
+		assert.Check(t, is.Contains(strings.Join(config.Runcmd, "\n"), "install -m 0644 /run/vmtest-unit/vmtest-boot.service /etc/systemd/system/vmtest-boot.service\n"))
+		assert.Check(t, is.Equal(config.Runcmd[len(config.Runcmd)-1], "systemctl start --no-block vmtest-boot.service"))
+	}
+}
+
+// TestSELinuxDenials runs the check every row ends with (lib/selinux.sh)
+// against stand-ins for what a Debian host cannot have: SELinux's enforce
+// flag (a file) and ausearch or, without auditd, journalctl (scripts that
+// print what they were asked and a denial naming stigmer beside one that
+// does not). Enforcing: the stigmer denial only, asked for since the row's
+// start; permissive or absent: nothing.
+func TestSELinuxDenials(t *testing.T) {
+	const (
+		ours   = `type=AVC msg=audit(1765130000.123:412): avc:  denied  { write } for  pid=2201 comm="stigmer" name="stigmer" dev="vda1" ino=1234 scontext=system_u:system_r:unconfined_service_t:s0 tcontext=system_u:object_r:var_lib_t:s0 tclass=dir permissive=0`
+		theirs = `type=AVC msg=audit(1765130001.456:413): avc:  denied  { read } for  pid=900 comm="chronyd" name="adjtime" scontext=system_u:system_r:chronyd_t:s0 tcontext=system_u:object_r:etc_t:s0 tclass=file permissive=0`
+	)
+	for _, tool := range []string{"ausearch", "journalctl"} {
+		dir := t.TempDir()
+		stand := func(name, body string) {
+			assert.NilError(t, os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body), 0o755))
+		}
+		stand("fake-"+tool, fmt.Sprintf("echo \"$*\" >%s/asked\ncat <<'EOF'\n%s\n%s\nEOF\n", dir, ours, theirs))
+		assert.NilError(t, os.Symlink("fake-"+tool, filepath.Join(dir, tool)))
+		// Only the stand-in, the shell's tools and nothing of the host's audit.
+		bin := filepath.Join(dir, "bin")
+		assert.NilError(t, os.Mkdir(bin, 0o755))
+		for _, cmd := range []string{"cat", "grep", "head"} {
+			p, err := exec.LookPath(cmd)
+			assert.NilError(t, err)
+			assert.NilError(t, os.Symlink(p, filepath.Join(bin, cmd)))
+		}
+		check := func(enforce string) *icmd.Result {
+			flag := filepath.Join(dir, "enforce")
+			if enforce == "" {
+				flag = filepath.Join(dir, "absent")
+			} else {
+				assert.NilError(t, os.WriteFile(flag, []byte(enforce), 0o644))
+			}
+			res := icmd.RunCmd(icmd.Command("bash", "-c", `. guest/lib/selinux.sh; selinux_denials "12/07/2026 19:12:14"`),
+				icmd.WithEnv("PATH="+dir+":"+bin, "SELINUX_ENFORCE="+flag))
+			res.Assert(t, icmd.Success)
+			return res
+		}
+		assert.Check(t, is.Equal(check("1").Stdout(), ours+"\n"), tool)
+		asked, err := os.ReadFile(filepath.Join(dir, "asked"))
+		assert.NilError(t, err)
+		want := map[string]string{"ausearch": "-m AVC,USER_AVC,SELINUX_ERR -ts 12/07/2026 19:12:14\n",
+			"journalctl": "-q --no-pager --since 2026-12-07 19:12:14\n"}[tool]
+		assert.Check(t, is.Equal(string(asked), want))
+		assert.Check(t, is.Equal(check("0").Stdout(), ""), tool)
+		assert.Check(t, is.Equal(check("").Stdout(), ""), tool)
+	}
 }

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# vmtest.sh: the host half of the VM test (README.md beside it). Boots Debian
-# guests under QEMU (TCG; KVM is not usable here), feeds them the packages
-# and the rows on a second disk, lets guest/run.sh run the rows inside,
+# vmtest.sh: the host half of the VM test (README.md beside it). Boots the
+# guests scripts/vm/guests lists under QEMU (TCG, or KVM where the host has
+# it), feeds them the packages and the rows on a second disk, lets
+# guest/run.sh run the rows inside,
 # reads the results back from the guest's second serial port and prints a
 # table. Exits 1 when a row failed.
 #
-# Usage: scripts/vm/vmtest.sh [-k] [-g GUESTS] [-s STANDIN_RPM] [-r REPOS] [-a FAKE_SINKS] NEW_DIST OLD_DIST
+# Usage: scripts/vm/vmtest.sh [-k] [-o OUT] [-g GUESTS] [-s STANDIN_RPM] [-r REPOS] [-a FAKE_SINKS] NEW_DIST OLD_DIST
 #   NEW_DIST  dir with the current stigmer_<v>_amd64.deb and stigmer-<v>*.x86_64.rpm
 #   OLD_DIST  dir with an older build of both, the upgrade's starting point
 #   -k        keep the work dir (disks, serial logs) and print how to get a
 #             shell in a kept guest: scripts/vm/vmtest.sh shell DIR
-#   -g        guests to run, space separated (default: "deb12 deb11 rpm12 deb13")
+#   -o        also write the report and the guests' logs into OUT
+#   -g        guests to run (scripts/vm/guests), space separated (default:
+#             "deb12-cloud deb11 rpm12 deb13")
 #   -s        the stand-in rpm that provides what the stigmer rpm requires
 #             (stigmer-test-standin-rhel-base, from go tool mage vmtest);
 #             needed by the rpm guest
@@ -19,7 +22,9 @@
 #   -a        the fake-alert-sinks binary (a webhook receiver and SMTP relay
 #             that record, scripts/vm/fake-alert-sinks) for the alerts row
 # Environment: STIGMER_VM_CACHE (default ~/.cache/stigmer/vm) holds the guest
-# kernel, initrd and root images, rebuilt only when their recipe changes.
+# kernel, initrd and root images, rebuilt only when their recipe changes, and
+# the downloaded cloud images. STIGMER_VM_ACCEL=tcg or kvm overrides the
+# choice of accelerator.
 # STIGMER_VM_ONLY="row row ..." runs only those rows (and the install rows):
 # a developer's shortcut; the rows left out fail for want of a result.
 #
@@ -32,18 +37,14 @@ VM_CACHE=${STIGMER_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stigmer/vm}
 # shellcheck source=image.sh
 . "$VM_DIR/image.sh"
 
-# Each guest: its Debian suite; its boots (one QEMU run each, on the same
-# disk: the second is the reboot), each the row directories it runs
-# (guest/rows/<role>-<phase>, comma separated); and, for a guest that runs
-# only some rows, the tag they carry. The rpm guest is Debian 12 with
-# Debian's rpm and dnf: RHEL images cannot be downloaded here. deb13 is the
-# newest toolchain this machine can boot (systemd 257, apt 3.0, dpkg 1.22,
-# rpm 4.20, dnf 4.23): it runs the rows that depend on the toolchain, the
-# .deb's and then, after a reboot, the .rpm's, and the rows one guest is
-# enough for that name it.
-declare -A VM_SUITE=([deb12]=bookworm [deb11]=bullseye [rpm12]=bookworm [deb13]=trixie)
-declare -A VM_BOOTS=([deb12]="deb-1 deb-2" [deb11]="deb-1 deb-2" [rpm12]=rpm-1 [deb13]="deb-1 deb-2 rpm-1")
-declare -A VM_TAG=([deb13]=toolchain)
+# The guests, their images and the rows each boot runs: scripts/vm/guests
+# (vm_read_guests). The rpm guest is Debian 12 with Debian's rpm and dnf,
+# where RHEL images cannot be downloaded; deb13 is the newest toolchain
+# Debian has (systemd 257, apt 3.0, dpkg 1.22, rpm 4.20, dnf 4.23).
+# shellcheck source=boot.sh
+. "$VM_DIR/boot.sh"
+# shellcheck source=cloud.sh
+. "$VM_DIR/cloud.sh"
 # Extra packages of a suite's image: rpm and dnf where a guest runs the rpm
 # rows, and the proxy row's nginx, caddy and openssl where the rpm guest
 # runs it (one image per suite serves all its guests).
@@ -75,29 +76,25 @@ VM_SMP=${STIGMER_VM_SMP:-1}
 # running the same rows: qemu64 took 6 to 9% less CPU than max.
 # STIGMER_VM_CPU takes another model, for a comparison.
 VM_CPU=${STIGMER_VM_CPU:-qemu64}
+# The kernel command line of a guest booted with the harness's kernel.
+VM_APPEND="console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false"
 
 vm_usage() {
-	sed -n '8,28p' "$0" >&2
+	sed -n '9,33p' "$0" >&2
 	exit 2
 }
 
-# vm_qemu DISK INDISK DIR BOOT ROWS [TAG] runs boot number BOOT of the guest
-# whose work dir is DIR (named by it), which runs the row directories ROWS
-# (those rows tagged TAG), under
-# `timeout` and returns QEMU's status (124: the guest hung).
+# vm_qemu DIR BOOT ROWS runs boot number BOOT of the guest whose work dir is
+# DIR, which runs the row directories ROWS, under `timeout`, and returns
+# QEMU's status (124: the guest hung).
 vm_qemu() {
-	local disk=$1 in=$2 dir=$3 boot=$4 rows=$5 tag=${6:-} kdir=$VM_KERNEL limit
+	local dir=$1 boot=$2 limit
 	limit=$((VM_DEADLINE - $(date +%s)))
 	[ "$limit" -le "$VM_TIMEOUT" ] || limit=$VM_TIMEOUT
 	[ "$limit" -ge 30 ] || limit=30
 	echo "$limit" >"$dir/limit-$boot"
-	timeout --kill-after=10 "$limit" qemu-system-x86_64 \
-		-nodefaults -no-user-config -display none -no-reboot \
-		-M pc -accel tcg,thread=multi -cpu "$VM_CPU" -smp "$VM_SMP" -m 1024 \
-		-kernel "$kdir/vmlinux" -initrd "$kdir/initrd.cpio" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=1 mitigations=off systemd.show_status=false vmtest.rows=$rows vmtest.guest=${dir##*/}${tag:+ vmtest.tag=$tag}" \
-		-drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
-		-drive "file=$in,if=virtio,format=raw,readonly=on" \
+	vm_boot_args "$dir" "$3" || return 1
+	timeout --kill-after=10 "$limit" "${VM_ARGS[@]}" \
 		-serial "file:$dir/console-$boot.log" -serial "file:$dir/results-$boot.log" \
 		</dev/null >"$dir/qemu-$boot.log" 2>&1
 }
@@ -109,14 +106,19 @@ vm_guest() {
 	local name=$1 dir=$WORK/$1 boot=0 rows t0 rc start
 	start=$(date +%s)
 	mkdir -p "$dir"
-	cp --sparse=always "${VM_IMAGE[${VM_SUITE[$name]}]}" "$dir/disk.img"
+	if [ "$(vm_kind "$name")" = cloud ]; then
+		# An overlay: the downloaded image stays as it is in the cache.
+		qemu-img create -q -f qcow2 -F qcow2 -b "${VM_IMAGE[$name]}" "$dir/disk.img" 12G
+	else
+		cp --sparse=always "${VM_IMAGE[$name]}" "$dir/disk.img"
+	fi
 	for rows in ${VM_BOOTS[$name]}; do
 		boot=$((boot + 1))
 		t0=$(date +%s.%N)
 		rc=0
 		# QEMU's CPU time (user+sys) says how much of the two cores a boot took.
 		TIMEFORMAT='%U %S'
-		{ time vm_qemu "$dir/disk.img" "$WORK/in.img" "$dir" "$boot" "$rows" "${VM_TAG[$name]:-}" || rc=$?; } 2>"$dir/time-$boot"
+		{ time vm_qemu "$dir" "$boot" "$rows" || rc=$?; } 2>"$dir/time-$boot"
 		echo "$rc" >"$dir/status-$boot"
 		echo "$(date +%s.%N) $t0" | awk '{printf "%.1f\n", $1 - $2}' >"$dir/elapsed-$boot"
 		awk '{printf "%.0f\n", $1 + $2}' "$dir/time-$boot" >"$dir/cpu-$boot"
@@ -133,7 +135,8 @@ vm_guest() {
 vm_inputs() {
 	local new=$1 old=$2 standin=${3:-} repos=${4:-} fakes=${5:-} in=$WORK/in f
 	mkdir -p "$in"
-	cp -r "$VM_DIR/guest/run.sh" "$VM_DIR/guest/probe.pl" "$VM_DIR/guest/lib" "$VM_DIR/guest/rows" "$in/"
+	cp -r "$VM_DIR/guest/run.sh" "$VM_DIR/guest/probe.pl" "$VM_DIR/guest/lib" "$VM_DIR/guest/rows" \
+		"$VM_DIR/guest/vmtest-boot.service" "$in/"
 	if [ -n "$fakes" ]; then
 		cp "$fakes" "$in/fake-alert-sinks"
 	else
@@ -185,36 +188,6 @@ vm_inputs() {
 	mkfs.ext4 -q -F -L vmtest-in -d "$in" "$WORK/in.img" 256M >/dev/null
 }
 
-# vm_images makes sure the guest kernel and the image of each suite the
-# guests boot are in the cache, building what is missing at the same time
-# (on a fresh machine, one mmdebstrap's downloads overlap another's
-# unpacking), and sets VM_KERNEL and VM_IMAGE[suite] to them.
-vm_images() {
-	local name suite pid pids=() f
-	declare -gA VM_IMAGE=()
-	# image.sh's functions check their steps themselves and say what failed,
-	# as they did when they ran in command substitutions: without errexit
-	# (xz, for one, exits 1 on the bytes after the kernel's stream).
-	(set +e; vm_kernel) >"$WORK/kernel" &
-	pids+=($!)
-	for name in $VM_GUESTS; do
-		suite=${VM_SUITE[$name]:?unknown guest $name}
-		[ ! -e "$WORK/image-$suite" ] || continue
-		(set +e; vm_rootfs "$suite" "${VM_EXTRA[$suite]:-}") >"$WORK/image-$suite" &
-		pids+=($!)
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" || { echo "vmtest: building the guest kernel or an image failed (above)" >&2; return 1; }
-	done
-	for f in "$WORK"/kernel "$WORK"/image-*; do
-		[ -s "$f" ] || { echo "vmtest: no ${f##*/} was made (above: why)" >&2; return 1; }
-	done
-	VM_KERNEL=$(cat "$WORK/kernel")
-	for f in "$WORK"/image-*; do
-		VM_IMAGE[${f##*/image-}]=$(cat "$f")
-	done
-}
-
 # vm_pkg_version DEB prints the version the .deb's /usr/bin/stigmer reports.
 vm_pkg_version() {
 	local x
@@ -222,16 +195,6 @@ vm_pkg_version() {
 	dpkg-deb -x "$1" "$x"
 	"$x/usr/bin/stigmer" version | awk 'NR == 1 {print $2}'
 	rm -rf "$x"
-}
-
-# vm_plan ROWS NAME [TAG] prints the rows a boot of the guest NAME running the
-# row directories ROWS (those tagged TAG) expects, "ID<tab>TITLE" a line, in
-# order.
-vm_plan() {
-	local dir
-	for dir in ${1//,/ }; do
-		bash "$VM_DIR/guest/run.sh" --plan "${dir%-*}" "${dir##*-}" "${3:-}" "$2"
-	done
 }
 
 # vm_report prints the results table (rows in plan order), the boot times, and
@@ -248,8 +211,13 @@ vm_report() {
 			rc=$(cat "$WORK/$name/status-$boot" 2>/dev/null || echo "not run")
 			el=$(cat "$WORK/$name/elapsed-$boot" 2>/dev/null || echo "-")
 			cpu=$(cat "$WORK/$name/cpu-$boot" 2>/dev/null || echo "-")
-			booted=$(awk '$1 == "VMT" && $2 == "BOOT" {print $3 " s (" $4 " " $5 ")"}' "$res.txt")
-			VM_BOOT_LINES+=("$(printf '%-8s boot %s  booted in %s; whole run %s s wall, %s s CPU; qemu exit %s' \
+			booted=$(awk '$1 == "VMT" && $2 == "BOOT" {s = $3 " s (" $4 " " $5; if (NF > 5) s = s ", " $6 " " $7; print s ")"}' "$res.txt")
+			if [[ $booted == *"cloud-init error"* ]]; then
+				failed=1
+				details+=("==== $name boot $boot: cloud-init's setup ended in an error (cloud-init status --long, from the console):"
+					"$(grep -a -A8 'status: error' "$WORK/$name/console-$boot.log" | tr -d '\r')")
+			fi
+			VM_BOOT_LINES+=("$(printf '%-11s boot %s  booted in %s; whole run %s s wall, %s s CPU; qemu exit %s' \
 				"$name" "$boot" "${booted:-never}" "$el" "$cpu" "$rc")")
 			while IFS=$'\t' read -r id title; do
 				st=$(awk -v id="$id" '$1 == "VMT" && $2 == "RESULT" && $3 == id {print $4; exit}' "$res.txt")
@@ -259,7 +227,7 @@ vm_report() {
 					if [ "$rc" = 124 ]; then fig="guest hung: no result within its $(cat "$WORK/$name/limit-$boot") s timeout"
 					else fig="no result (qemu exit $rc)"; fi
 				fi
-				rows+=("$(printf '%-8s %-20s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
+				rows+=("$(printf '%-11s %-20s %-4s %s' "$name" "$id" "$st" "$title: $fig")")
 				nrows=$((nrows + 1))
 				if [ "$st" != PASS ]; then
 					failed=1
@@ -272,29 +240,30 @@ vm_report() {
 			done < <(vm_plan "$bootrows" "$name" "${VM_TAG[$name]:-}")
 		done
 		{ read -r from to <"$WORK/$name/span"; } 2>/dev/null || from=0 to=0
-		VM_GUEST_LINES+=("$(printf '%-8s %2d rows in %4d s (from %d s to %d s of the run)' "$name" "$nrows" $((to - from)) "$from" "$to")")
+		VM_GUEST_LINES+=("$(printf '%-11s %2d rows in %4d s (from %d s to %d s of the run)' "$name" "$nrows" $((to - from)) "$from" "$to")")
 	done
 	if [ ${#details[@]} -gt 0 ]; then
 		printf '%s\n' "" "Failures:" "${details[@]}"
 	fi
-	printf '\n%-8s %-20s %-4s %s\n' GUEST ROW RES "WHAT: MEASURED"
+	printf '\n%-11s %-20s %-4s %s\n' GUEST ROW RES "WHAT: MEASURED"
 	printf '%s\n' "${rows[@]}"
 	printf '\n'
 	printf '%s\n' "${VM_BOOT_LINES[@]}" "" "${VM_GUEST_LINES[@]}"
 	return "$failed"
 }
 
+# vm_shell DIR/GUEST boots a guest kept with -k with a root shell on the
+# console instead of its rows.
 vm_shell() {
 	local dir=${1:?usage: vmtest.sh shell DIR/GUEST}
-	VM_KERNEL=$(cat "$dir/../kernel")
+	dir=$(cd "$dir" && pwd)
+	WORK=${dir%/*}
+	VM_KERNEL=$(cat "$WORK/kernel")
+	vm_read_guests
+	vm_machine
+	vm_boot_args "$dir" shell
 	echo "vmtest: shell on the guest's console; 'poweroff' leaves" >&2
-	timeout 3600 qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
-		-M pc -accel tcg,thread=multi -cpu "$VM_CPU" -smp "$VM_SMP" -m 1024 \
-		-kernel "$VM_KERNEL/vmlinux" -initrd "$VM_KERNEL/initrd.cpio" \
-		-append "console=ttyS0 panic=-1 quiet vmtest.rows=shell" \
-		-drive "file=$dir/disk.img,if=virtio,format=raw" \
-		-drive "file=$dir/../in.img,if=virtio,format=raw,readonly=on" \
-		-serial mon:stdio -serial null
+	timeout 3600 "${VM_ARGS[@]}" -serial mon:stdio -serial null
 }
 
 main() {
@@ -303,11 +272,12 @@ main() {
 		vm_shell "$@"
 		return
 	fi
-	local keep=0 opt standin="" repos="" fakes=""
-	VM_GUESTS="deb12 deb11 rpm12 deb13"
-	while getopts kg:s:r:a: opt; do
+	local keep=0 opt standin="" repos="" fakes="" out=""
+	VM_GUESTS="deb12-cloud deb11 rpm12 deb13"
+	while getopts ko:g:s:r:a: opt; do
 		case $opt in
 		k) keep=1 ;;
+		o) out=$OPTARG ;;
 		g) VM_GUESTS=$OPTARG ;;
 		s) standin=$(realpath "$OPTARG") ;;
 		r) repos=$(realpath "$OPTARG") ;;
@@ -323,6 +293,8 @@ main() {
 	t0=$(date +%s)
 	VM_BOOT_LINES=() VM_GUEST_LINES=()
 
+	vm_read_guests
+	vm_machine
 	vm_need_tools
 	mkdir -p "$VM_CACHE"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/stigmer-vmtest.XXXXXX")
@@ -336,7 +308,7 @@ main() {
 	ti=$(date +%s)
 	vm_images
 	flock -u 9
-	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel $(basename "$VM_KERNEL"), $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
+	echo "vmtest: images ready in $(($(date +%s) - ti)) s: kernel ${VM_KERNEL##*/}, $(for s in "${!VM_IMAGE[@]}"; do basename "${VM_IMAGE[$s]}"; done | tr '\n' ' ')" >&2
 
 	vm_inputs "$new" "$old" "$standin" "$repos" "$fakes"
 	# shellcheck source=/dev/null
@@ -356,9 +328,26 @@ main() {
 	done
 	wait
 	local status=0
-	vm_report || status=$?
-	echo "total $(($(date +%s) - t0)) s"
+	vm_report >"$WORK/report.txt" || status=$?
+	echo "total $(($(date +%s) - t0)) s" >>"$WORK/report.txt"
+	cat "$WORK/report.txt"
+	[ -z "$out" ] || vm_save "$out"
 	return "$status"
+}
+
+# vm_save OUT puts what the run leaves to read into OUT, replacing what was
+# there: report.txt (the table, the failures with their journals) and each
+# guest's serial logs and QEMU's own output, per boot.
+vm_save() {
+	local name
+	rm -rf "$1"
+	mkdir -p "$1"
+	cp "$WORK/report.txt" "$1/"
+	for name in $VM_GUESTS; do
+		mkdir -p "$1/$name"
+		cp "$WORK/$name"/console-*.log "$WORK/$name"/results-*.log.txt "$WORK/$name"/qemu-*.log "$1/$name/" 2>/dev/null || :
+	done
+	echo "vmtest: the report and the guests' logs are in $1" >&2
 }
 
 # vm_cleanup KEEP removes the work dir unless -k was given.

@@ -1,7 +1,8 @@
 #!/bin/bash
-# run.sh: the guest half of the VM test. vmtest-boot.service (baked into the
-# guest image) runs it from the input disk once systemd has booted; the
-# kernel command line says what this boot runs:
+# run.sh: the guest half of the VM test. vmtest-boot.service (baked into a
+# built guest's image, installed by a cloud guest's cloud-init) runs it from
+# the input disk once systemd has booted; the kernel command line (or a
+# cloud guest's seed, vmtest-args) says what this boot runs:
 #   vmtest.rows=DIR[,DIR...]  directories under rows/, run one after another
 #   vmtest.tag=TAG            only their rows tagged TAG (unset: every row),
 #                             and those whose "# guests: " line names NAME
@@ -90,10 +91,24 @@ fi
 # shellcheck source=lib/poll.sh
 . "$GUEST/lib/poll.sh"
 
-# cmdline KEY prints the value of KEY= on the kernel command line.
-cmdline() {
+# boot_words prints this boot's vmtest.* words: the kernel command line's,
+# where vmtest.sh boots the guest with its own kernel, else the vmtest-args
+# file of the NoCloud seed (a cloud guest's own bootloader reads no command
+# line from the host; vmtest.sh writes a seed for each boot).
+boot_words() {
+	if grep -q 'vmtest\.rows=' /proc/cmdline; then
+		cat /proc/cmdline
+		return
+	fi
+	mkdir -p /run/vmtest-seed
+	mountpoint -q /run/vmtest-seed || mount -o ro LABEL=CIDATA /run/vmtest-seed
+	cat /run/vmtest-seed/vmtest-args
+}
+
+# word KEY prints the value of KEY= among the boot's words.
+word() {
 	local w
-	for w in $(</proc/cmdline); do
+	for w in $BOOT_WORDS; do
 		case $w in "$1="*) echo "${w#*=}" ;; esac
 	done
 }
@@ -126,10 +141,11 @@ run_row() {
 }
 
 main() {
-	local rows tag name dir f
-	rows=$(cmdline vmtest.rows)
-	tag=$(cmdline vmtest.tag)
-	name=$(cmdline vmtest.guest)
+	local rows tag name dir f cloud=""
+	BOOT_WORDS=$(boot_words)
+	rows=$(word vmtest.rows)
+	tag=$(word vmtest.tag)
+	name=$(word vmtest.guest)
 	if [ "$rows" = shell ]; then
 		exec setsid -c bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
 	fi
@@ -140,8 +156,11 @@ main() {
 	# Waits for the boot to finish; "degraded" (a unit failed) exits 1, and
 	# the rows then say what they find.
 	systemctl is-system-running --wait >/dev/null 2>&1 || :
-	out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')"
+	# A cloud guest also says how cloud-init's setup ended (done or error).
+	if command -v cloud-init >/dev/null; then cloud=" cloud-init $(cloud-init status 2>/dev/null | awk '{print $2}')"; fi
+	out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')$cloud"
 	echo "vmtest: guest $name, rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now); failed units: $(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"
+	[ -z "$cloud" ] || cloud-init status --long 2>&1 | sed 's/^/vmtest: /'
 	# Each row checks systemd's journal lines from where the one before ended
 	# (the first from the boot's start: a unit file is read at boot too).
 	export VMT_JOURNAL_FROM=0

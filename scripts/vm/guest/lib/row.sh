@@ -7,7 +7,8 @@
 # systemd logged a line about stigmer.service that says unknown, deprecated
 # or ignoring (a directive or setting this systemd does not take as the unit
 # means it; the packages' unit check covers systemd 239 on paper, this the
-# guests' systemd for real).
+# guests' systemd for real), or, where SELinux enforces, the kernel denied
+# anything naming stigmer.
 #
 # What a row may use, besides poll.sh and service.sh:
 #   ROW      its id           ROLE     deb or rpm, from its directory
@@ -27,6 +28,8 @@ LIB=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
 . "$LIB/poll.sh"
 # shellcheck source=service.sh
 . "$LIB/service.sh"
+# shellcheck source=selinux.sh
+. "$LIB/selinux.sh"
 
 IN=/run/vmtest-in
 # shellcheck source=/dev/null
@@ -82,6 +85,7 @@ row_end() {
 	set +e
 	[ "$rc" = 0 ] || fail "the row stopped: ${ROW_ERR:-its script exited $rc: $(tail -n 1 "$SCRATCH/stderr")}"
 	journal_warnings
+	while IFS= read -r f; do fail "SELinux denied: $f"; done < <(selinux_denials "$ROW_DATE")
 	FIG="${FIG:+$FIG }[row $(since "$ROW_T0") s]"
 	if [ ${#FAILS[@]} -eq 0 ]; then
 		out "VMT RESULT $ROW PASS $FIG"
@@ -100,4 +104,6 @@ set -E
 trap 'ROW_ERR="line $LINENO of ${BASH_SOURCE[0]##*/} exited $? (its last command: $BASH_COMMAND)"' ERR
 trap 'row_end $?' EXIT
 ROW_T0=$(now)
+# When the row began, as ausearch -ts takes it (under LC_ALL=C).
+ROW_DATE=$(date '+%m/%d/%Y %H:%M:%S')
 log "start"

@@ -1,12 +1,14 @@
 #!/bin/bash
 # plan: Debian's nginx and Caddy terminating TLS with the shipped examples and a CA made here: 421 until STIGMER_ALLOWED_HOSTS names the host, then /readyz and /metrics 200 through both; another Host 421 (nginx) or Caddy's own empty 200; STIGMER_ALLOWED_HOSTS=https://x exits 78, not restarted
+# guests: rpm12
 #
 # The examples as the package installs them (/usr/share/doc/stigmer/
 # examples, here from the rpm), set up as their comments say with the
 # row's own CA and certificate for stigmer.test: nginx on 8443, Caddy on
 # 9443 (Caddy's automatic HTTPS takes :80 for its redirects, so nginx's
 # default site goes). The guest image has nginx and caddy, not started at
-# boot. Needs the new build running (after rpm-upgrade); leaves the
+# boot (the rpm guest's: Debian's packages; the RHEL family has no Caddy
+# without EPEL). Needs the new build running (after rpm-upgrade); leaves the
 # service as it found it and both proxies stopped.
 set -eu
 # shellcheck source=../../lib/row.sh
