@@ -56,15 +56,15 @@ vm_machine() {
 # directories ROWS (shell: a root shell on the console). A built guest is
 # told what to run on its kernel command line, the others by their seed.
 vm_boot_args() {
-	local dir=$1 name=${1##*/} kind words
+	local dir=$1 name=${1##*/} kind words words_on_cmdline=""
 	kind=$(vm_kind "$name") || return 1
 	words="vmtest.rows=$2 vmtest.guest=$name${VM_TAG[$name]:+ vmtest.tag=${VM_TAG[$name]}}"
+	[ "$kind" != built ] || words_on_cmdline=$words
 	VM_ARGS=("${VM_MACHINE[@]}")
 	case $kind in
-	built) VM_ARGS+=(-m 1024 -kernel "$VM_KERNEL/vmlinux" -initrd "$VM_KERNEL/initrd.cpio"
-		-append "$VM_APPEND $words" -drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe") ;;
-	seeded) VM_ARGS+=(-m 1024 -kernel "$VM_KERNEL/vmlinux" -initrd "$VM_KERNEL/initrd.cpio"
-		-append "$VM_APPEND" -drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe") ;;
+	built | seeded) VM_ARGS+=(-m 1024 -kernel "$VM_KERNEL/vmlinux" -initrd "$VM_KERNEL/initrd.cpio"
+		-append "$VM_APPEND${words_on_cmdline:+ $words_on_cmdline}"
+		-drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe") ;;
 	# A published image gets the rows' tools from its distribution's mirrors.
 	cloud) VM_ARGS+=(-m 2048 -drive "file=$dir/disk.img,if=virtio,format=qcow2,cache=unsafe"
 		-nic "user,model=virtio-net-pci") ;;

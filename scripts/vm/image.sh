@@ -44,29 +44,30 @@ vm_need_tools() {
 # fresh machine, one mmdebstrap's downloads overlap another's unpacking),
 # and sets VM_KERNEL and VM_IMAGE[guest] to them.
 vm_images() {
-	local name src key pid pids=() f
+	local name src kind pid pids=() f kernel=0
 	declare -gA VM_IMAGE=()
+	for name in $VM_GUESTS; do
+		[ -n "${VM_SOURCE[$name]:-}" ] || { echo "vmtest: no guest $name in scripts/vm/guests (it has: ${!VM_SOURCE[*]})" >&2; return 1; }
+		kind=$(vm_kind "$name") || return 1
+		# The harness's kernel, unless every guest boots its own.
+		[ "$kind" = cloud ] || kernel=1
+	done
 	# image.sh's functions check their steps themselves and say what failed,
 	# as they did when they ran in command substitutions: without errexit
 	# (xz, for one, exits 1 on the bytes after the kernel's stream).
-	# The harness's kernel, unless every guest boots its own.
-	local kernel=0
-	for name in $VM_GUESTS; do
-		[ "$(vm_kind "$name" 2>/dev/null)" = cloud ] || kernel=1
-	done
 	if [ "$kernel" = 1 ]; then
 		(set +e; vm_kernel) >"$WORK/kernel" &
 		pids+=($!)
 	fi
 	for name in $VM_GUESTS; do
-		src=${VM_SOURCE[$name]:-}
-		[ -n "$src" ] || { echo "vmtest: no guest $name in scripts/vm/guests (it has: ${!VM_SOURCE[*]})" >&2; return 1; }
-		key=$WORK/image-$(echo "$src" | sha256sum | cut -c1-12)
-		[ ! -e "$key" ] || continue
+		src=${VM_SOURCE[$name]}
+		f=$(vm_image_file "$src")
+		# One build or download per image, however many guests boot it.
+		[ ! -e "$f" ] || continue
 		case $src in
-		debian:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:-}") >"$key" & ;;
-		debian-cloud:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:+${VM_EXTRA[${src#*:}]},}cloud-init" cloud) >"$key" & ;;
-		*) (set +e; vm_fetch "$src" "${VM_SUM[$name]}") >"$key" & ;;
+		debian:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:-}") >"$f" & ;;
+		debian-cloud:*) (set +e; vm_rootfs "${src#*:}" "${VM_EXTRA[${src#*:}]:+${VM_EXTRA[${src#*:}]},}cloud-init" cloud) >"$f" & ;;
+		*) (set +e; vm_fetch "$src" "${VM_SUM[$name]}") >"$f" & ;;
 		esac
 		pids+=($!)
 	done
@@ -81,8 +82,14 @@ vm_images() {
 	VM_KERNEL=$(cat "$WORK/kernel" 2>/dev/null || :)
 	for name in $VM_GUESTS; do
 		# shellcheck disable=SC2034
-		VM_IMAGE[$name]=$(cat "$WORK/image-$(echo "${VM_SOURCE[$name]}" | sha256sum | cut -c1-12)")
+		VM_IMAGE[$name]=$(cat "$(vm_image_file "${VM_SOURCE[$name]}")")
 	done
+}
+
+# vm_image_file SOURCE prints the file in $WORK that holds the path of the
+# image SOURCE (a guests file IMAGE) once vm_images has it.
+vm_image_file() {
+	echo "$WORK/image-$(echo "$1" | sha256sum | cut -c1-12)"
 }
 
 # vm_mirror prints the URI of the Debian archive this machine's apt uses (the

@@ -141,7 +141,7 @@ run_row() {
 }
 
 main() {
-	local rows tag name dir f cloud=""
+	local rows tag name dir f cloud="" setup=""
 	BOOT_WORDS=$(boot_words)
 	rows=$(word vmtest.rows)
 	tag=$(word vmtest.tag)
@@ -157,10 +157,13 @@ main() {
 	# the rows then say what they find.
 	systemctl is-system-running --wait >/dev/null 2>&1 || :
 	# A cloud guest also says how cloud-init's setup ended (done or error).
-	if command -v cloud-init >/dev/null; then cloud=" cloud-init $(cloud-init status 2>/dev/null | awk '{print $2}')"; fi
+	if command -v cloud-init >/dev/null; then
+		setup=$(cloud-init status --long 2>&1)
+		cloud=" cloud-init $(awk '$1 == "status:" {print $2; exit}' <<<"$setup")"
+	fi
 	out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')$cloud"
 	echo "vmtest: guest $name, rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now); failed units: $(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"
-	[ -z "$cloud" ] || cloud-init status --long 2>&1 | sed 's/^/vmtest: /'
+	[ -z "$setup" ] || while IFS= read -r f; do echo "vmtest: $f"; done <<<"$setup"
 	# Each row checks systemd's journal lines from where the one before ended
 	# (the first from the boot's start: a unit file is read at boot too).
 	export VMT_JOURNAL_FROM=0
