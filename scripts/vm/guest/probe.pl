@@ -1,111 +1,169 @@
 #!/usr/bin/perl
-# probe.pl FILE EVERY STOPFILE: the client of the rows that count refused
-# connections across a restart (backlog, segv, watchdog, the upgrades). Every
-# EVERY seconds until STOPFILE exists it opens a new connection to
-# 127.0.0.1:7234 and sends GET /readyz, each in a child of its own, with 30 s
-# for the connect and 30 s for the status line. Each child appends one line
-# to FILE (times are /proc/uptime seconds):
+# probe.pl FILE EVERY STOPFILE [PORT]: the client of the rows that count
+# refused connections across a restart (backlog, segv, watchdog, the
+# upgrades). Every EVERY seconds until STOPFILE exists it opens a new
+# connection to 127.0.0.1:PORT (the API's 7234) and sends GET /readyz;
+# each probe has 30 s from its start for the connect and the status line
+# together. Each probe appends one line to FILE (times are /proc/uptime
+# seconds):
 #   R                     the connect was refused
 #   X                     the connect was reset: the handshake was done, but
 #                         the listener closed with the connection still in
-#                         its queue, before connect() returned
+#                         its queue, before the connect completed
 #   A START END           an HTTP status line came back
 #   F START END HOW       no answer; HOW: connect:<errno> or connect:timeout,
 #                         write, reset (reset before the status line: a
 #                         listener that closed with the connection still in
-#                         its queue after connect() returned, or a server
+#                         its queue after the connect completed, or a server
 #                         that closed it unread), eof (closed before the
 #                         status line), timeout, line
-# It then waits for every child and prints how many it started.
+# Once STOPFILE exists it waits for every probe and prints how many it
+# started.
 #
-# Perl, not bash: bash subshells that started hundreds of /dev/tcp probes
-# hung for good on Debian 11 and lost probes to SIGPIPE. perl-base (in every
-# Debian) has what this needs; Time::HiRes is not in it, so the clock is
-# /proc/uptime and the naps are select().
+# One process with non-blocking sockets, not a child per probe: under
+# emulation, on a guest short of CPU, forking a child 20 times a second took
+# the CPU the restarting server needed, so the server measured was slowed by
+# its own client (a restart ready twice as late, probes timing out behind
+# it). Perl, not bash: bash subshells that started hundreds of
+# /dev/tcp probes hung for good on Debian 11. perl-base (in every Debian)
+# has what this needs; Time::HiRes is not in it, so the clock is
+# /proc/uptime (10 ms steps) and the naps are select().
 use strict;
 use warnings;
-use Socket qw(PF_INET SOCK_STREAM inet_aton pack_sockaddr_in);
-use Errno qw(ECONNREFUSED ECONNRESET);
-use IO::Select;
-use POSIX ();
+use Socket qw(PF_INET SOCK_STREAM SOL_SOCKET SO_ERROR inet_aton pack_sockaddr_in);
+use Errno qw(EINPROGRESS ECONNREFUSED ECONNRESET EAGAIN);
+use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 
-my ($file, $every, $stop) = @ARGV;
-die "usage: probe.pl FILE EVERY STOPFILE\n" unless defined $stop && $every > 0;
+my ($file, $every, $stop, $port) = @ARGV;
+die "usage: probe.pl FILE EVERY STOPFILE [PORT]\n" unless defined $stop && $every > 0;
 $SIG{PIPE} = 'IGNORE';
+use constant LIMIT   => 30;
+use constant REQUEST => "GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+my $api = pack_sockaddr_in($port // 7234, inet_aton('127.0.0.1'));
 
+open my $up, '<', '/proc/uptime' or die "/proc/uptime: $!\n";
 sub uptime {
-	open my $u, '<', '/proc/uptime' or die "/proc/uptime: $!\n";
-	my ($t) = split ' ', scalar <$u>;
-	return $t;
+	sysseek $up, 0, 0;
+	sysread $up, my $buf, 64;
+	return (split ' ', $buf)[0];
 }
 
-sub record {
-	my ($line) = @_;
-	open my $f, '>>', $file or die "$file: $!\n";
-	syswrite $f, "$line\n";    # one write: lines of concurrent children do not mix
-	close $f;
+# O_APPEND and one write a line: the shell's own lines (T) do not mix in.
+open my $out, '>>', $file or die "$file: $!\n";
+sub record { syswrite $out, "$_[0]\n" }
+
+# The probes under way, by file descriptor: socket, start, and whether the
+# request went out (reading the status line) or not (connecting). @order
+# holds the same probes in the order they started, which is the order of
+# their deadlines. $want_write and $want_read are select()'s bit vectors.
+my (%probe, @order);
+my ($want_write, $want_read) = ('', '');
+
+sub finish {
+	my ($fd, $line) = @_;
+	vec($want_write, $fd, 1) = 0;
+	vec($want_read,  $fd, 1) = 0;
+	close $probe{$fd}{sock};
+	$probe{$fd}{done} = 1;
+	delete $probe{$fd};
+	record($line);
 }
 
-# status_line reads until the first newline, EOF or the deadline.
-sub status_line {
-	my ($s, $deadline) = @_;
-	my ($buf, $sel) = ('', IO::Select->new($s));
-	while ($buf !~ /\n/) {
-		my $left = $deadline - uptime();
-		return (undef, 'timeout') if $left <= 0 || !$sel->can_read($left);
-		my $n = sysread $s, $buf, 512, length $buf;
-		return (undef, 'reset') if !defined $n && $! == ECONNRESET;
-		return (undef, 'eof') if !$n;
-	}
-	return ($buf, '');
-}
+sub fail { my ($fd, $how) = @_; finish($fd, sprintf 'F %s %s %s', $probe{$fd}{t0}, uptime(), $how) }
 
-# connect_30s: a blocking connect to the API under a 30 s alarm; returns
-# the socket, or undef and the errno ("timeout" for the alarm). Not
-# IO::Socket::INET's Timeout: a connect of its that failed after 0.19 s
-# reported errno 25 (ENOTTY), which no connect returns, and the real error
-# was lost.
-sub connect_30s {
-	socket(my $s, PF_INET, SOCK_STREAM, 0) or return (undef, $! + 0);
-	my $errno = 0;
-	my $ok = eval {
-		local $SIG{ALRM} = sub { die "timeout\n" };
-		alarm 30;
-		my $r = connect($s, pack_sockaddr_in(7234, inet_aton('127.0.0.1')));
-		$errno = $! + 0;
-		alarm 0;
-		$r;
-	};
-	return (undef, 'timeout') if !defined $ok && $@ eq "timeout\n";
-	return $ok ? ($s, 0) : (undef, $errno);
-}
-
-sub probe {
+sub start {
 	my $t0 = uptime();
-	my ($s, $err) = connect_30s();
-	if (!$s) {
-		return record('R') if $err eq ECONNREFUSED;
-		return record('X') if $err eq ECONNRESET;
-		return record(sprintf 'F %s %s connect:%s', $t0, uptime(), $err);
+	socket(my $s, PF_INET, SOCK_STREAM, 0) or return record(sprintf 'F %s %s connect:%d', $t0, uptime(), $! + 0);
+	fcntl($s, F_SETFL, fcntl($s, F_GETFL, 0) | O_NONBLOCK) or die "fcntl: $!\n";
+	my $fd = fileno $s;
+	$probe{$fd} = {sock => $s, fd => $fd, t0 => $t0, sent => 0, buf => ''};
+	push @order, $probe{$fd};
+	if (connect $s, $api) {
+		send_request($fd);
+	} elsif ($! == EINPROGRESS) {
+		vec($want_write, $fd, 1) = 1;
+	} else {
+		connected($fd, $! + 0);
 	}
-	if (!defined syswrite $s, "GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n") {
-		return record(sprintf 'F %s %s write', $t0, uptime());
-	}
-	my ($line, $how) = status_line($s, $t0 + 30);
-	$how = 'line' if !$how && $line !~ /^HTTP\//;
-	record($how ? "F $t0 " . uptime() . " $how" : "A $t0 " . uptime());
 }
 
-my $n = 0;
-until (-e $stop) {
-	my $pid = fork // die "fork: $!\n";
-	if ($pid == 0) {
-		probe();
-		POSIX::_exit(0);
-	}
-	$n++;
-	select undef, undef, undef, $every;
-	1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+# connected: the connect ended with ERRNO (0: done).
+sub connected {
+	my ($fd, $errno) = @_;
+	vec($want_write, $fd, 1) = 0;
+	return send_request($fd) if $errno == 0;
+	return finish($fd, 'R') if $errno == ECONNREFUSED;
+	return finish($fd, 'X') if $errno == ECONNRESET;
+	fail($fd, "connect:$errno");
 }
-1 while waitpid(-1, 0) > 0;
+
+sub send_request {
+	my ($fd) = @_;
+	my $n = syswrite $probe{$fd}{sock}, REQUEST;
+	return fail($fd, 'write') unless defined $n && $n == length REQUEST;
+	$probe{$fd}{sent} = 1;
+	vec($want_read, $fd, 1) = 1;
+}
+
+# readable: read what came; the status line ends the probe.
+sub readable {
+	my ($fd) = @_;
+	my $p = $probe{$fd};
+	my $n = sysread $p->{sock}, $p->{buf}, 512, length $p->{buf};
+	if (!defined $n) {
+		return if $! == EAGAIN;
+		return fail($fd, $! == ECONNRESET ? 'reset' : 'eof');
+	}
+	return fail($fd, 'eof') if $n == 0;
+	return unless $p->{buf} =~ /\n/;
+	return fail($fd, 'line') unless $p->{buf} =~ /^HTTP\//;
+	finish($fd, "A $p->{t0} " . uptime());
+}
+
+# expire ends the probes past their 30 s, and drops the ended ones from
+# the front of @order, whose first is then the nearest deadline.
+sub expire {
+	my ($now) = @_;
+	while (@order) {
+		my $p = $order[0];
+		if (!$p->{done}) {
+			last if $now - $p->{t0} < LIMIT;
+			fail($p->{fd}, $p->{sent} ? 'timeout' : 'connect:timeout');
+		}
+		shift @order;
+	}
+}
+
+# set_bits: the descriptors whose bit is set in a select() result.
+sub set_bits {
+	my $bits = unpack 'b*', $_[0] // '';
+	my @fds;
+	push @fds, pos($bits) - 1 while $bits =~ /1/g;
+	return @fds;
+}
+
+my ($n, $next, $stopping) = (0, uptime(), 0);
+while (!$stopping || %probe) {
+	my $now = uptime();
+	if (!$stopping && $now >= $next) {
+		$stopping = -e $stop;
+		if (!$stopping) {
+			start();
+			$n++;
+			$next += $every;
+			$next = $now + $every if $next < $now;    # a late loop does not burst
+		}
+	}
+	expire($now);
+	last if $stopping && !%probe;
+	my $wait = $stopping ? LIMIT : $next - $now;
+	$wait = $order[0]{t0} + LIMIT - $now if @order && $order[0]{t0} + LIMIT - $now < $wait;
+	$wait = 0.01 if $wait < 0.01;
+	my ($r, $w) = ($want_read, $want_write);
+	my $ready = select($r, $w, undef, $wait);
+	die "select: $!\n" if $ready < 0 && !$!{EINTR};
+	next if $ready <= 0;
+	connected($_, unpack 'i', getsockopt($probe{$_}{sock}, SOL_SOCKET, SO_ERROR)) for grep { $probe{$_} } set_bits($w);
+	readable($_) for grep { $probe{$_} } set_bits($r);
+}
 print "$n\n";

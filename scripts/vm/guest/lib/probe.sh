@@ -14,7 +14,13 @@ prober() {
 	local file=$1 stop=$1.stop pid up rc=0 lines
 	shift
 	rm -f "$file" "$stop" "$file.n"
-	perl "$IN/probe.pl" "$file" "${PROBE_EVERY:-0.05}" "$stop" >"$file.n" &
+	# Up to 30 s of probes are open at once, each a descriptor of the one
+	# process: 600 at the default rate, within the soft limit of 1024;
+	# more room for a faster PROBE_EVERY.
+	(
+		ulimit -Sn 4096 2>/dev/null || :
+		exec perl "$IN/probe.pl" "$file" "${PROBE_EVERY:-0.05}" "$stop" >"$file.n"
+	) &
 	pid=$!
 	nap 2
 	log "probing across: $*"
