@@ -93,3 +93,11 @@ vm_seed() {
 	mcopy -i "$seed" "$dir/meta-data" "$dir/user-data" "$dir/vmtest-args" ::
 	rm -rf "$dir"
 }
+
+# vm_setup_unfinished RESULTS: prints the status of a cloud guest's
+# cloud-init setup, from its boot line in RESULTS, when it is anything but
+# done (error, or running: the rows start once the boot settled, by when
+# the setup has ended). Nothing for a guest without cloud-init.
+vm_setup_unfinished() {
+	awk '$1 == "VMT" && $2 == "BOOT" && $6 == "cloud-init" && $7 != "done" {print $7}' "$1"
+}

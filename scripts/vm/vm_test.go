@@ -429,6 +429,25 @@ func TestSeedIsANoCloudSeed(t *testing.T) {
 	}
 }
 
+// TestUnfinishedSetupIsCaught reads boot lines as a guest sends them: a
+// cloud guest whose cloud-init setup did not end done is named with its
+// status; a done one and a guest without cloud-init are not.
+func TestUnfinishedSetupIsCaught(t *testing.T) {
+	for line, want := range map[string]string{
+		"VMT BOOT 65.41 systemd 252 cloud-init done":    "",
+		"VMT BOOT 65.41 systemd 252 cloud-init error":   "error\n",
+		"VMT BOOT 65.41 systemd 255 cloud-init running": "running\n",
+		"VMT BOOT 65.41 systemd 255 cloud-init unknown": "unknown\n",
+		"VMT BOOT 11.30 systemd 252":                    "",
+	} {
+		results := filepath.Join(t.TempDir(), "results-1.log.txt")
+		assert.NilError(t, os.WriteFile(results, []byte("VMT RESULT install PASS it ran\n"+line+"\nVMT END\n"), 0o644))
+		res := icmd.RunCmd(icmd.Command("bash", "-c", `set -eu; . ./cloud.sh; vm_setup_unfinished "$1"`, "check", results))
+		res.Assert(t, icmd.Success)
+		assert.Check(t, is.Equal(res.Stdout(), want), line)
+	}
+}
+
 // TestSELinuxDenials runs the check every row ends with (lib/selinux.sh)
 // against stand-ins for what a Debian host cannot have: SELinux's enforce
 // flag (a file) and ausearch or, without auditd, journalctl (scripts that

@@ -201,7 +201,7 @@ vm_pkg_version() {
 # for every failed row its reasons, the guest's journal lines and, for a guest
 # that never finished, the tail of its console. Returns 1 on any failure.
 vm_report() {
-	local name boot bootrows res id title st fig failed=0 rc el cpu booted nrows from to rows=() details=()
+	local name boot bootrows res id title st fig failed=0 rc el cpu booted setup nrows from to rows=() details=()
 	for name in $VM_GUESTS; do
 		boot=0 nrows=0
 		for bootrows in ${VM_BOOTS[$name]}; do
@@ -212,10 +212,11 @@ vm_report() {
 			el=$(cat "$WORK/$name/elapsed-$boot" 2>/dev/null || echo "-")
 			cpu=$(cat "$WORK/$name/cpu-$boot" 2>/dev/null || echo "-")
 			booted=$(awk '$1 == "VMT" && $2 == "BOOT" {s = $3 " s (" $4 " " $5; if (NF > 5) s = s ", " $6 " " $7; print s ")"}' "$res.txt")
-			if [[ $booted == *"cloud-init error"* ]]; then
+			setup=$(vm_setup_unfinished "$res.txt")
+			if [ -n "$setup" ]; then
 				failed=1
-				details+=("==== $name boot $boot: cloud-init's setup ended in an error (cloud-init status --long, from the console):"
-					"$(grep -a -A8 'status: error' "$WORK/$name/console-$boot.log" | tr -d '\r')")
+				details+=("==== $name boot $boot: cloud-init's setup is '$setup', not done (cloud-init status --long, from the console):"
+					"$(grep -a -A8 'vmtest: status:' "$WORK/$name/console-$boot.log" | tr -d '\r')")
 			fi
 			VM_BOOT_LINES+=("$(printf '%-11s boot %s  booted in %s; whole run %s s wall, %s s CPU; qemu exit %s' \
 				"$name" "$boot" "${booted:-never}" "$el" "$cpu" "$rc")")

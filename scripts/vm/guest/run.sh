@@ -156,10 +156,12 @@ main() {
 	# Waits for the boot to finish; "degraded" (a unit failed) exits 1, and
 	# the rows then say what they find.
 	systemctl is-system-running --wait >/dev/null 2>&1 || :
-	# A cloud guest also says how cloud-init's setup ended (done or error).
+	# A cloud guest also says how cloud-init's setup ended: done, error, or
+	# the first word of another status (unknown when none came).
 	if command -v cloud-init >/dev/null; then
 		setup=$(cloud-init status --long 2>&1)
-		cloud=" cloud-init $(awk '$1 == "status:" {print $2; exit}' <<<"$setup")"
+		cloud=$(awk '$1 == "status:" {print $2; exit}' <<<"$setup")
+		cloud=" cloud-init ${cloud:-unknown}"
 	fi
 	out "VMT BOOT $(now) systemd $(systemctl --version | awk 'NR == 1 {print $2}')$cloud"
 	echo "vmtest: guest $name, rows $rows${tag:+ tagged $tag}, $(systemctl is-system-running) at uptime $(now); failed units: $(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')"

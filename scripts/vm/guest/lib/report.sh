@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # report.sh: the lines the host reads, on file descriptor 3 (run.sh opens it
 # on the guest's second serial port, ttyS1; by hand, 3>&1 shows them):
-#   VMT BOOT <uptime s> systemd <version>   once booted (run.sh)
+#   VMT BOOT <uptime s> systemd <version>[ cloud-init <status>]
+#                                           once booted (run.sh)
 #   VMT RESULT <row> PASS|FAIL <figures>    one per row
 #   VMT WHY <row> <reason>                  each failed check of a row
 #   VMT LOG <row> <line>                    what a failed row leaves to read
